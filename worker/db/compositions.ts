@@ -1,0 +1,105 @@
+import { and, asc, count, desc, eq, or, sql, type SQL } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { Principal } from "../auth/principal";
+import { isoDuration, isoInstant } from "../http/format";
+import { compositions, recordings, type CompositionRow } from "./schema";
+
+export type NewComposition = Omit<
+  CompositionRow,
+  | "progress" | "etaSeconds" | "error" | "warnings" | "attempts" | "leaseToken" | "leaseExpiresAt"
+  | "rendererInstance" | "outputKey" | "outputSize" | "durationMs" | "startedAt" | "completedAt"
+>;
+
+export async function insertComposition(db: D1Database, row: NewComposition): Promise<void> {
+  await drizzle(db).insert(compositions).values(row);
+}
+
+/**
+ * Which compositions a caller may see. Organization always bounds it (another tenant's id is a 404);
+ * an AGENT sees what it created and the compositions of recordings where it is the agent.
+ */
+export function visibleTo(p: Principal): SQL {
+  const org = eq(compositions.organizationId, p.organizationId);
+  if (p.roles.includes("SUPERVISOR") || p.roles.includes("SERVICE")) return org;
+  const agentOfRecording = sql`exists (select 1 from ${recordings} r where r.organization_id = ${compositions.organizationId}
+    and r.conversation_id = ${compositions.conversationId} and r.agent_id = ${p.userId})`;
+  return and(org, or(eq(compositions.userId, p.userId), agentOfRecording))!;
+}
+
+export async function findVisibleComposition(
+  db: D1Database,
+  p: Principal,
+  conversationId: string,
+  id: string,
+): Promise<CompositionRow | null> {
+  const rows = await drizzle(db)
+    .select()
+    .from(compositions)
+    .where(and(visibleTo(p), eq(compositions.id, id), eq(compositions.conversationId, conversationId)));
+  return rows[0] ?? null;
+}
+
+export async function findCompositionById(db: D1Database, id: string): Promise<CompositionRow | null> {
+  const rows = await drizzle(db).select().from(compositions).where(eq(compositions.id, id));
+  return rows[0] ?? null;
+}
+
+export async function listConversationCompositions(db: D1Database, p: Principal, conversationId: string) {
+  return drizzle(db)
+    .select()
+    .from(compositions)
+    .where(and(visibleTo(p), eq(compositions.conversationId, conversationId)))
+    .orderBy(desc(compositions.createdAt), asc(compositions.id));
+}
+
+export type SortField = "created" | "completed" | "name" | "state";
+const SORT_COLUMNS = {
+  created: compositions.createdAt,
+  completed: compositions.completedAt,
+  name: compositions.name,
+  state: compositions.state,
+} as const;
+
+export interface PageRequest {
+  where: SQL;
+  offset: number;
+  limit: number;
+  sort: { field: SortField; direction: "asc" | "desc" }[];
+}
+
+export async function pageCompositions(db: D1Database, req: PageRequest) {
+  const orm = drizzle(db);
+  const order = [
+    ...req.sort.map((s) => (s.direction === "asc" ? asc(SORT_COLUMNS[s.field]) : desc(SORT_COLUMNS[s.field]))),
+    // A total order, so pages never overlap or skip rows that tie on the requested fields.
+    desc(compositions.createdAt),
+    asc(compositions.id),
+  ];
+  const [rows, totals] = await orm.batch([
+    orm.select().from(compositions).where(req.where).orderBy(...order).limit(req.limit).offset(req.offset),
+    orm.select({ n: count() }).from(compositions).where(req.where),
+  ]);
+  return { rows, total: totals[0]?.n ?? 0 };
+}
+
+/** The seed's CompositionView, plus the additive progress/eta/error/priority/resolution fields. */
+export function compositionView(row: CompositionRow) {
+  return {
+    completed: row.completedAt === null ? null : isoInstant(row.completedAt),
+    conversationId: row.conversationId,
+    created: isoInstant(row.createdAt),
+    duration: row.durationMs === null ? null : isoDuration(row.durationMs),
+    format: row.format,
+    id: row.id,
+    layout: row.layout,
+    name: row.name,
+    state: row.state,
+    type: row.type,
+    userId: row.userId,
+    progress: row.progress,
+    eta: row.state === "PROCESSING" && row.etaSeconds !== null ? isoDuration(row.etaSeconds * 1000) : null,
+    error: row.error,
+    priority: row.priority,
+    resolution: row.resolution,
+  };
+}

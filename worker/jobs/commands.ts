@@ -1,0 +1,100 @@
+import type { Principal } from "../auth/principal";
+import { findVisibleComposition, insertComposition } from "../db/compositions";
+import { exportability, findRecording } from "../db/recordings";
+import type { CompositionRow } from "../db/schema";
+import type { Env } from "../env";
+import { problem } from "../http/problem";
+import { cancel, deleteRow, requeue } from "./lifecycle";
+import { wakeUp } from "./messages";
+import { cleanupOutputs } from "./outputs";
+import { rendererFor } from "./renderer";
+
+export interface CreateCommand {
+  conversationId: string;
+  name: string;
+  type: "AUDIO" | "VIDEO";
+  layout: "GRID";
+  resolution: string;
+  priority: number;
+}
+
+/** A recording an AGENT may compose: its own calls only, or it could read any call of its organization. */
+async function composableRecording(env: Env, p: Principal, conversationId: string) {
+  const rec = await findRecording(env.DB, p.organizationId, conversationId);
+  const agentOnly = !p.roles.includes("SUPERVISOR") && !p.roles.includes("SERVICE");
+  if (!rec || (agentOnly && rec.recording.agentId !== p.userId)) {
+    throw problem.notFound(`No recording of conversation "${conversationId}".`);
+  }
+  return rec;
+}
+
+export async function createComposition(env: Env, p: Principal, cmd: CreateCommand, now = Date.now()) {
+  const rec = await composableRecording(env, p, cmd.conversationId);
+  const can = exportability(rec.tracks);
+  if (cmd.type === "VIDEO" && !can.video) throw problem.conflict("The recording has no video, so a VIDEO composition cannot be made.");
+  if (!can.audio && !can.video) throw problem.conflict("The recording has no audio or video tracks.");
+  const needed = rec.tracks.filter((t) => t.audio || (cmd.type === "VIDEO" && t.video));
+  const missing = needed.filter((t) => !t.mediaKey);
+  if (missing.length) {
+    throw problem.conflict(`The media of track(s) ${missing.map((t) => `"${t.id}"`).join(", ")} is not stored yet.`);
+  }
+  const id = crypto.randomUUID();
+  await insertComposition(env.DB, {
+    id,
+    organizationId: p.organizationId,
+    conversationId: cmd.conversationId,
+    userId: p.userId,
+    name: cmd.name,
+    type: cmd.type,
+    format: cmd.type === "AUDIO" ? "MP3" : "MP4",
+    layout: cmd.layout,
+    resolution: cmd.resolution,
+    priority: cmd.priority,
+    state: "QUEUED",
+    createdAt: now,
+    queuedAt: now,
+    updatedAt: now,
+  });
+  await wakeUp(env.JOBS, `created ${id}`);
+  return { conversationId: cmd.conversationId, id };
+}
+
+async function visibleOr404(env: Env, p: Principal, conversationId: string, id: string): Promise<CompositionRow> {
+  const row = await findVisibleComposition(env.DB, p, conversationId, id);
+  if (!row) throw problem.notFound(`No composition "${id}" in conversation "${conversationId}".`);
+  return row;
+}
+
+export async function reexecuteComposition(env: Env, p: Principal, conversationId: string, id: string, priority: number) {
+  const row = await visibleOr404(env, p, conversationId, id);
+  const rec = await findRecording(env.DB, row.organizationId, row.conversationId);
+  if (!rec) throw problem.conflict("The recording of this composition no longer exists.");
+  const updated = await requeue(env.DB, row.id, priority, Date.now());
+  if (!updated) throw problem.conflict(`A ${row.state} composition cannot be re-executed; only COMPLETED, FAILED or CANCELLED ones can.`);
+  await wakeUp(env.JOBS, `re-executed ${id}`);
+  return { conversationId, id };
+}
+
+/** Stops a job: the row changes first, so a running render's later reports are refused. */
+async function stop(env: Env, row: CompositionRow): Promise<CompositionRow | null> {
+  const cancelled = await cancel(env.DB, row.id, Date.now());
+  if (cancelled && row.state === "PROCESSING") {
+    await rendererFor(env).cancel(row.id, row.rendererInstance).catch(() => undefined);
+  }
+  if (cancelled) await cleanupOutputs(env, cancelled);
+  return cancelled;
+}
+
+export async function cancelComposition(env: Env, p: Principal, conversationId: string, id: string) {
+  const row = await visibleOr404(env, p, conversationId, id);
+  const cancelled = await stop(env, row);
+  if (!cancelled) throw problem.conflict(`A ${row.state} composition cannot be cancelled; only QUEUED or PROCESSING ones can.`);
+  return { conversationId, id, state: cancelled.state };
+}
+
+export async function deleteComposition(env: Env, p: Principal, conversationId: string, id: string) {
+  const row = await visibleOr404(env, p, conversationId, id);
+  const settled = (await stop(env, row)) ?? row;
+  await cleanupOutputs(env, settled, true);
+  await deleteRow(env.DB, row.id);
+}

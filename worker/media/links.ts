@@ -1,0 +1,85 @@
+import type { Principal } from "../auth/principal";
+import { findVisibleComposition } from "../db/compositions";
+import type { CompositionRow } from "../db/schema";
+import type { Env } from "../env";
+import { problem } from "../http/problem";
+import { serveMediaObject } from "./serve";
+import {
+  mediaLinkPath,
+  mediaLinkQuery,
+  parseSigningKeys,
+  secondsRemaining,
+  signedMediaUrl,
+  signMediaLink,
+  verifyMediaLink,
+  type SigningKey,
+} from "./signing";
+
+type Disposition = "inline" | "attachment";
+
+let cachedKeys: { config: string; keys: SigningKey[] } | null = null;
+function signingKeys(env: Env): SigningKey[] {
+  const config = env.MEDIA_SIGNING_KEYS ?? "";
+  if (cachedKeys?.config !== config) cachedKeys = { config, keys: parseSigningKeys(config) };
+  return cachedKeys.keys;
+}
+
+/** The file a link names: the composition id with the format's extension, as the seed's example. */
+export function mediaFileName(row: Pick<CompositionRow, "id" | "format">): string {
+  return `${row.id}.${row.format === "MP3" ? "mp3" : "mp4"}`;
+}
+
+/** People see the composition's name when they download it. */
+function displayFileName(row: { name: string; format: "MP3" | "MP4" }): string {
+  const ext = row.format === "MP3" ? ".mp3" : ".mp4";
+  return row.name.toLowerCase().endsWith(ext) ? row.name : row.name + ext;
+}
+
+export async function mediaLink(
+  env: Env,
+  p: Principal,
+  req: { conversationId: string; compositionId: string; disposition: Disposition; ttlSeconds: number; requestUrl: string },
+) {
+  const row = await findVisibleComposition(env.DB, p, req.conversationId, req.compositionId);
+  if (!row) throw problem.notFound(`No composition "${req.compositionId}" in conversation "${req.conversationId}".`);
+  if (row.state !== "COMPLETED" || !row.outputKey) {
+    throw problem.conflict(`The composition is ${row.state}; links are given for COMPLETED compositions only.`);
+  }
+  return signLink(env, row, req.disposition, req.ttlSeconds, env.PUBLIC_BASE_URL || new URL(req.requestUrl).origin);
+}
+
+export async function signLink(env: Env, row: CompositionRow, disposition: Disposition, ttlSeconds: number, origin: string) {
+  const path = mediaLinkPath(disposition, row.conversationId, row.id, mediaFileName(row));
+  const signed = await signMediaLink(signingKeys(env), path, new Date(), ttlSeconds);
+  return { url: signedMediaUrl(origin, path, signed), validUntil: signed.validUntil.toISOString() };
+}
+
+const refused = () => problem.forbidden("This link is invalid or has expired.");
+
+/**
+ * Serves a signed link: the signature is the whole credential. Every way a link can be wrong gives
+ * the same 403; only a valid link to a composition that no longer exists learns 404.
+ */
+export async function openSignedMedia(
+  env: Env,
+  request: Request,
+  target: { conversationId: string; compositionId: string; fileName: string; disposition: Disposition },
+): Promise<Response> {
+  const url = new URL(request.url);
+  const now = new Date();
+  const verdict = await verifyMediaLink(signingKeys(env), url.pathname, mediaLinkQuery(url), now);
+  if (!verdict.ok) throw refused();
+  const row = await env.DB.prepare(`SELECT id, format, name, output_key FROM compositions WHERE id = ?1 AND conversation_id = ?2`)
+    .bind(target.compositionId, target.conversationId)
+    .first<{ id: string; format: "MP3" | "MP4"; name: string; output_key: string | null }>();
+  if (!row?.output_key) throw problem.notFound("This composition no longer exists.");
+  if (target.fileName !== mediaFileName(row)) throw refused();
+  const res = await serveMediaObject(request, env.MEDIA, row.output_key, {
+    contentType: row.format === "MP3" ? "audio/mpeg" : "video/mp4",
+    disposition: target.disposition,
+    fileName: displayFileName(row),
+    maxAgeSeconds: secondsRemaining(verdict.validUntil, now),
+  });
+  if (!res) throw problem.notFound("This composition's media no longer exists.");
+  return res;
+}

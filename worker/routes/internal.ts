@@ -1,0 +1,95 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../env";
+import { problem } from "../http/problem";
+import { runOutputKey } from "../jobs/outputs";
+import { applyReport, leasedJob } from "../jobs/reports";
+import { serveMediaObject } from "../media/serve";
+
+// The renderer's side door: one job's inputs, output upload and reports, authorized by its lease
+// token alone. Not part of the public OpenAPI document.
+
+const Report = z.discriminatedUnion("event", [
+  z.object({ event: z.literal("progress"), attempt: z.number().int(), progress: z.number().min(0).max(100), etaSeconds: z.number().min(0).optional() }),
+  z.object({
+    event: z.literal("completed"),
+    attempt: z.number().int(),
+    durationMs: z.number().min(0),
+    size: z.number().int().min(0),
+    warnings: z.array(z.string().max(2000)).max(100).optional(),
+    engine: z.enum(["native", "wasm"]),
+  }),
+  z.object({ event: z.literal("failed"), attempt: z.number().int(), error: z.string().max(4000), retryable: z.boolean() }),
+]);
+
+const CompleteParts = z.object({ parts: z.array(z.object({ partNumber: z.number().int().min(1).max(10000), etag: z.string() })).min(1) });
+
+async function jsonBody<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
+  const parsed = schema.safeParse(await req.json().catch(() => undefined));
+  if (!parsed.success) throw problem.badRequest(`Invalid report: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+  return parsed.data;
+}
+
+/** After a long upload the lease may be gone (cancelled, re-leased): what was written must not stay. */
+async function stillLeased(c: { env: AppEnv["Bindings"] }, id: string, token: string, key: string): Promise<void> {
+  const row = await c.env.DB.prepare(`SELECT 1 AS ok FROM compositions WHERE id = ?1 AND lease_token = ?2 AND state = 'PROCESSING'`).bind(id, token).first();
+  if (!row) {
+    await c.env.MEDIA.delete(key);
+    throw problem.conflict("The job was cancelled or re-leased during the upload; the output was discarded.");
+  }
+}
+
+export const internal = new Hono<AppEnv>()
+  .get("/internal/jobs/:id/tracks/:trackId", async (c) => {
+    const { row } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
+    const track = await c.env.DB.prepare(`SELECT media_key, content_type FROM tracks WHERE organization_id = ?1 AND conversation_id = ?2 AND id = ?3`)
+      .bind(row.organizationId, row.conversationId, c.req.param("trackId"))
+      .first<{ media_key: string | null; content_type: string | null }>();
+    if (!track?.media_key) throw problem.notFound("No stored media for this track.");
+    const res = await serveMediaObject(c.req.raw, c.env.MEDIA, track.media_key, {
+      contentType: track.content_type ?? "application/octet-stream",
+      disposition: "inline",
+      fileName: c.req.param("trackId"),
+      maxAgeSeconds: 0,
+    });
+    if (!res) throw problem.notFound("The track's media is missing from storage.");
+    return res;
+  })
+  .put("/internal/jobs/:id/output", async (c) => {
+    const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
+    if (!c.req.raw.body || !c.req.header("Content-Length")) throw problem.status(411, "Content-Length is required.");
+    const key = runOutputKey(row, token);
+    const object = await c.env.MEDIA.put(key, c.req.raw.body, { httpMetadata: { contentType: row.format === "MP3" ? "audio/mpeg" : "video/mp4" } });
+    await stillLeased(c, row.id, token, key);
+    return c.json({ key: "output", size: object?.size ?? 0 }, 200);
+  })
+  .post("/internal/jobs/:id/output/multipart", async (c) => {
+    const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
+    const upload = await c.env.MEDIA.createMultipartUpload(runOutputKey(row, token), {
+      httpMetadata: { contentType: row.format === "MP3" ? "audio/mpeg" : "video/mp4" },
+    });
+    return c.json({ uploadId: upload.uploadId }, 200);
+  })
+  .put("/internal/jobs/:id/output/multipart/:uploadId/:part", async (c) => {
+    const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
+    const partNumber = Number(c.req.param("part"));
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10000) throw problem.badRequest("part must be 1..10000");
+    if (!c.req.raw.body || !c.req.header("Content-Length")) throw problem.status(411, "Content-Length is required.");
+    const upload = c.env.MEDIA.resumeMultipartUpload(runOutputKey(row, token), c.req.param("uploadId"));
+    const part = await upload.uploadPart(partNumber, c.req.raw.body);
+    return c.json({ partNumber: part.partNumber, etag: part.etag }, 200);
+  })
+  .post("/internal/jobs/:id/output/multipart/:uploadId/complete", async (c) => {
+    const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
+    const { parts } = await jsonBody(c.req.raw, CompleteParts);
+    const key = runOutputKey(row, token);
+    const object = await c.env.MEDIA.resumeMultipartUpload(key, c.req.param("uploadId")).complete(parts);
+    await stillLeased(c, row.id, token, key);
+    return c.json({ key: "output", size: object.size }, 200);
+  })
+  .post("/internal/jobs/:id/report", async (c) => {
+    const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
+    const after = await applyReport(c.env, row, token, await jsonBody(c.req.raw, Report));
+    if (!after) throw problem.conflict("The job is no longer running under this lease.");
+    return c.json({ state: after.state, progress: after.progress }, 200);
+  });

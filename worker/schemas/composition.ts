@@ -1,0 +1,58 @@
+import { z } from "@hono/zod-openapi";
+import { COMPOSITION_TYPES, Id, Priority, RESOLUTIONS } from "./common";
+
+export const CreateCompositionWebCommand = z
+  .strictObject({
+    audioFormat: z.enum(["MP3"]).default("MP3").openapi({ description: "Default value: MP3" }),
+    conversationId: Id,
+    layout: z.enum(["GRID"]),
+    name: z.string().trim().min(1).max(200),
+    priority: Priority.default(1),
+    resolution: z.enum(RESOLUTIONS),
+    type: z.enum(COMPOSITION_TYPES),
+    videoFormat: z.enum(["MP4"]).default("MP4").openapi({ description: "Default value: MP4" }),
+  })
+  .openapi("CreateCompositionWebCommand");
+
+export const ReExecuteCompositionWebCommand = z
+  .strictObject({
+    conversationId: Id,
+    id: Id,
+    priority: Priority.default(1),
+  })
+  .openapi("ReExecuteCompositionWebCommand");
+
+export const CompositionIdentifier = z
+  .object({ conversationId: z.string(), id: z.string() })
+  .openapi("CompositionIdentifier");
+
+export const CompositionView = z
+  .object({
+    completed: z.string().nullable(),
+    conversationId: z.string(),
+    created: z.string(),
+    duration: z.string().nullable().openapi({ description: "ISO-8601 duration of the output, e.g. PT1M2.5S" }),
+    format: z.string(),
+    id: z.string(),
+    layout: z.enum(["GRID"]),
+    name: z.string(),
+    state: z.string(),
+    type: z.string(),
+    userId: z.string(),
+    // Beyond the seed (additive): live progress of the render and why it failed.
+    progress: z.number().int().min(0).max(100),
+    eta: z.string().nullable().openapi({ description: "ISO-8601 duration until the render is expected to finish" }),
+    error: z.string().nullable(),
+    priority: z.number().int(),
+    resolution: z.string(),
+  })
+  .openapi("CompositionView");
+
+export const CompositionPath = z.object({
+  conversationId: Id.openapi({ param: { name: "conversationId", in: "path" } }),
+  compositionId: Id.openapi({ param: { name: "compositionId", in: "path" } }),
+});
+
+export const CancelResult = z
+  .object({ conversationId: z.string(), id: z.string(), state: z.string() })
+  .openapi("CancelResult");
