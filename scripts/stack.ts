@@ -1,0 +1,164 @@
+// Starts the local stack: `wrangler dev` (Worker over local D1/R2/Queues) and the renderer as a
+// plain Node process. Used by `npm start`, the end-to-end tests and the benchmarks.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
+export const API_PATH = "/auvious.video/composition/api";
+
+export interface StackOptions {
+  port: number;
+  rendererPort: number;
+  /** Where local D1/R2/Queue state lives (wrangler's --persist-to). */
+  persistTo: string;
+  /** Worker vars and secrets (passed as --var; nothing is written to disk). */
+  vars: Record<string, string>;
+  rendererEnv?: Record<string, string>;
+  /** Inherit stdio (npm start) or collect output for diagnostics (tests). */
+  quiet?: boolean;
+  /** wrangler dev does not fire cron triggers; the stack fires the scheduled handler this often. */
+  cronEveryMs?: number;
+}
+
+export interface Stack {
+  apiUrl: string;
+  rendererUrl: string;
+  logs: () => string;
+  startWorker(): Promise<void>;
+  stopWorker(signal?: NodeJS.Signals): Promise<void>;
+  startRenderer(env?: Record<string, string>): Promise<void>;
+  stopRenderer(signal?: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForHttp(url: string, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`process exited (${child.exitCode}) before ${url} answered`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+      last = `status ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms (${last})`);
+}
+
+function run(cmd: string, args: string[], opts: { env?: Record<string, string>; quiet?: boolean; sink: string[] }): ChildProcess {
+  // Own process group, so stopping it also stops the workerd / ffmpeg processes it started.
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: opts.quiet ? ["ignore", "pipe", "pipe"] : ["ignore", "inherit", "inherit"],
+    detached: true,
+  });
+  const keep = (b: Buffer) => {
+    opts.sink.push(b.toString());
+    if (opts.sink.length > 2000) opts.sink.splice(0, 1000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return child;
+}
+
+async function stopGroup(child: ChildProcess | null, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function applyMigrations(persistTo: string, quiet = true): Promise<void> {
+  const sink: string[] = [];
+  const child = run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], {
+    quiet,
+    sink,
+    env: { CI: "true", WRANGLER_SEND_METRICS: "false" },
+  });
+  const code = await new Promise<number | null>((r) => child.once("exit", r));
+  if (code !== 0) throw new Error(`wrangler d1 migrations apply failed (${code}):\n${sink.join("")}`);
+}
+
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const sink: string[] = [];
+  const apiUrl = `http://127.0.0.1:${o.port}${API_PATH}`;
+  const rendererUrl = `http://127.0.0.1:${o.rendererPort}`;
+  let worker: ChildProcess | null = null;
+  let renderer: ChildProcess | null = null;
+  let cron: NodeJS.Timeout | null = null;
+
+  const vars = { ...o.vars, RENDERER_URL: rendererUrl, INTERNAL_BASE_URL: `http://127.0.0.1:${o.port}` };
+  const stack: Stack = {
+    apiUrl,
+    rendererUrl,
+    logs: () => sink.join(""),
+    async startWorker() {
+      const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+      worker = run(
+        WRANGLER,
+        ["dev", "--ip", "127.0.0.1", "--port", String(o.port), "--persist-to", o.persistTo, "--show-interactive-dev-session=false", ...varArgs],
+        { quiet: o.quiet, sink, env: { WRANGLER_SEND_METRICS: "false" } },
+      );
+      await waitForHttp(`${apiUrl}/health`, 60_000, worker);
+      cron ??= setInterval(() => {
+        fetch(`http://127.0.0.1:${o.port}/cdn-cgi/handler/scheduled`).catch(() => undefined);
+      }, o.cronEveryMs ?? 10_000);
+      cron.unref();
+    },
+    async stopWorker(signal) {
+      await stopGroup(worker, signal);
+      worker = null;
+    },
+    async startRenderer(env) {
+      renderer = run(process.execPath, ["--import", "tsx", "container/src/server.ts"], {
+        quiet: o.quiet,
+        sink,
+        env: { PORT: String(o.rendererPort), ...o.rendererEnv, ...env },
+      });
+      await waitForHttp(`${rendererUrl}/health`, 30_000, renderer);
+    },
+    async stopRenderer(signal) {
+      await stopGroup(renderer, signal);
+      renderer = null;
+    },
+    async stop() {
+      if (cron) clearInterval(cron);
+      await Promise.all([stopGroup(renderer), stopGroup(worker)]);
+    },
+  };
+  await applyMigrations(o.persistTo, o.quiet);
+  await stack.startRenderer();
+  await stack.startWorker();
+  return stack;
+}

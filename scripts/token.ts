@@ -1,0 +1,31 @@
+// Prints a JWT the local dev server accepts: npm run --silent token -- --sub alice --org acme --role SUPERVISOR
+import { parseArgs } from "node:util";
+import { SignJWT } from "jose";
+import { devSecrets } from "./dev-secrets.ts";
+
+const { values } = parseArgs({
+  options: {
+    sub: { type: "string", default: "dev-user" },
+    org: { type: "string", default: "acme" },
+    role: { type: "string", multiple: true, default: ["SUPERVISOR"] },
+    ttl: { type: "string", default: "3600" },
+  },
+});
+const roles = values.role.flatMap((r) => r.split(",")).map((r) => r.trim().toUpperCase()).filter(Boolean);
+const ttl = Number(values.ttl);
+if (!Number.isInteger(ttl) || ttl <= 0) {
+  console.error("--ttl must be a positive whole number of seconds");
+  process.exit(2);
+}
+const secret = devSecrets().JWT_SECRET;
+if (!secret) {
+  console.error(".dev.vars has no JWT_SECRET");
+  process.exit(2);
+}
+const token = await new SignJWT({ roles, org: values.org })
+  .setProtectedHeader({ alg: "HS256" })
+  .setSubject(values.sub)
+  .setIssuedAt()
+  .setExpirationTime(Math.floor(Date.now() / 1000) + ttl)
+  .sign(new TextEncoder().encode(secret));
+process.stdout.write(token + "\n");

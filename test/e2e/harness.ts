@@ -1,0 +1,165 @@
+// The running stack for end-to-end tests: real `wrangler dev` (workerd, local D1/R2/Queues) and the
+// real renderer process on free ports, with throwaway state and test secrets.
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SignJWT } from "jose";
+import { freePort, startStack, type Stack } from "../../scripts/stack.ts";
+
+export const JWT_SECRET = "e2e-jwt-secret-0123456789abcdef0123456789abcdef";
+export const SIGNING_KEYS = "e2e1:e2e-media-signing-secret-0123456789abcdef";
+
+export interface TestStack extends Stack {
+  /** Calls the API as a user with these roles (JSON in, JSON out). */
+  api: (method: string, path: string, opts?: { as?: Who; body?: unknown; headers?: Record<string, string> }) => Promise<ApiResult>;
+  token: (who: Who) => Promise<string>;
+  dispose: () => Promise<void>;
+}
+
+export interface Who {
+  sub: string;
+  org: string;
+  roles: string[];
+}
+
+export interface ApiResult {
+  status: number;
+  headers: Headers;
+  json: any;
+  text: string;
+}
+
+export const SUPERVISOR: Who = { sub: "sue", org: "acme", roles: ["SUPERVISOR"] };
+export const SERVICE: Who = { sub: "platform", org: "acme", roles: ["SERVICE"] };
+
+export async function startTestStack(opts: { rendererEnv?: Record<string, string>; vars?: Record<string, string>; cronEveryMs?: number } = {}): Promise<TestStack> {
+  const persistTo = mkdtempSync(join(tmpdir(), "composition-e2e-"));
+  const port = await freePort();
+  const rendererPort = await freePort();
+  const stack = await startStack({
+    port,
+    rendererPort,
+    persistTo,
+    quiet: true,
+    cronEveryMs: opts.cronEveryMs ?? 2000,
+    vars: {
+      JWT_SECRET,
+      MEDIA_SIGNING_KEYS: SIGNING_KEYS,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      LEASE_SECONDS: "15",
+      ...opts.vars,
+    },
+    rendererEnv: { SLOTS: "2", ...opts.rendererEnv },
+  }).catch((err) => {
+    rmSync(persistTo, { recursive: true, force: true });
+    throw err;
+  });
+
+  const token = (who: Who) =>
+    new SignJWT({ roles: who.roles, org: who.org })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(who.sub)
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(JWT_SECRET));
+
+  const api: TestStack["api"] = async (method, path, o = {}) => {
+    const headers: Record<string, string> = { ...o.headers };
+    if (o.as) headers.Authorization = `Bearer ${await token(o.as)}`;
+    if (o.body !== undefined) headers["Content-Type"] = "application/json";
+    const res = await fetch(stack.apiUrl + path, { method, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, json, text };
+  };
+
+  return {
+    ...stack,
+    api,
+    token,
+    async dispose() {
+      await stack.stop();
+      rmSync(persistTo, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TrackFile {
+  id: string;
+  participantId: string;
+  /** Seconds from the recording's start. */
+  start: number;
+  /** Seconds from the recording's start; omitted = to the end. */
+  stop?: number;
+  audio: boolean;
+  video: boolean;
+  file: string;
+  contentType: string;
+}
+
+const T0 = Date.parse("2026-11-20T10:00:00.000Z");
+const at = (s: number) => new Date(T0 + Math.round(s * 1000)).toISOString();
+
+/** Ingests a recording the way a contact-centre platform would: metadata, then each track's bytes. */
+export async function ingestRecording(s: TestStack, conversationId: string, spanSeconds: number, tracks: TrackFile[], agentId = "alice") {
+  const meta = await s.api("PUT", `/recordings/${conversationId}`, {
+    as: SERVICE,
+    body: {
+      agentId,
+      started: at(0),
+      stopped: at(spanSeconds),
+      tracks: tracks.map((t) => ({
+        id: t.id,
+        participantId: t.participantId,
+        started: at(t.start),
+        ...(t.stop !== undefined ? { stopped: at(t.stop) } : {}),
+        audio: t.audio,
+        video: t.video,
+      })),
+    },
+  });
+  if (meta.status !== 200) throw new Error(`PUT recording: ${meta.status} ${meta.text}`);
+  for (const t of tracks) {
+    const res = await fetch(`${s.apiUrl}/recordings/${conversationId}/tracks/${t.id}`, {
+      method: "PUT",
+      headers: {
+        Authorization: `Bearer ${await s.token(SERVICE)}`,
+        "Content-Type": t.contentType,
+        "Content-Length": String(statSync(t.file).size),
+      },
+      body: readFileSync(t.file),
+    });
+    if (res.status !== 200) throw new Error(`PUT track ${t.id}: ${res.status} ${await res.text()}`);
+  }
+}
+
+/** Polls the composition until it reaches one of `states` (or fails the test with its last view). */
+export async function waitForState(s: TestStack, conversationId: string, id: string, states: string[], timeoutMs = 120_000, as: Who = SUPERVISOR) {
+  const deadline = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < deadline) {
+    const res = await s.api("GET", `/query/conversation/${conversationId}`, { as });
+    last = res.json?.compositions?.find((c: { id: string }) => c.id === id);
+    if (last && states.includes(last.state)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`composition ${id} did not reach ${states.join("/")} in ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${s.logs().slice(-4000)}`);
+}
+
+/** Downloads a COMPLETED composition through its signed inline link into a file. */
+export async function downloadOutput(s: TestStack, conversationId: string, id: string, file: string, as: Who = SUPERVISOR): Promise<string> {
+  const link = await s.api("GET", `/player/${conversationId}/${id}/url/inline?conversationId=${conversationId}&id=${id}`, {
+    as,
+    headers: { Referer: "https://agent.example/" },
+  });
+  if (link.status !== 200) throw new Error(`url/inline: ${link.status} ${link.text}`);
+  const res = await fetch(link.json.url);
+  if (res.status !== 200) throw new Error(`GET ${link.json.url}: ${res.status}`);
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  return link.json.url;
+}
