@@ -46,6 +46,8 @@ describe("hostile command bodies", () => {
       fc.asyncProperty(fc.constantFrom("conversationId", "layout", "name", "resolution", "type", "priority", "audioFormat", "videoFormat"), wrongValue, async (field, value) => {
         if (field === "name" && typeof value === "string" && value.trim().length > 0 && value.length <= 200) return;
         if (field === "conversationId" && typeof value === "string" && /^[A-Za-z0-9._:@-]{1,128}$/.test(value)) return;
+        // A whole number 0–10 is a valid priority, not a wrong value.
+        if (field === "priority" && Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 10) return;
         const before = await rowCount();
         const res = await post("/request", JSON.stringify({ ...VALID, [field]: value }), token);
         expect(res.status).toBe(400);
