@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { Env } from "../env";
 import { problem } from "../http/problem";
+import { isSafeId } from "../media/keys";
 import { ROLES, type Principal, type Role } from "./principal";
 
 const remoteKeySets = new Map<string, JWTVerifyGetKey>();
@@ -45,6 +46,8 @@ export async function authenticate(env: Env, header: string | undefined | null):
   }
   const organizationId = firstString(payload, env.ORG_CLAIM ?? "org");
   if (!organizationId) throw problem.unauthorized("The token names no organization.");
+  // Organization ids become part of storage keys: refuse odd ones here rather than fail later.
+  if (!isSafeId(organizationId)) throw problem.unauthorized("The token's organization claim is not an acceptable id.");
   return {
     userId: payload.sub!,
     organizationId,

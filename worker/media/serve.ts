@@ -70,11 +70,16 @@ async function serveGet(headers: Headers, bucket: R2Bucket, key: string, opts: S
   const guess = specs?.length === 1 ? r2RangeFor(specs[0]!) : undefined;
 
   let obj: R2Object | R2ObjectBody | null;
-  try {
-    obj = await bucket.get(key, { range: guess, onlyIf: conditionalHeaders(headers) });
-  } catch {
-    // R2 refuses a range it cannot satisfy; the metadata is all that is needed to answer 416.
+  if (specs !== null && guess === undefined) {
+    // Multi-range (or `-0`): which range to send depends on the size, so learn it without a body.
     obj = await bucket.head(key);
+  } else {
+    try {
+      obj = await bucket.get(key, { range: guess, onlyIf: conditionalHeaders(headers) });
+    } catch {
+      // R2 refuses a range it cannot satisfy; the metadata is all that is needed to answer 416.
+      obj = await bucket.head(key);
+    }
   }
   if (!obj) return null;
 
@@ -185,9 +190,10 @@ function delivered(obj: R2ObjectBody, ranged: boolean): Span | null {
   const r = obj.range;
   if (!ranged) return { offset: 0, length: obj.size };
   if (r === undefined) return null;
-  if ("suffix" in r) return r.suffix <= obj.size ? { offset: obj.size - r.suffix, length: r.suffix } : null;
-  const offset = r.offset ?? 0;
-  return { offset, length: r.length ?? obj.size - offset };
+  // workerd's range object carries all three keys, unused ones undefined: test values, not `in`.
+  const { offset, length, suffix } = r as { offset?: number; length?: number; suffix?: number };
+  if (suffix !== undefined) return suffix <= obj.size ? { offset: obj.size - suffix, length: suffix } : null;
+  return { offset: offset ?? 0, length: length ?? obj.size - (offset ?? 0) };
 }
 
 function sameSpan(a: Span | null, b: Span): boolean {
