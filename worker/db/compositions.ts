@@ -8,7 +8,8 @@ export type NewComposition = Omit<
   CompositionRow,
   | "progress" | "etaSeconds" | "error" | "warnings" | "attempts" | "leaseToken" | "leaseExpiresAt"
   | "rendererInstance" | "outputKey" | "outputSize" | "durationMs" | "startedAt" | "completedAt"
->;
+  | "callbackUrl" | "options" | "progressEventAt" | "progressEventValue"
+> & Partial<Pick<CompositionRow, "callbackUrl" | "options">>;
 
 export async function insertComposition(db: D1Database, row: NewComposition): Promise<void> {
   await drizzle(db).insert(compositions).values(row);

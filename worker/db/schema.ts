@@ -65,6 +65,13 @@ export const compositions = sqliteTable(
     startedAt: integer("started_at"),
     completedAt: integer("completed_at"),
     updatedAt: integer("updated_at").notNull(),
+    /** Beyond the seed: where status events for this composition are POSTed (Standard Webhooks). */
+    callbackUrl: text("callback_url"),
+    /** Beyond the seed: source selection and trimming, as JSON (see schemas/composition.ts). */
+    options: text("options"),
+    /** Throttle for composition.progress events: when and at what percent the last one went out. */
+    progressEventAt: integer("progress_event_at"),
+    progressEventValue: integer("progress_event_value"),
   },
   (t) => [
     // The dispatcher's claim reads exactly this order: highest priority, then oldest.
@@ -79,3 +86,85 @@ export type RecordingRow = typeof recordings.$inferSelect;
 export type TrackRow = typeof tracks.$inferSelect;
 export type CompositionRow = typeof compositions.$inferSelect;
 export type CompositionState = CompositionRow["state"];
+
+/** Per-organization webhook endpoints (SUPERVISOR-managed), each with its own secret and filter. */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id").notNull(),
+    url: text("url").notNull(),
+    secret: text("secret").notNull(),
+    /** JSON array of event types, or null for every event. */
+    events: text("events"),
+    enabled: integer("enabled", { mode: "boolean" }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("webhook_endpoints_org").on(t.organizationId)],
+);
+
+/** One row per (event, target): the delivery log and the retry state. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id").notNull(),
+    organizationId: text("organization_id").notNull(),
+    compositionId: text("composition_id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    endpointId: text("endpoint_id"),
+    targetUrl: text("target_url").notNull(),
+    type: text("type").notNull(),
+    payload: text("payload").notNull(),
+    /** Order of events within one composition: deliveries to a target go out in this order. */
+    seq: integer("seq").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "dead"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    deliveredAt: integer("delivered_at"),
+  },
+  (t) => [
+    index("webhook_deliveries_composition").on(t.compositionId, t.targetUrl, t.seq),
+    index("webhook_deliveries_event").on(t.eventId),
+  ],
+);
+
+/** Composition hooks: create a composition when a recording's media becomes complete. */
+export const hookRules = sqliteTable(
+  "hook_rules",
+  {
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id").notNull(),
+    type: text("type", { enum: ["AUDIO", "VIDEO"] }).notNull(),
+    resolution: text("resolution").notNull(),
+    priority: integer("priority").notNull(),
+    nameTemplate: text("name_template").notNull(),
+    callbackUrl: text("callback_url"),
+    /** JSON array of agentIds the rule is limited to, or null for every agent. */
+    agentIds: text("agent_ids"),
+    enabled: integer("enabled", { mode: "boolean" }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("hook_rules_org").on(t.organizationId)],
+);
+
+/** At most one composition per rule per recording: the primary key is the guarantee. */
+export const hookRuns = sqliteTable(
+  "hook_runs",
+  {
+    ruleId: text("rule_id").notNull(),
+    organizationId: text("organization_id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    compositionId: text("composition_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.ruleId, t.organizationId, t.conversationId] })],
+);
+
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type HookRuleRow = typeof hookRules.$inferSelect;

@@ -36,6 +36,10 @@ function toRow(r: Row): CompositionRow {
     startedAt: (r.started_at as number | null) ?? null,
     completedAt: (r.completed_at as number | null) ?? null,
     updatedAt: r.updated_at as number,
+    callbackUrl: (r.callback_url as string | null) ?? null,
+    options: (r.options as string | null) ?? null,
+    progressEventAt: (r.progress_event_at as number | null) ?? null,
+    progressEventValue: (r.progress_event_value as number | null) ?? null,
   };
 }
 
