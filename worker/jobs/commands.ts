@@ -82,6 +82,7 @@ async function stop(env: Env, row: CompositionRow): Promise<CompositionRow | nul
     await rendererFor(env).cancel(row.id, row.rendererInstance).catch(() => undefined);
   }
   if (cancelled) await cleanupOutputs(env, cancelled);
+  if (cancelled && row.state === "PROCESSING") await wakeUp(env.JOBS, `slot freed by ${row.id}`);
   return cancelled;
 }
 

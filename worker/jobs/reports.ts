@@ -43,7 +43,11 @@ export async function applyReport(env: Env, row: CompositionRow, token: string, 
       }
       const done = await complete(env.DB, row.id, token, { key, size: head.size, durationMs: Math.round(report.durationMs), warnings: report.warnings ?? [] }, now);
       // The previous run's output (re-execution) is replaced only now that the new one is in place.
-      if (done) await cleanupOutputs(env, done);
+      if (done) {
+        await cleanupOutputs(env, done);
+        // A renderer slot just freed up: the next job need not wait for a busy message's backoff.
+        await wakeUp(env.JOBS, `slot freed by ${row.id}`);
+      }
       return done;
     }
     case "failed":
@@ -55,7 +59,7 @@ async function settleFailure(env: Env, row: CompositionRow, token: string, error
   const after = await fail(env.DB, row.id, token, error, retryable, maxAttempts, Date.now());
   if (after) {
     await cleanupOutputs(env, after);
-    if (after.state === "QUEUED") await wakeUp(env.JOBS, `retry ${row.id}`);
+    await wakeUp(env.JOBS, after.state === "QUEUED" ? `retry ${row.id}` : `slot freed by ${row.id}`);
   }
   return after;
 }
