@@ -16,6 +16,8 @@ export default defineConfig(async () => {
             MEDIA_SIGNING_KEYS: "k2:test-media-key-two-0123456789abcdef,k1:test-media-key-one-0123456789abcdef",
             RENDERER_URL: "http://renderer.test",
             PUBLIC_BASE_URL: "",
+            INTERNAL_BASE_URL: "http://example.com",
+            WEBHOOK_SIGNING_SECRET: "test-webhook-signing-secret-0123456789abcdef",
           },
         },
       }),

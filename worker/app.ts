@@ -5,11 +5,14 @@ import type { AppEnv } from "./env";
 import { Problem, problem, problemResponse } from "./http/problem";
 import { createRouter } from "./http/router";
 import { API_BASE } from "./jobs/settings";
+import { audit } from "./routes/audit";
 import { commands } from "./routes/commands";
+import { hooks } from "./routes/hooks";
 import { internal } from "./routes/internal";
 import { player } from "./routes/player";
 import { queries } from "./routes/queries";
 import { recordingsRouter } from "./routes/recordings";
+import { webhooks } from "./routes/webhooks";
 
 export function createApp() {
   const api = createRouter();
@@ -25,21 +28,27 @@ export function createApp() {
     .route("/", player)
     .route("/", recordingsRouter)
     .route("/", internal)
+    // After the seed's routes: GET /{conversationId}/{compositionId}/deliveries must not shadow them.
+    .route("/", webhooks)
+    .route("/", hooks)
+    .route("/", audit)
     .get("/health", (c) => c.json({ status: "UP" }));
-  api.doc31("/openapi.json", (c) => ({
-      openapi: "3.1.0",
-      info: {
-        title: "Auvious Composition API",
-        version: "1.0",
-        description: "Compositions of recorded calls: MP3 audio mixes and GRID MP4 videos, with signed, range-capable playback links.",
-      },
-      servers: [{ url: new URL(c.req.url).origin }],
-    }));
   api.get("/docs", Scalar({ url: `${API_BASE}/openapi.json`, pageTitle: "Auvious Composition API" }));
 
   const app = createRouter();
   app.use("*", requestId());
   app.route(API_BASE, api);
+  // Documented on the top-level app, whose registry holds the routes under their full seed paths
+  // (`/auvious.video/composition/api/request`), so paths + the origin server resolve to real URLs.
+  app.doc31(`${API_BASE}/openapi.json`, (c) => ({
+    openapi: "3.1.0",
+    info: {
+      title: "Auvious Composition API",
+      version: "1.0",
+      description: "Compositions of recorded calls: MP3 audio mixes and GRID MP4 videos, with signed, range-capable playback links.",
+    },
+    servers: [{ url: new URL(c.req.url).origin }],
+  }));
   app.notFound((c) => problemResponse(c, problem.notFound(`No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
   app.onError((err, c) => {
     if (err instanceof Problem) return problemResponse(c, err);
@@ -47,7 +56,13 @@ export function createApp() {
       // Hono's own refusals (malformed JSON, wrong content type) become the same problem shape.
       const status = err.status >= 400 && err.status < 500 ? err.status : 500;
       const detail = err.message || "The request could not be processed.";
-      return problemResponse(c, problem.status(status as 400, status === 400 ? `${detail} (body)` : detail));
+      // A body Hono could not parse is a body error: name it like every other validation failure.
+      if (status === 400) return problemResponse(c, problem.badRequest(`${detail} (body)`, [{ field: "body", message: detail }]));
+      if (status === 415) {
+        const errors = [{ field: "header.content-type", message: "must be application/json" }];
+        return problemResponse(c, new Problem(415, "Unsupported Media Type", "The request body must be application/json.", errors));
+      }
+      return problemResponse(c, problem.status(status as 400, detail));
     }
     console.error(JSON.stringify({ msg: "unhandled error", requestId: c.get("requestId"), error: String(err), stack: (err as Error).stack }));
     return problemResponse(c, problem.status(500, "An unexpected error occurred; it has been logged."));

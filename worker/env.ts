@@ -1,10 +1,13 @@
 import type { RenderJobMessage } from "./jobs/messages";
+import type { WebhookMessage } from "./webhooks/types";
 
 /** Bindings and configuration of the Worker (wrangler.toml [vars], secrets, bindings). */
 export interface Env {
   DB: D1Database;
   MEDIA: R2Bucket;
   JOBS: Queue<RenderJobMessage>;
+  /** Status-callback deliveries (one message per delivery row; D1 holds the state). */
+  WEBHOOKS: Queue<WebhookMessage>;
   RENDERER?: DurableObjectNamespace;
 
   /** Origin used for links and renderer callbacks; falls back to the request's origin. */
@@ -24,6 +27,8 @@ export interface Env {
   RENDERER_URL?: string;
   RENDERER_INSTANCES?: string;
   ALLOW_LOOPBACK_CALLBACKS?: string;
+  /** Derives the per-organization secret that signs deliveries to a request's callbackUrl. */
+  WEBHOOK_SIGNING_SECRET?: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: { requestId: string; principal: import("./auth/principal").Principal } };

@@ -3,6 +3,8 @@ import { createApp } from "./app";
 import type { Env } from "./env";
 import { handleCron, handleQueueBatch } from "./jobs/dispatch";
 import type { RenderJobMessage } from "./jobs/messages";
+import { handleWebhookBatch, sweepDeliveries } from "./webhooks/deliver";
+import { WEBHOOKS_QUEUE, type WebhookMessage } from "./webhooks/types";
 
 const app = createApp();
 
@@ -15,10 +17,13 @@ export class RendererContainer extends Container {
 
 export default {
   fetch: app.fetch,
-  async queue(batch: MessageBatch<RenderJobMessage>, env: Env): Promise<void> {
-    await handleQueueBatch(batch, env);
+  async queue(batch: MessageBatch<RenderJobMessage | WebhookMessage>, env: Env): Promise<void> {
+    // One Worker consumes both queues; the batch says which one it came from.
+    if (batch.queue === WEBHOOKS_QUEUE) await handleWebhookBatch(batch as MessageBatch<WebhookMessage>, env);
+    else await handleQueueBatch(batch as MessageBatch<RenderJobMessage>, env);
   },
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
     ctx.waitUntil(handleCron(env));
+    ctx.waitUntil(sweepDeliveries(env));
   },
-} satisfies ExportedHandler<Env, RenderJobMessage>;
+} satisfies ExportedHandler<Env, RenderJobMessage | WebhookMessage>;

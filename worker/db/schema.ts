@@ -125,10 +125,17 @@ export const webhookDeliveries = sqliteTable(
     lastError: text("last_error"),
     createdAt: integer("created_at").notNull(),
     deliveredAt: integer("delivered_at"),
+    /**
+     * While pending: when the next attempt is due, or (during an attempt) when it must have ended.
+     * The cron re-sends deliveries long overdue, so a lost queue message or a crash mid-attempt
+     * cannot leave one (and every later event to its target) stuck.
+     */
+    nextAttemptAt: integer("next_attempt_at"),
   },
   (t) => [
     index("webhook_deliveries_composition").on(t.compositionId, t.targetUrl, t.seq),
     index("webhook_deliveries_event").on(t.eventId),
+    index("webhook_deliveries_due").on(t.status, t.nextAttemptAt),
   ],
 );
 

@@ -25,7 +25,8 @@ export function resolvePaging(q: PagingQuery): Paging {
     ? []
     : sortValues.map((s) => {
         const [field, dir] = s.split(",");
-        return { field: field as SortField, direction: (dir?.toLowerCase() === "asc" ? "asc" : "desc") as "asc" | "desc" };
+        // Spring Data's default direction is ASC: `sort=name` sorts by name ascending.
+        return { field: field as SortField, direction: (dir?.toLowerCase() === "desc" ? "desc" : "asc") as "asc" | "desc" };
       });
   const explicitSort = sort.length > 0;
   if (!explicitSort && !unsorted) sort.push({ field: "created", direction: "desc" });

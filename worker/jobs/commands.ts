@@ -1,5 +1,5 @@
 import type { Principal } from "../auth/principal";
-import { findVisibleComposition, insertComposition } from "../db/compositions";
+import { findCompositionById, findVisibleComposition, insertComposition } from "../db/compositions";
 import { exportability, findRecording } from "../db/recordings";
 import type { CompositionRow } from "../db/schema";
 import type { Env } from "../env";
@@ -8,6 +8,8 @@ import { cancel, deleteRow, requeue } from "./lifecycle";
 import { wakeUp } from "./messages";
 import { cleanupOutputs } from "./outputs";
 import { rendererFor } from "./renderer";
+import { emitCompositionEvent } from "../webhooks/events";
+import { assertTarget } from "../webhooks/targets";
 
 export interface CreateCommand {
   conversationId: string;
@@ -16,6 +18,8 @@ export interface CreateCommand {
   layout: "GRID";
   resolution: string;
   priority: number;
+  /** Where this composition's status events are POSTed (besides the organization's endpoints). */
+  callbackUrl?: string;
 }
 
 /** A recording an AGENT may compose: its own calls only, or it could read any call of its organization. */
@@ -29,6 +33,7 @@ async function composableRecording(env: Env, p: Principal, conversationId: strin
 }
 
 export async function createComposition(env: Env, p: Principal, cmd: CreateCommand, now = Date.now()) {
+  assertTarget(env, cmd.callbackUrl, "body.callbackUrl");
   const rec = await composableRecording(env, p, cmd.conversationId);
   const can = exportability(rec.tracks);
   if (cmd.type === "VIDEO" && !can.video) throw problem.conflict("The recording has no video, so a VIDEO composition cannot be made.");
@@ -54,8 +59,11 @@ export async function createComposition(env: Env, p: Principal, cmd: CreateComma
     createdAt: now,
     queuedAt: now,
     updatedAt: now,
+    callbackUrl: cmd.callbackUrl ?? null,
   });
   await wakeUp(env.JOBS, `created ${id}`);
+  const row = await findCompositionById(env.DB, id);
+  if (row) await emitCompositionEvent(env, row, "composition.queued");
   return { conversationId: cmd.conversationId, id };
 }
 
@@ -65,13 +73,16 @@ async function visibleOr404(env: Env, p: Principal, conversationId: string, id: 
   return row;
 }
 
-export async function reexecuteComposition(env: Env, p: Principal, conversationId: string, id: string, priority: number) {
+export async function reexecuteComposition(env: Env, p: Principal, conversationId: string, id: string, priority: number, callbackUrl?: string) {
+  assertTarget(env, callbackUrl, "body.callbackUrl");
   const row = await visibleOr404(env, p, conversationId, id);
   const rec = await findRecording(env.DB, row.organizationId, row.conversationId);
   if (!rec) throw problem.conflict("The recording of this composition no longer exists.");
-  const updated = await requeue(env.DB, row.id, priority, Date.now());
+  // A new callbackUrl replaces the old one; without one the composition keeps where it reported to.
+  const updated = await requeue(env.DB, row.id, priority, Date.now(), callbackUrl ? { callbackUrl } : {});
   if (!updated) throw problem.conflict(`A ${row.state} composition cannot be re-executed; only COMPLETED, FAILED or CANCELLED ones can.`);
   await wakeUp(env.JOBS, `re-executed ${id}`);
+  await emitCompositionEvent(env, updated, "composition.queued");
   return { conversationId, id };
 }
 
@@ -82,6 +93,7 @@ async function stop(env: Env, row: CompositionRow): Promise<CompositionRow | nul
     await rendererFor(env).cancel(row.id, row.rendererInstance).catch(() => undefined);
   }
   if (cancelled) await cleanupOutputs(env, cancelled);
+  if (cancelled) await emitCompositionEvent(env, cancelled, "composition.cancelled");
   if (cancelled && row.state === "PROCESSING") await wakeUp(env.JOBS, `slot freed by ${row.id}`);
   return cancelled;
 }
@@ -97,5 +109,6 @@ export async function deleteComposition(env: Env, p: Principal, conversationId: 
   const row = await visibleOr404(env, p, conversationId, id);
   const settled = (await stop(env, row)) ?? row;
   await cleanupOutputs(env, settled, true);
-  await deleteRow(env.DB, row.id);
+  const gone = await deleteRow(env.DB, row.id);
+  if (gone.meta.changes > 0) await emitCompositionEvent(env, settled, "composition.deleted");
 }

@@ -4,8 +4,9 @@ import type { CompositionRow } from "../db/schema";
 import type { Env } from "../env";
 import { cleanupOutputs } from "./outputs";
 import { claimNext, fail, reclaimExpired, recordRendererInstance, releaseClaim } from "./lifecycle";
-import { wakeUp, type RenderJobMessage } from "./messages";
+import { wakeUp, wakeUpToFill, type RenderJobMessage } from "./messages";
 import { rendererFor } from "./renderer";
+import { emitCompositionEvent } from "../webhooks/events";
 import { internalUrls, jobSettings } from "./settings";
 
 export type DispatchOutcome = "dispatched" | "idle" | "busy" | "failed";
@@ -26,12 +27,14 @@ export async function dispatchOne(env: Env, now = Date.now()): Promise<DispatchO
   try {
     renderJob = await buildRenderJob(env, job, token);
   } catch (err) {
-    await fail(env.DB, job.id, token, (err as Error).message, false, maxAttempts, Date.now());
+    const failed = await fail(env.DB, job.id, token, (err as Error).message, false, maxAttempts, Date.now());
+    if (failed) await emitCompositionEvent(env, failed, "composition.failed");
     return "failed";
   }
   const started = await rendererFor(env).start(renderJob);
   if (started.accepted) {
     await recordRendererInstance(env.DB, job.id, token, started.instance);
+    await emitCompositionEvent(env, { ...job, rendererInstance: started.instance }, "composition.started");
     return "dispatched";
   }
   await releaseClaim(env.DB, job.id, token, Date.now());
@@ -75,7 +78,8 @@ export async function reclaim(env: Env, now = Date.now()): Promise<CompositionRo
   const rows = await reclaimExpired(env.DB, jobSettings(env).maxAttempts, now);
   for (const row of rows) {
     await cleanupOutputs(env, row);
-    if (row.state === "QUEUED") await wakeUp(env.JOBS, `lease expired: ${row.id}`);
+    if (row.state === "QUEUED") await wakeUpToFill(env.JOBS, `lease expired: ${row.id}`);
+    if (row.state === "FAILED") await emitCompositionEvent(env, row, "composition.failed");
   }
   return rows;
 }
@@ -85,11 +89,28 @@ export function retryDelaySeconds(attempts: number): number {
   return Math.min(60, 2 ** Math.max(1, attempts));
 }
 
+/** Bounds one wake-up's work; the renderer's whole capacity (instances × slots) is normally smaller. */
+export const MAX_DISPATCHES_PER_MESSAGE = 10;
+
+/**
+ * A recovery wake-up fills every free renderer slot, not just one: when messages were lost (a
+ * restarted local queue, messages dead-lettered during a long outage) the cron's single wake-up and
+ * the completions' "slot freed" messages would otherwise run the backlog one job at a time.
+ */
+async function dispatchUntilFull(env: Env): Promise<DispatchOutcome> {
+  let outcome: DispatchOutcome = "idle";
+  for (let n = 0; n < MAX_DISPATCHES_PER_MESSAGE; n++) {
+    outcome = await dispatchOne(env);
+    if (outcome === "idle" || outcome === "busy") break;
+  }
+  return outcome;
+}
+
 export async function handleQueueBatch(batch: MessageBatch<RenderJobMessage>, env: Env): Promise<void> {
   await reclaim(env);
   let busy = false;
   for (const msg of batch.messages) {
-    const outcome = busy ? "busy" : await dispatchOne(env);
+    const outcome = busy ? "busy" : msg.body?.fill ? await dispatchUntilFull(env) : await dispatchOne(env);
     if (outcome === "busy") {
       busy = true;
       msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
@@ -105,5 +126,5 @@ export async function handleCron(env: Env, now = Date.now()): Promise<void> {
   const stale = await env.DB.prepare(`SELECT count(*) AS n FROM compositions WHERE state = 'QUEUED' AND queued_at < ?1`)
     .bind(now - 60_000)
     .first<{ n: number }>();
-  if (stale && stale.n > 0) await wakeUp(env.JOBS, `cron: ${stale.n} queued`);
+  if (stale && stale.n > 0) await wakeUpToFill(env.JOBS, `cron: ${stale.n} queued`);
 }

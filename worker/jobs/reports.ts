@@ -8,6 +8,7 @@ import { complete, fail, heartbeat } from "./lifecycle";
 import { wakeUp } from "./messages";
 import { cleanupOutputs, runOutputKey } from "./outputs";
 import { jobSettings } from "./settings";
+import { emitCompositionEvent, emitProgressIfDue } from "../webhooks/events";
 
 function sameToken(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
@@ -33,8 +34,11 @@ export async function applyReport(env: Env, row: CompositionRow, token: string, 
   const now = Date.now();
   if (report.attempt !== row.attempts) throw problem.conflict(`Report for attempt ${report.attempt}, but attempt ${row.attempts} is running.`);
   switch (report.event) {
-    case "progress":
-      return heartbeat(env.DB, row.id, token, report.progress, report.etaSeconds ?? null, now, leaseMs);
+    case "progress": {
+      const beat = await heartbeat(env.DB, row.id, token, report.progress, report.etaSeconds ?? null, now, leaseMs);
+      if (beat) await emitProgressIfDue(env, beat, token, now);
+      return beat;
+    }
     case "completed": {
       const key = runOutputKey(row, token);
       const head = await env.MEDIA.head(key);
@@ -47,6 +51,7 @@ export async function applyReport(env: Env, row: CompositionRow, token: string, 
         await cleanupOutputs(env, done);
         // A renderer slot just freed up: the next job need not wait for a busy message's backoff.
         await wakeUp(env.JOBS, `slot freed by ${row.id}`);
+        await emitCompositionEvent(env, done, "composition.completed");
       }
       return done;
     }
@@ -60,6 +65,8 @@ async function settleFailure(env: Env, row: CompositionRow, token: string, error
   if (after) {
     await cleanupOutputs(env, after);
     await wakeUp(env.JOBS, after.state === "QUEUED" ? `retry ${row.id}` : `slot freed by ${row.id}`);
+    // A failure that goes back to the queue is not news to a receiver; the final one is.
+    if (after.state === "FAILED") await emitCompositionEvent(env, after, "composition.failed");
   }
   return after;
 }

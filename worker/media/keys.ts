@@ -25,6 +25,11 @@ function segment(id: unknown, what: string): string {
   return encodeURIComponent(id);
 }
 
+/** Everything one organization stored; the trailing `/` keeps `acme` from also listing `acme2`. */
+export function organizationPrefix(org: string): string {
+  return `orgs/${segment(org, "organization")}/`;
+}
+
 function conversationPrefix(org: string, conversationId: string): string {
   return `orgs/${segment(org, "organization")}/conversations/${segment(conversationId, "conversationId")}`;
 }

@@ -4,6 +4,7 @@ import { findRecording, markTrackStored, recordingMessage, upsertRecording } fro
 import type { Env } from "../env";
 import { problem, type FieldError } from "../http/problem";
 import { trackKey } from "../media/keys";
+import { fireHooks } from "../hooks/fire";
 import type { RecordingInput } from "../schemas/recording";
 
 const MEDIA_TYPE = /^(audio|video)\/[\w.+-]+$|^application\/(octet-stream|ogg)$/;
@@ -39,6 +40,8 @@ export async function ingestRecording(env: Env, p: Principal, conversationId: st
   );
   if (dropped.length) await env.MEDIA.delete(dropped);
   const rec = await findRecording(env.DB, p.organizationId, conversationId);
+  // A PUT that drops the only track still missing media completes the recording too.
+  await fireHooks(env, p.organizationId, conversationId);
   return recordingMessage(rec!);
 }
 
@@ -52,12 +55,50 @@ export async function storeTrackMedia(env: Env, p: Principal, conversationId: st
   if (!MEDIA_TYPE.test(contentType)) {
     throw problem.status(415, `Content-Type "${contentType || "(none)"}" is not media; send audio/*, video/* or application/octet-stream.`);
   }
-  const length = Number(req.headers.get("Content-Length") ?? NaN);
-  if (!Number.isFinite(length)) throw problem.status(411, "Content-Length is required so the media can be streamed into storage.");
+  const declared = req.headers.get("Content-Length");
+  if (declared === null) throw problem.status(411, "Content-Length is required so the media can be streamed into storage.");
+  if (!/^\d{1,15}$/.test(declared.trim())) {
+    throw problem.badRequest("Content-Length must be a whole number of bytes.", [{ field: "header.content-length", message: "is not a byte count" }]);
+  }
+  const length = Number(declared.trim());
   if (length === 0 || !req.body) throw problem.badRequest("The track's media is empty.", [{ field: "body", message: "is empty" }]);
 
   const key = trackKey(p.organizationId, conversationId, trackId);
-  const object = await env.MEDIA.put(key, req.body, { httpMetadata: { contentType } });
+  // R2 needs a stream of known length. A body that reached us through a binding (or any stream the
+  // runtime cannot size) is sized by Content-Length here, which also refuses a body of another length.
+  const sized = new FixedLengthStream(length);
+  let pipeError: unknown = null;
+  const pumped = req.body.pipeTo(sized.writable).catch((err: unknown) => {
+    pipeError = err;
+  });
+  const hadMedia = rec.tracks.some((t) => t.id === trackId && t.mediaKey !== null);
+  const wrongLength = async () => {
+    // A failed put leaves R2's previous object in place; a first upload must leave nothing behind.
+    if (!hadMedia) await env.MEDIA.delete(key);
+    return problem.badRequest(`The body is not the ${length} bytes its Content-Length announced.`, [
+      { field: "body", message: "length differs from Content-Length" },
+    ]);
+  };
+  let object: R2Object | null;
+  try {
+    object = await env.MEDIA.put(key, sized.readable, { httpMetadata: { contentType } });
+  } catch (err) {
+    // The runtime reports a length mismatch on the sized stream R2 reads.
+    if (/FixedLengthStream|expected bytes/i.test(String(err))) throw await wrongLength();
+    throw err;
+  }
+  await pumped;
+  if (pipeError) {
+    // R2 took the announced bytes but more followed: what was stored is not the client's file.
+    await env.MEDIA.delete(key);
+    await env.DB.prepare(
+      `UPDATE tracks SET media_key = NULL, media_size = NULL, content_type = NULL, stored_at = NULL
+       WHERE organization_id = ?1 AND conversation_id = ?2 AND id = ?3`,
+    )
+      .bind(p.organizationId, conversationId, trackId)
+      .run();
+    throw await wrongLength();
+  }
   if (!object) throw problem.status(500, "Storage refused the upload.");
   const stillThere = await markTrackStored(
     env.DB,
@@ -70,5 +111,7 @@ export async function storeTrackMedia(env: Env, p: Principal, conversationId: st
     await env.MEDIA.delete(key);
     throw problem.conflict(`Track "${trackId}" was removed from the recording while its media was uploading.`);
   }
+  // This track may have been the last one missing: composition hooks decide (and never throw).
+  await fireHooks(env, p.organizationId, conversationId);
   return { conversationId, trackId, size: object.size, contentType };
 }

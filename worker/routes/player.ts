@@ -44,7 +44,10 @@ function linkRoute(disposition: "inline" | "attachment") {
     description: "Supported roles (AGENT, SUPERVISOR). The Referer header is required.",
     security: bearerSecurity,
     middleware: [requireRoles("AGENT", "SUPERVISOR")] as const,
-    request: { params: CompositionPath, query: LinkQuery, headers: z.object({ referer: z.string().min(1).openapi({ param: { name: "Referer", in: "header" } }) }) },
+    request: { params: CompositionPath, query: LinkQuery },
+    // Documented as the seed names it; checked in the handler (Hono lowercases header names, and a zod
+    // key "referer" with a "Referer" param name makes the OpenAPI generator throw).
+    parameters: [{ name: "Referer", in: "header", required: true, schema: { type: "string" } }],
     responses: {
       200: { description: "OK", content: { "application/json": { schema: CompositionResourceMessage } } },
       ...problemResponses,
@@ -77,6 +80,9 @@ for (const disposition of ["inline", "attachment"] as const) {
   router.openapi(linkRoute(disposition), async (c) => {
     const { conversationId, compositionId } = c.req.valid("param");
     const query = c.req.valid("query");
+    if (!c.req.header("Referer")?.trim()) {
+      throw problem.badRequest("The Referer header is required.", [{ field: "header.referer", message: "is required" }]);
+    }
     if (query.conversationId !== conversationId) {
       throw problem.badRequest("The conversationId query value must equal the path's.", [{ field: "query.conversationId", message: "differs from the path" }]);
     }

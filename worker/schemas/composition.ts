@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { COMPOSITION_TYPES, Id, Priority, RESOLUTIONS } from "./common";
+import { CallbackUrl } from "./webhooks";
 
 export const CreateCompositionWebCommand = z
   .strictObject({
@@ -11,6 +12,8 @@ export const CreateCompositionWebCommand = z
     resolution: z.enum(RESOLUTIONS),
     type: z.enum(COMPOSITION_TYPES),
     videoFormat: z.enum(["MP4"]).default("MP4").openapi({ description: "Default value: MP4" }),
+    // Beyond the seed (additive): where status events go (https; http to loopback in local dev).
+    callbackUrl: CallbackUrl.optional(),
   })
   .openapi("CreateCompositionWebCommand");
 
@@ -19,6 +22,8 @@ export const ReExecuteCompositionWebCommand = z
     conversationId: Id,
     id: Id,
     priority: Priority.default(1),
+    // Beyond the seed: replaces the composition's callbackUrl; omitted = keep the current one.
+    callbackUrl: CallbackUrl.optional(),
   })
   .openapi("ReExecuteCompositionWebCommand");
 

@@ -1,0 +1,79 @@
+import type { Env } from "../env";
+import { organizationPrefix } from "../media/keys";
+import { runOutputKey } from "./outputs";
+
+// The storage audit: every R2 object of one organization, and which of them nothing refers to.
+//   track  orgs/{org}/conversations/{conv}/tracks/{trackId}               ← tracks.media_key
+//   output orgs/{org}/conversations/{conv}/compositions/{id}/run-….{ext}   ← compositions.output_key,
+//          or the in-flight output of a PROCESSING composition's current lease (runOutputKey)
+// Anything else under the organization's prefix was written by nothing we know: kind "other", orphan.
+
+export type StoredKind = "track" | "output" | "other";
+
+export interface StoredObject {
+  key: string;
+  size: number;
+  kind: StoredKind;
+}
+
+export interface StorageAudit {
+  objects: StoredObject[];
+  orphans: string[];
+}
+
+const TRACK_RE = /^orgs\/[^/]+\/conversations\/[^/]+\/tracks\/[^/]+$/;
+const OUTPUT_RE = /^orgs\/[^/]+\/conversations\/[^/]+\/compositions\/[^/]+\/[^/]+$/;
+
+export function kindOf(key: string): StoredKind {
+  if (TRACK_RE.test(key)) return "track";
+  if (OUTPUT_RE.test(key)) return "output";
+  return "other";
+}
+
+async function listAll(bucket: R2Bucket, prefix: string): Promise<StoredObject[]> {
+  const objects: StoredObject[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix, cursor, limit: 1000 });
+    for (const o of page.objects) objects.push({ key: o.key, size: o.size, kind: kindOf(o.key) });
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return objects;
+}
+
+/** The keys the organization's rows refer to right now (stored tracks, outputs, in-flight outputs). */
+export async function referencedKeys(db: D1Database, organizationId: string): Promise<Set<string>> {
+  const [tracks, compositions] = await db.batch<Record<string, unknown>>([
+    db.prepare(`SELECT media_key FROM tracks WHERE organization_id = ?1 AND media_key IS NOT NULL`).bind(organizationId),
+    db
+      .prepare(
+        `SELECT id, conversation_id, format, state, output_key, lease_token FROM compositions
+         WHERE organization_id = ?1 AND (output_key IS NOT NULL OR (state = 'PROCESSING' AND lease_token IS NOT NULL))`,
+      )
+      .bind(organizationId),
+  ]);
+  const keys = new Set<string>();
+  for (const t of tracks!.results) keys.add(t.media_key as string);
+  for (const c of compositions!.results) {
+    if (c.output_key) keys.add(c.output_key as string);
+    if (c.state === "PROCESSING" && c.lease_token) {
+      const row = { organizationId, conversationId: c.conversation_id as string, id: c.id as string, format: c.format as "MP3" | "MP4" };
+      keys.add(runOutputKey(row, c.lease_token as string));
+    }
+  }
+  return keys;
+}
+
+/**
+ * Lists the organization's objects and names the orphans. The listing is taken between two reads
+ * of D1 and an object is an orphan only if neither read refers to it, so work in flight (an output
+ * replaced and being cleaned up, a lease that just ended) is never reported. An upload whose row is
+ * not yet written can still show up for an instant; a real orphan shows up on every audit.
+ */
+export async function auditStorage(env: Env, organizationId: string): Promise<StorageAudit> {
+  const before = await referencedKeys(env.DB, organizationId);
+  const objects = await listAll(env.MEDIA, organizationPrefix(organizationId));
+  const after = await referencedKeys(env.DB, organizationId);
+  const orphans = objects.filter((o) => !before.has(o.key) && !after.has(o.key)).map((o) => o.key);
+  return { objects, orphans };
+}

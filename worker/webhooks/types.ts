@@ -1,0 +1,19 @@
+export const WEBHOOKS_QUEUE = "composition-webhooks";
+
+export const EVENT_TYPES = [
+  "composition.queued",
+  "composition.started",
+  "composition.progress",
+  "composition.completed",
+  "composition.failed",
+  "composition.cancelled",
+  "composition.deleted",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * "Look at this delivery now": D1's webhook_deliveries row is the state. `attempt` is the row's
+ * attempt count when the message was sent, so a duplicate or superseded message is recognised and
+ * dropped; `waits` counts how often it stood behind an earlier event, to space the re-checks.
+ */
+export type WebhookMessage = { kind: "deliver"; deliveryId: string; attempt: number; waits?: number };
