@@ -27,7 +27,8 @@ export interface Stack {
   apiUrl: string;
   rendererUrl: string;
   logs: () => string;
-  startWorker(): Promise<void>;
+  /** Starts `wrangler dev` on the stack's port and state; `vars` override the stack's vars for this run. */
+  startWorker(vars?: Record<string, string>): Promise<void>;
   stopWorker(signal?: NodeJS.Signals): Promise<void>;
   startRenderer(env?: Record<string, string>): Promise<void>;
   stopRenderer(signal?: NodeJS.Signals): Promise<void>;
@@ -123,8 +124,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     apiUrl,
     rendererUrl,
     logs: () => sink.join(""),
-    async startWorker() {
-      const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+    async startWorker(override) {
+      const varArgs = Object.entries({ ...vars, ...override }).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
       worker = run(
         WRANGLER,
         ["dev", "--ip", "127.0.0.1", "--port", String(o.port), "--persist-to", o.persistTo, "--show-interactive-dev-session=false", ...varArgs],

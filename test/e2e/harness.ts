@@ -14,6 +14,8 @@ export interface TestStack extends Stack {
   api: (method: string, path: string, opts?: { as?: Who; body?: unknown; headers?: Record<string, string> }) => Promise<ApiResult>;
   token: (who: Who) => Promise<string>;
   dispose: () => Promise<void>;
+  /** Where the stack's local D1/R2/Queue state lives (wrangler's --persist-to). */
+  persistTo: string;
 }
 
 export interface Who {
@@ -47,6 +49,8 @@ export async function startTestStack(opts: { rendererEnv?: Record<string, string
       MEDIA_SIGNING_KEYS: SIGNING_KEYS,
       PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
       LEASE_SECONDS: "15",
+      WEBHOOK_SIGNING_SECRET: "e2e-webhook-signing-secret-0123456789abcdef",
+      ALLOW_LOOPBACK_CALLBACKS: "true",
       ...opts.vars,
     },
     rendererEnv: { SLOTS: "2", ...opts.rendererEnv },
@@ -81,6 +85,7 @@ export async function startTestStack(opts: { rendererEnv?: Record<string, string
     ...stack,
     api,
     token,
+    persistTo,
     async dispose() {
       await stack.stop();
       rmSync(persistTo, { recursive: true, force: true });
@@ -162,4 +167,34 @@ export async function downloadOutput(s: TestStack, conversationId: string, id: s
   const { writeFileSync } = await import("node:fs");
   writeFileSync(file, Buffer.from(await res.arrayBuffer()));
   return link.json.url;
+}
+
+/**
+ * Reads the stack's D1 directly (`wrangler d1 execute --local` on the same state) for what the API
+ * does not show, such as a composition's attempts or recorded warnings. Takes a few seconds.
+ */
+export async function queryD1<T = Record<string, unknown>>(s: TestStack, sql: string): Promise<T[]> {
+  const { execFile } = await import("node:child_process");
+  const { ROOT } = await import("../../scripts/stack.ts");
+  // A second miniflare on the same files can find the database busy while the stack writes: retry.
+  const once = () => new Promise<string>((resolve, reject) =>
+    execFile(
+      join(ROOT, "node_modules", ".bin", "wrangler"),
+      ["d1", "execute", "DB", "--local", "--persist-to", s.persistTo, "--json", "--command", sql],
+      { cwd: ROOT, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" }, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => (err ? reject(new Error(`wrangler d1 execute failed: ${err.message}\n${stderr}`)) : resolve(stdout)),
+    ),
+  );
+  let out = "";
+  for (let attempt = 1; ; attempt++) {
+    try {
+      out = await once();
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  const parsed = JSON.parse(out) as { results: T[] }[];
+  return parsed.flatMap((r) => r.results);
 }

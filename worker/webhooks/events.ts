@@ -4,7 +4,7 @@ import { isoDuration, isoInstant } from "../http/format";
 import { signLink } from "../media/links";
 import type { EventType, WebhookMessage } from "./types";
 
-/** Links in a completed event outlive the 24 h retry window's typical delivery, not a whole week. */
+/** Links in a completed event last a day: a receiver may act on it late, but not for the 7-day maximum. */
 export const EVENT_LINK_SECONDS = 86_400;
 
 /** composition.progress: at most one per PROGRESS_MIN_MS and per PROGRESS_MIN_STEP percent. */
