@@ -1,0 +1,28 @@
+// Which engine renders a job: wasm for small audio-only jobs (no process spawn, no native
+// dependency), native for everything else, and wasm for everything when there is no native ffmpeg.
+import type { Engine } from "./types.ts";
+
+/** Default ceiling of total input bytes for the wasm engine on audio jobs (tuned from the benchmark). */
+export const WASM_MAX_INPUT_BYTES = 8 * 1024 * 1024;
+
+export function wasmMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.RENDERER_WASM_MAX_BYTES);
+  return env.RENDERER_WASM_MAX_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : WASM_MAX_INPUT_BYTES;
+}
+
+export interface AvailableEngines {
+  native?: Engine;
+  wasm?: Engine;
+}
+
+export function chooseEngine(
+  kind: "audio" | "video",
+  inputBytes: number,
+  engines: AvailableEngines,
+  maxWasmBytes = wasmMaxBytes(),
+): Engine {
+  if (engines.wasm && kind === "audio" && inputBytes < maxWasmBytes) return engines.wasm;
+  if (engines.native) return engines.native;
+  if (engines.wasm) return engines.wasm;
+  throw new Error("no render engine available (no native ffmpeg and ffmpeg.wasm failed to load)");
+}

@@ -1,0 +1,94 @@
+// Learns what a downloaded track really is. MediaRecorder's WebM carries no duration in its header,
+// so when the container has none the length is measured by reading every packet's timestamp.
+import type { ProbeFacts } from "./planner/types.ts";
+import type { FfprobeRunner, Prober } from "./engines/types.ts";
+
+/** The file is not readable media; the message is ffprobe's reason (no paths). */
+export class InvalidMediaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidMediaError";
+  }
+}
+
+const HEADER_ARGS = [
+  "-v", "error",
+  "-show_entries", "format=duration,start_time,format_name,probe_score:stream=index,codec_type,width,height:stream_disposition=attached_pic",
+  "-of", "json",
+];
+/** ffmpeg's AVPROBE_SCORE_RETRY: at or below it ffmpeg itself warns that the format may be misdetected. */
+const MIN_PROBE_SCORE = 25;
+const PACKET_ARGS = ["-v", "error", "-show_entries", "packet=pts_time,duration_time", "-of", "compact=p=0"];
+
+const num = (v: unknown): number | null => {
+  const n = typeof v === "string" || typeof v === "number" ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : null;
+};
+
+interface HeaderJson {
+  format?: { duration?: string; start_time?: string; format_name?: string; probe_score?: number };
+  streams?: { codec_type?: string; width?: number; height?: number; disposition?: { attached_pic?: number } }[];
+}
+
+/** The last meaningful line of ffprobe's error output, with file paths removed. */
+export function reasonFrom(stderr: string, file: string): string {
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((l) => l.split(file).join("input").replace(/^\[[^\]]+\]\s*/, "").trim())
+    .filter(Boolean);
+  return lines[lines.length - 1] ?? "unreadable media";
+}
+
+/** End of the last packet minus the first start, from `pts_time=…|duration_time=…` lines. */
+export function packetSpan(text: string): number | null {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const line of text.split("\n")) {
+    const pts = num(/pts_time=([^|\s]+)/.exec(line)?.[1]);
+    if (pts === null) continue;
+    const dur = num(/duration_time=([^|\s]+)/.exec(line)?.[1]) ?? 0;
+    first = Math.min(first, pts);
+    last = Math.max(last, pts + dur);
+  }
+  return last > first ? last - first : null;
+}
+
+export function createProber(run: FfprobeRunner): Prober {
+  return {
+    async probe(file, signal) {
+      const head = await run(file, HEADER_ARGS, signal);
+      let json: HeaderJson;
+      try {
+        json = JSON.parse(head.stdout || "{}") as HeaderJson;
+      } catch {
+        throw new InvalidMediaError(reasonFrom(head.stderr, file));
+      }
+      // Recorders write containers (score 100); a guess at ≤ 25 ("misdetection possible") is how
+      // random bytes occasionally pass as a raw elementary stream such as H.263.
+      const score = json.format?.probe_score;
+      if (json.format && typeof score === "number" && score <= MIN_PROBE_SCORE) {
+        throw new InvalidMediaError(`unrecognised format (guessed ${json.format.format_name ?? "?"} with probe score ${score})`);
+      }
+      const streams = (json.streams ?? []).filter((s) => !s.disposition?.attached_pic);
+      const video = streams.find((s) => s.codec_type === "video");
+      const hasAudio = streams.some((s) => s.codec_type === "audio");
+      if (!json.format || (!video && !hasAudio)) {
+        throw new InvalidMediaError(head.stderr.trim() ? reasonFrom(head.stderr, file) : "no audio or video stream");
+      }
+      let durationSec = num(json.format.duration);
+      if (durationSec === null || durationSec <= 0) {
+        const packets = await run(file, PACKET_ARGS, signal);
+        durationSec = packetSpan(packets.stdout);
+        if (durationSec === null) {
+          throw new InvalidMediaError(packets.stderr.trim() ? reasonFrom(packets.stderr, file) : "no media packets");
+        }
+      }
+      return {
+        durationSec,
+        hasAudio,
+        hasVideo: Boolean(video),
+        ...(video?.width && video.height ? { width: video.width, height: video.height } : {}),
+      };
+    },
+  };
+}

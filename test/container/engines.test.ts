@@ -1,0 +1,138 @@
+// Engines directly (no HTTP): native vs wasm on the same plan, cancellation, errors, engine choice,
+// and a mid-stream resolution change.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RenderJob } from "../../container/src/contract.ts";
+import { chooseEngine, wasmMaxBytes, WASM_MAX_INPUT_BYTES } from "../../container/src/engines/choose.ts";
+import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/native.ts";
+import { EngineError, type Engine } from "../../container/src/engines/types.ts";
+import { createWasmRuntime, type WasmRuntime } from "../../container/src/engines/wasm.ts";
+import { planRender } from "../../container/src/planner/index.ts";
+import { createProber, InvalidMediaError } from "../../container/src/probe.ts";
+import { colorName, concatWebm, makeGarbage, makeTrack, peakLevel, pixelsAt, probe, tempDir } from "../fixtures/media.ts";
+
+let dir: string;
+let wasm: WasmRuntime;
+const native = createNativeEngine("ffmpeg");
+const nativeProber = createProber(nativeFfprobe("ffprobe"));
+let files: Record<string, string>;
+
+function job(type: "AUDIO" | "VIDEO", tracks: { id: string; offsetMs: number; video?: boolean }[], durationMs: number): RenderJob {
+  return {
+    jobId: "e", attempt: 1, type, format: type === "AUDIO" ? "MP3" : "MP4", width: 640, height: 360, durationMs,
+    tracks: tracks.map((t) => ({ participantId: t.id, url: "http://x/", audio: true, video: t.video ?? false, size: 1, ...t })),
+    output: { url: "http://x/", contentType: "x", multipartUrl: "http://x/" },
+    callback: { url: "http://x/", token: "t" },
+  };
+}
+
+async function audioPlan(out: string) {
+  const j = job("AUDIO", [{ id: "a", offsetMs: 0 }, { id: "b", offsetMs: 1500 }], 4000);
+  const facts = { a: await nativeProber.probe(files.a!), b: await nativeProber.probe(files.b!) };
+  return planRender(j, facts, { inputs: { a: files.a!, b: files.b! }, output: out });
+}
+
+beforeAll(async () => {
+  dir = await tempDir("engines-");
+  wasm = createWasmRuntime();
+  const [a, b, big, small, garbage] = await Promise.all([
+    makeTrack({ dir, name: "a", format: "webm", durationSec: 4, audio: { frequency: 440 } }),
+    makeTrack({ dir, name: "b", format: "wav", durationSec: 2, audio: { frequency: 660 } }),
+    makeTrack({ dir, name: "big", format: "webm", durationSec: 1.5, video: { color: "red", width: 640, height: 480 }, audio: { frequency: 440 } }),
+    makeTrack({ dir, name: "small", format: "webm", durationSec: 1.5, video: { color: "blue", width: 240, height: 320 }, audio: { frequency: 440 } }),
+    makeGarbage(dir, "garbage.bin"),
+    wasm.load(),
+  ]);
+  files = { a, b, big, small, garbage } as Record<string, string>;
+});
+afterAll(() => wasm.close());
+
+describe("engines", () => {
+  it("native and wasm render the same plan to the same length, reporting progress", async () => {
+    const timings: Record<string, number> = {};
+    for (const [name, engine] of [["native", native], ["wasm", wasm.engine], ["wasm-warm", wasm.engine]] as [string, Engine][]) {
+      const plan = await audioPlan(`${dir}/out-${name}.mp3`);
+      const seen: number[] = [];
+      const t0 = performance.now();
+      await engine.run(plan, { signal: new AbortController().signal, onProgress: (s) => seen.push(s) });
+      timings[name] = Math.round(performance.now() - t0);
+      expect(Math.abs((await probe(plan.output)).duration - 4)).toBeLessThan(0.3);
+      expect(seen.length).toBeGreaterThan(0);
+    }
+    console.log(`engine.run for a 4 s two-track mix (ms): ${JSON.stringify(timings)}`);
+  });
+
+  it("wasm: a cancel stops the run at once and the runtime keeps working", async () => {
+    const plan = await audioPlan(`${dir}/cancelled.mp3`);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error("cancelled")), 20);
+    const t0 = Date.now();
+    await expect(wasm.engine.run(plan, { signal: ac.signal, onProgress: () => {} })).rejects.toThrow("cancelled");
+    expect(Date.now() - t0).toBeLessThan(1000);
+    const again = await audioPlan(`${dir}/after-cancel.mp3`);
+    await wasm.engine.run(again, { signal: new AbortController().signal, onProgress: () => {} });
+    expect(Math.abs((await probe(again.output)).duration - 4)).toBeLessThan(0.3);
+  });
+
+  it("both engines reject unreadable input with an EngineError carrying ffmpeg's reason", async () => {
+    const plan = await audioPlan(`${dir}/bad.mp3`);
+    const bad = { ...plan, args: plan.args.map((x) => (x === files.b ? files.garbage! : x)), inputs: [plan.inputs[0]!, files.garbage!] };
+    for (const engine of [native, wasm.engine]) {
+      const err = await engine.run(bad, { signal: new AbortController().signal, onProgress: () => {} }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EngineError);
+      expect((err as EngineError).log).toMatch(/Invalid data/);
+    }
+  });
+
+  it("wasm ffprobe measures what native ffprobe measures (including WebM without a duration)", async () => {
+    const wasmProber = createProber(wasm.ffprobe);
+    for (const f of [files.a!, files.b!, files.big!]) {
+      const [n, w] = await Promise.all([nativeProber.probe(f), wasmProber.probe(f)]);
+      expect(w).toEqual(n);
+    }
+    expect((await nativeProber.probe(files.a!)).durationSec).toBeCloseTo(4, 1);
+    await expect(wasmProber.probe(files.garbage!)).rejects.toBeInstanceOf(InvalidMediaError);
+  });
+
+  it("the mix of loud speakers is limited instead of clipping", async () => {
+    // Three tones at 0.375 each: their plain sum peaks at 1.125.
+    const loud = await Promise.all(
+      [440, 660, 880].map((f) => makeTrack({ dir, name: `loud${f}`, format: "wav", durationSec: 2, audio: { frequency: f, volume: 3 } })),
+    );
+    const j = job("AUDIO", [{ id: "x", offsetMs: 0 }, { id: "y", offsetMs: 0 }, { id: "z", offsetMs: 0 }], 2000);
+    const facts = { durationSec: 2, hasAudio: true, hasVideo: false };
+    const plan = planRender(j, { x: facts, y: facts, z: facts }, { inputs: { x: loud[0]!, y: loud[1]!, z: loud[2]! }, output: `${dir}/loud.mp3` });
+    await native.run(plan, { signal: new AbortController().signal, onProgress: () => {} });
+    const peak = await peakLevel(plan.output, 0.2, 1.5);
+    expect(peak).toBeGreaterThan(0.6);
+    expect(peak).toBeLessThan(0.98);
+  });
+
+  it("a track whose frame size changes mid-stream stays in its tile", async () => {
+    const changing = await concatWebm(dir, "changing", [files.big!, files.small!]);
+    const j = job("VIDEO", [{ id: "c", offsetMs: 0, video: true }], 3000);
+    const plan = planRender(j, { c: await nativeProber.probe(changing) }, { inputs: { c: changing }, output: `${dir}/changing.mp4` });
+    await native.run(plan, { signal: new AbortController().signal, onProgress: () => {} });
+    expect(Math.abs((await probe(plan.output)).duration - 3)).toBeLessThan(0.3);
+    // Both parts are pillarboxed (4:3, then portrait) in the 16:9 frame: the edges stay black.
+    expect((await pixelsAt(plan.output, 0.7, [[320, 180], [10, 180]])).map(colorName)).toEqual(["red", "black"]);
+    expect((await pixelsAt(plan.output, 2.2, [[320, 180], [150, 180]])).map(colorName)).toEqual(["blue", "black"]);
+  });
+});
+
+describe("chooseEngine", () => {
+  const n = { name: "native" } as Engine;
+  const w = { name: "wasm" } as Engine;
+  it("wasm for small audio jobs, native otherwise, wasm for everything without native", () => {
+    expect(chooseEngine("audio", 1000, { native: n, wasm: w }, 8 << 20)).toBe(w);
+    expect(chooseEngine("audio", 9 << 20, { native: n, wasm: w }, 8 << 20)).toBe(n);
+    expect(chooseEngine("video", 1000, { native: n, wasm: w }, 8 << 20)).toBe(n);
+    expect(chooseEngine("video", 1 << 30, { wasm: w }, 8 << 20)).toBe(w);
+    expect(chooseEngine("audio", 1000, { native: n }, 8 << 20)).toBe(n);
+    expect(() => chooseEngine("audio", 1, {})).toThrow(/no render engine/);
+  });
+  it("reads the threshold from RENDERER_WASM_MAX_BYTES", () => {
+    expect(wasmMaxBytes({})).toBe(WASM_MAX_INPUT_BYTES);
+    expect(wasmMaxBytes({ RENDERER_WASM_MAX_BYTES: "1024" })).toBe(1024);
+    expect(wasmMaxBytes({ RENDERER_WASM_MAX_BYTES: "nope" })).toBe(WASM_MAX_INPUT_BYTES);
+  });
+});
