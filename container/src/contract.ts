@@ -33,6 +33,11 @@ export interface RenderJob {
   /** Length of the output = the recording's span, in milliseconds. */
   durationMs: number;
   tracks: RenderTrack[];
+  /**
+   * Beyond the seed (trimming): spans of the recording's timeline, in ms from its start, to keep in
+   * this order; the output is their concatenation. Absent = the whole span.
+   */
+  keep?: { startMs: number; endMs: number }[];
   output: {
     /** PUT the whole file here (Content-Length required), or use multipart below for large files. */
     url: string;

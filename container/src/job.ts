@@ -257,8 +257,10 @@ async function execute(
     ctx.log(`${tag} completed: ${size} bytes, ${report.durationMs} ms`);
     return { outcome: { status: "completed", engine: engine.name }, final: report };
   } catch (caught) {
-    await heartbeat.stop();
     const e = s.aborted ? s.reason : caught;
+    // Siblings of a failed download or probe would otherwise keep running into a deleted dir.
+    if (!s.aborted) inner.abort(new Error("job ended"));
+    await heartbeat.stop();
     if (e instanceof JobStop || caught instanceof LeaseLostError) {
       const kind = e instanceof JobStop ? e.kind : "lease-lost";
       ctx.log(`${tag} stopped (${kind})`);

@@ -26,6 +26,11 @@ export const RenderJobSchema = z
     height: z.number().int().min(0).max(4320),
     durationMs: z.number().finite().gt(0).max(24 * 3600 * 1000),
     tracks: z.array(Track).max(256),
+    keep: z
+      .array(z.object({ startMs: z.number().finite().min(0), endMs: z.number().finite().gt(0) }).refine((k) => k.endMs > k.startMs, "endMs must be after startMs"))
+      .min(1)
+      .max(1000)
+      .optional(),
     output: z.object({ url: httpUrl, contentType: z.string().min(1), multipartUrl: httpUrl }),
     callback: z.object({ url: httpUrl, token: z.string().min(1) }),
   })

@@ -1,6 +1,6 @@
 import type { Principal } from "../auth/principal";
 import { findCompositionById, findVisibleComposition, insertComposition } from "../db/compositions";
-import { exportability, findRecording } from "../db/recordings";
+import { exportability, findRecording, type Recording } from "../db/recordings";
 import type { CompositionRow } from "../db/schema";
 import type { Env } from "../env";
 import { problem } from "../http/problem";
@@ -8,6 +8,7 @@ import { cancel, deleteRow, requeue } from "./lifecycle";
 import { wakeUp } from "./messages";
 import { cleanupOutputs } from "./outputs";
 import { rendererFor } from "./renderer";
+import { hasSelection, parseOptions, select, type CompositionOptions } from "./selection";
 import { emitCompositionEvent } from "../webhooks/events";
 import { assertTarget } from "../webhooks/targets";
 
@@ -22,6 +23,21 @@ export interface CreateCommand {
   callbackUrl?: string;
 }
 
+type CreateInput = CreateCommand & CompositionOptions;
+
+/** The sources a composition would use, refused (409) when they cannot be composed right now. */
+function composable(rec: Recording, type: "AUDIO" | "VIDEO", options: CompositionOptions) {
+  const can = exportability(rec.tracks);
+  if (type === "VIDEO" && !can.video) throw problem.conflict("The recording has no video, so a VIDEO composition cannot be made.");
+  if (!can.audio && !can.video) throw problem.conflict("The recording has no audio or video tracks.");
+  const selection = select(rec.recording, rec.tracks, type, options);
+  const missing = [...new Set([...selection.audio, ...selection.video])].filter((t) => !t.mediaKey);
+  if (missing.length) {
+    throw problem.conflict(`The media of track(s) ${missing.map((t) => `"${t.id}"`).join(", ")} is not stored yet.`);
+  }
+  return selection;
+}
+
 /** A recording an AGENT may compose: its own calls only, or it could read any call of its organization. */
 async function composableRecording(env: Env, p: Principal, conversationId: string) {
   const rec = await findRecording(env.DB, p.organizationId, conversationId);
@@ -32,17 +48,12 @@ async function composableRecording(env: Env, p: Principal, conversationId: strin
   return rec;
 }
 
-export async function createComposition(env: Env, p: Principal, cmd: CreateCommand, now = Date.now()) {
+export async function createComposition(env: Env, p: Principal, cmd: CreateInput, now = Date.now()) {
   assertTarget(env, cmd.callbackUrl, "body.callbackUrl");
   const rec = await composableRecording(env, p, cmd.conversationId);
-  const can = exportability(rec.tracks);
-  if (cmd.type === "VIDEO" && !can.video) throw problem.conflict("The recording has no video, so a VIDEO composition cannot be made.");
-  if (!can.audio && !can.video) throw problem.conflict("The recording has no audio or video tracks.");
-  const needed = rec.tracks.filter((t) => t.audio || (cmd.type === "VIDEO" && t.video));
-  const missing = needed.filter((t) => !t.mediaKey);
-  if (missing.length) {
-    throw problem.conflict(`The media of track(s) ${missing.map((t) => `"${t.id}"`).join(", ")} is not stored yet.`);
-  }
+  const { audioSources, audioSourcesExcluded, videoSources, videoSourcesExcluded, trim, from, to } = cmd;
+  const options: CompositionOptions = { audioSources, audioSourcesExcluded, videoSources, videoSourcesExcluded, trim, from, to };
+  composable(rec, cmd.type, options);
   const id = crypto.randomUUID();
   await insertComposition(env.DB, {
     id,
@@ -60,6 +71,7 @@ export async function createComposition(env: Env, p: Principal, cmd: CreateComma
     queuedAt: now,
     updatedAt: now,
     callbackUrl: cmd.callbackUrl ?? null,
+    options: hasSelection(options) ? JSON.stringify(options) : null,
   });
   await wakeUp(env.JOBS, `created ${id}`);
   const row = await findCompositionById(env.DB, id);
@@ -78,6 +90,7 @@ export async function reexecuteComposition(env: Env, p: Principal, conversationI
   const row = await visibleOr404(env, p, conversationId, id);
   const rec = await findRecording(env.DB, row.organizationId, row.conversationId);
   if (!rec) throw problem.conflict("The recording of this composition no longer exists.");
+  if (["COMPLETED", "FAILED", "CANCELLED"].includes(row.state)) composable(rec, row.type, parseOptions(row.options));
   // A new callbackUrl replaces the old one; without one the composition keeps where it reported to.
   const updated = await requeue(env.DB, row.id, priority, Date.now(), callbackUrl ? { callbackUrl } : {});
   if (!updated) throw problem.conflict(`A ${row.state} composition cannot be re-executed; only COMPLETED, FAILED or CANCELLED ones can.`);

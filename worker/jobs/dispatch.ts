@@ -6,6 +6,7 @@ import { cleanupOutputs } from "./outputs";
 import { claimNext, fail, reclaimExpired, recordRendererInstance, releaseClaim } from "./lifecycle";
 import { wakeUp, wakeUpToFill, type RenderJobMessage } from "./messages";
 import { rendererFor } from "./renderer";
+import { parseOptions, select } from "./selection";
 import { emitCompositionEvent } from "../webhooks/events";
 import { internalUrls, jobSettings } from "./settings";
 
@@ -45,7 +46,10 @@ export async function dispatchOne(env: Env, now = Date.now()): Promise<DispatchO
 export async function buildRenderJob(env: Env, job: CompositionRow, token: string): Promise<RenderJob> {
   const rec = await findRecording(env.DB, job.organizationId, job.conversationId);
   if (!rec) throw new Error(`the recording of conversation "${job.conversationId}" no longer exists`);
-  const wanted = rec.tracks.filter((t) => t.audio || (job.type === "VIDEO" && t.video));
+  const selection = select(rec.recording, rec.tracks, job.type, parseOptions(job.options));
+  const audioIds = new Set(selection.audio.map((t) => t.id));
+  const videoIds = new Set(selection.video.map((t) => t.id));
+  const wanted = rec.tracks.filter((t) => audioIds.has(t.id) || videoIds.has(t.id));
   const missing = wanted.filter((t) => !t.mediaKey);
   if (missing.length) throw new Error(`media not stored for track(s) ${missing.map((t) => `"${t.id}"`).join(", ")}`);
   const [width, height] = job.resolution.split("x").map(Number) as [number, number];
@@ -64,10 +68,11 @@ export async function buildRenderJob(env: Env, job: CompositionRow, token: strin
       url: urls.track(t.id),
       offsetMs: Math.max(0, t.started - rec.recording.started),
       ...(t.stopped !== null ? { durationMs: Math.max(0, t.stopped - t.started) } : {}),
-      audio: t.audio,
-      video: job.type === "VIDEO" && t.video,
+      audio: audioIds.has(t.id),
+      video: videoIds.has(t.id),
       size: t.mediaSize ?? 0,
     })),
+    ...(selection.keep ? { keep: selection.keep } : {}),
     output: { url: urls.output, contentType: job.format === "MP3" ? "audio/mpeg" : "video/mp4", multipartUrl: urls.multipart },
     callback: { url: urls.report, token },
   };

@@ -2,6 +2,10 @@ import { z } from "@hono/zod-openapi";
 import { COMPOSITION_TYPES, Id, Priority, RESOLUTIONS } from "./common";
 import { CallbackUrl } from "./webhooks";
 
+const SourcePatterns = z
+  .array(z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@*-]+$/, "may contain only letters, digits, . _ : @ - and * wildcards"))
+  .max(64);
+
 export const CreateCompositionWebCommand = z
   .strictObject({
     audioFormat: z.enum(["MP3"]).default("MP3").openapi({ description: "Default value: MP3" }),
@@ -14,6 +18,14 @@ export const CreateCompositionWebCommand = z
     videoFormat: z.enum(["MP4"]).default("MP4").openapi({ description: "Default value: MP4" }),
     // Beyond the seed (additive): where status events go (https; http to loopback in local dev).
     callbackUrl: CallbackUrl.optional(),
+    // Beyond the seed (additive): source selection and trimming; omitted = the seed's behaviour.
+    audioSources: SourcePatterns.optional().openapi({ description: "participantIds or track ids (`*` wildcards) whose audio is mixed; default all" }),
+    audioSourcesExcluded: SourcePatterns.optional().openapi({ description: "silenced in the mix; exclusion wins over inclusion" }),
+    videoSources: SourcePatterns.optional().openapi({ description: "participantIds or track ids that get a tile; default all" }),
+    videoSourcesExcluded: SourcePatterns.optional().openapi({ description: "get no tile (the grid re-lays without them)" }),
+    trim: z.boolean().optional().openapi({ description: "drop the spans where no selected source has media (default false)" }),
+    from: z.number().min(0).max(86_400).optional().openapi({ description: "seconds from the call's start where the output begins" }),
+    to: z.number().gt(0).max(86_400).optional().openapi({ description: "seconds from the call's start where the output ends" }),
   })
   .openapi("CreateCompositionWebCommand");
 

@@ -80,7 +80,12 @@ export function planRender(
     // graph — scale absorbs it; a rebuild would restart every segment and the mix.
     args.push("-reinit_filter", "0", "-i", t.path);
   }
-  const seconds = formatMs(job.durationMs);
+  // Trimming: the whole timeline is composed, then only the kept spans survive, back to back.
+  const keep = job.keep?.map((k) => ({ startMs: Math.max(0, k.startMs), endMs: Math.min(job.durationMs, k.endMs) })).filter((k) => k.endMs > k.startMs);
+  const outputMs = keep ? keep.reduce((sum, k) => sum + k.endMs - k.startMs, 0) : job.durationMs;
+  const seconds = formatMs(outputMs);
+  const keepExpr = keep?.map((k) => `gte(t,${formatMs(k.startMs)})*lt(t,${formatMs(k.endMs)})`).join("+");
+  const audioOut = keepExpr ? (graph.push(`[aout]aselect='${keepExpr}',asetpts=N/SR/TB[akept]`), "[akept]") : "[aout]";
 
   if (kind === "video") {
     const sources: VideoSource[] = used
@@ -89,7 +94,8 @@ export function planRender(
     graph.push(
       ...videoGraph({ sources, segments: segments(spans, total), width: job.width, height: job.height }),
     );
-    args.push("-filter_complex", graph.join(";"), "-map", "[vout]", "-map", "[aout]");
+    const videoOut = keepExpr ? (graph.push(`[vout]select='${keepExpr}',setpts=N/${FPS}/TB[vkept]`), "[vkept]") : "[vout]";
+    args.push("-filter_complex", graph.join(";"), "-map", videoOut, "-map", audioOut);
     args.push(
       "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
       "-r", String(FPS), "-g", String(FPS * 2),
@@ -98,7 +104,7 @@ export function planRender(
       "-t", seconds, "-f", "mp4", files.output,
     );
   } else {
-    args.push("-filter_complex", graph.join(";"), "-map", "[aout]");
+    args.push("-filter_complex", graph.join(";"), "-map", audioOut);
     args.push(
       "-c:a", "libmp3lame", "-b:a", "128k", "-ar", String(SAMPLE_RATE), "-ac", "2",
       "-t", seconds, "-f", "mp3", files.output,
@@ -111,7 +117,7 @@ export function planRender(
     inputs: used.map((t) => t.path),
     inputTracks: used.map((t) => t.id),
     output: files.output,
-    durationSeconds: spanSec,
+    durationSeconds: outputMs / 1000,
     kind,
     warnings,
   };
