@@ -109,6 +109,7 @@ describe("GET /query/composition: Page«CompositionView»", () => {
       error: null,
       priority: 1,
       resolution: "640x360",
+      warnings: [],
     });
     const unfinished = res.json.content.find((c: { id: string }) => c.id === sue[4]!.id);
     expect(unfinished).toMatchObject({ state: "QUEUED", completed: null, duration: null, format: "MP3", type: "AUDIO" });

@@ -102,5 +102,6 @@ export function compositionView(row: CompositionRow) {
     error: row.error,
     priority: row.priority,
     resolution: row.resolution,
+    warnings: row.warnings ? (JSON.parse(row.warnings) as string[]) : [],
   };
 }

@@ -62,6 +62,7 @@ export const CompositionView = z
     error: z.string().nullable(),
     priority: z.number().int(),
     resolution: z.string(),
+    warnings: z.array(z.string()).openapi({ description: "what the render could not use (e.g. a truncated track), when it still completed" }),
   })
   .openapi("CompositionView");
 
