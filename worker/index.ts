@@ -1,5 +1,6 @@
 import { Container } from "@cloudflare/containers";
 import { createApp } from "./app";
+import { benchBaseline, benchBaselineEnabled } from "./bench-baseline";
 import type { Env } from "./env";
 import { handleCron, handleQueueBatch } from "./jobs/dispatch";
 import type { RenderJobMessage } from "./jobs/messages";
@@ -16,7 +17,7 @@ export class RendererContainer extends Container {
 }
 
 export default {
-  fetch: app.fetch,
+  fetch: (request, env, ctx) => (benchBaselineEnabled(env, request) ? benchBaseline.fetch(request) : app.fetch(request, env, ctx)),
   async queue(batch: MessageBatch<RenderJobMessage | WebhookMessage>, env: Env): Promise<void> {
     // One Worker consumes both queues; the batch says which one it came from.
     if (batch.queue === WEBHOOKS_QUEUE) await handleWebhookBatch(batch as MessageBatch<WebhookMessage>, env);

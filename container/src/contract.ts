@@ -34,8 +34,9 @@ export interface RenderJob {
   durationMs: number;
   tracks: RenderTrack[];
   /**
-   * Beyond the seed (trimming): spans of the recording's timeline, in ms from its start, to keep in
-   * this order; the output is their concatenation. Absent = the whole span.
+   * Beyond the seed (trimming): spans of the recording's timeline, in ms from its start, in time
+   * order and not overlapping; the output is their concatenation (output length = the sum). Absent
+   * = the whole span. For VIDEO the bounds are widened to the 40 ms frame grid.
    */
   keep?: { startMs: number; endMs: number }[];
   output: {

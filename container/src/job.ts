@@ -4,6 +4,7 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HEARTBEAT_SECONDS, type RenderJob, type RenderReport } from "./contract.ts";
 import { chooseEngine, type AvailableEngines } from "./engines/choose.ts";
+import { withParallelAudio } from "./engines/parallel-audio.ts";
 import { EngineError, type Engine, type Prober } from "./engines/types.ts";
 import { downloadTrack, JobError, LeaseLostError, sendReport, uploadOutput, type ReportResult } from "./http-io.ts";
 import { planRender, type ProbeFacts, type RenderPlan } from "./planner/index.ts";
@@ -205,7 +206,7 @@ async function execute(
     );
     plan = await externalizeGraph(planRender(job, facts, { inputs, output: join(dir, job.format === "MP4" ? "output.mp4" : "output.mp3") }), dir);
     const inputBytes = sizes.reduce((a, b) => a + b, 0);
-    const engine = chooseEngine(plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes);
+    const engine = withParallelAudio(chooseEngine(plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), { onInfo: (l) => ctx.log(`${tag} ${l}`) });
     ctx.log(`${tag} rendering ${plan.kind} ${plan.durationSeconds}s from ${plan.inputs.length} input(s), ${inputBytes} bytes, engine ${engine.name}`);
 
     const started = Date.now();

@@ -43,6 +43,11 @@ export const RenderJobSchema = z
         if (j[k] < 16 || j[k] % 2 !== 0) ctx.addIssue({ code: "custom", path: [k], message: "must be an even number ≥ 16" });
       }
     }
+    j.keep?.forEach((k, i) => {
+      if (k.startMs >= j.durationMs) ctx.addIssue({ code: "custom", path: ["keep", i, "startMs"], message: "must be before durationMs" });
+      const prev = j.keep![i - 1];
+      if (prev && k.startMs < prev.endMs) ctx.addIssue({ code: "custom", path: ["keep", i, "startMs"], message: "spans must be in time order and not overlap" });
+    });
     const ids = new Set<string>();
     j.tracks.forEach((t, i) => {
       if (ids.has(t.id)) ctx.addIssue({ code: "custom", path: ["tracks", i, "id"], message: "duplicate track id" });

@@ -21,9 +21,11 @@ describe("audio graph", () => {
     expect(chains[0]).toBe("[0:a]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a0]");
     expect(chains[1]).toContain("adelay=delays=2500:all=1[a1]");
     expect(chains[2]).toContain("adelay=delays=7000:all=1[a2]");
-    expect(chains[3]).toMatch(/^\[a0\]\[a1\]\[a2\]amix=inputs=3:normalize=0:duration=longest/);
-    expect(chains[3]).toContain("alimiter=limit=0.891:level=0:latency=1");
-    expect(chains[3]).toMatch(/apad=whole_dur=12,atrim=end=12,asetpts=N\/SR\/TB\[aout\]$/);
+    // A silent bed of the span leads the mix (amix drops the unread rest of its first input at its end).
+    expect(chains[3]).toBe("anullsrc=r=48000:cl=stereo,atrim=end=12[abed]");
+    expect(chains[4]).toMatch(/^\[abed\]\[a0\]\[a1\]\[a2\]amix=inputs=4:normalize=0:duration=longest/);
+    expect(chains[4]).toContain("alimiter=limit=0.891:level=0:latency=1");
+    expect(chains[4]).toMatch(/apad=whole_dur=12,atrim=end=12,asetpts=N\/SR\/TB\[aout\]$/);
   });
 
   it("is silence of the right length without audio tracks", () => {

@@ -32,10 +32,14 @@ export function audioGraph(sources: readonly AudioSource[], spanMs: number, out 
     return `[${s.input}:a]${steps.join(",")}[a${i}]`;
   });
   const labels = sources.map((_, i) => `[a${i}]`).join("");
+  // amix (ffmpeg 5.1, 6) drops whatever it still holds of its FIRST input when that input ends:
+  // in a VIDEO job, where the decoders run at the picture's pace, that was the last ~100 ms of the
+  // first track. A silent bed of the whole span as first input ends last and adds nothing to the sum.
+  if (sources.length > 1) chains.push(`anullsrc=r=${SAMPLE_RATE}:cl=stereo,atrim=end=${span}[abed]`);
   const mix =
     sources.length === 1
       ? `${labels}anull`
-      : `${labels}amix=inputs=${sources.length}:normalize=0:duration=longest:dropout_transition=0`;
+      : `[abed]${labels}amix=inputs=${sources.length + 1}:normalize=0:duration=longest:dropout_transition=0`;
   // level=0: no auto make-up gain; latency=1: the limiter's look-ahead does not shift the timeline.
   chains.push(`${mix},alimiter=limit=${LIMIT}:level=0:latency=1,${tail}`);
   return chains;
