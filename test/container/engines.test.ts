@@ -47,6 +47,16 @@ beforeAll(async () => {
 afterAll(() => wasm.close());
 
 describe("engines", () => {
+  it("wasm reads inputs larger than its 1 MiB copy chunk intact", async () => {
+    // 14 s of 48 kHz stereo PCM is 2.6 MiB: three chunks into MEMFS, each must land where it belongs.
+    const long = await makeTrack({ dir, name: "long", format: "wav", durationSec: 14, audio: { frequency: 550 } });
+    const j = job("AUDIO", [{ id: "long", offsetMs: 0 }], 14_000);
+    const plan = planRender(j, { long: await nativeProber.probe(long) }, { inputs: { long }, output: `${dir}/long-wasm.mp3` });
+    await wasm.engine.run(plan, { signal: new AbortController().signal, onProgress: () => undefined });
+    expect(Math.abs((await probe(plan.output)).duration - 14)).toBeLessThan(0.3);
+    expect(await peakLevel(plan.output, 12, 1)).toBeGreaterThan(0.05);
+  });
+
   it("native and wasm render the same plan to the same length, reporting progress", async () => {
     const timings: Record<string, number> = {};
     for (const [name, engine] of [["native", native], ["wasm", wasm.engine], ["wasm-warm", wasm.engine]] as [string, Engine][]) {

@@ -2,8 +2,11 @@
 // dependency), native for everything else, and wasm for everything when there is no native ffmpeg.
 import type { Engine } from "./types.ts";
 
-/** Default ceiling of total input bytes for the wasm engine on audio jobs (tuned from the benchmark). */
-export const WASM_MAX_INPUT_BYTES = 8 * 1024 * 1024;
+/**
+ * Ceiling of total input bytes for the wasm engine on audio jobs: `npm run bench:engines` measured
+ * the crossover at 1.24 MiB of Opus (about a minute of a call); above it spawning ffmpeg wins.
+ */
+export const WASM_MAX_INPUT_BYTES = 1.25 * 1024 * 1024;
 
 export function wasmMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
   const v = Number(env.RENDERER_WASM_MAX_BYTES);

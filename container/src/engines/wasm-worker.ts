@@ -13,7 +13,9 @@ let core;
 function copyIn(host, mem) {
   const fd = fs.openSync(host, "r");
   const out = core.FS.open(mem, "w");
-  const buf = Buffer.allocUnsafe(CHUNK);
+  // A plain Uint8Array, not a Buffer: MEMFS keeps buf.slice() of the first write to an empty
+  // file, which copies a Uint8Array but is only a view of a Buffer (the next read overwrote it).
+  const buf = new Uint8Array(CHUNK);
   try {
     let n;
     while ((n = fs.readSync(fd, buf, 0, CHUNK, null)) > 0) core.FS.write(out, buf, 0, n);
