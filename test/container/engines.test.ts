@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RenderJob } from "../../container/src/contract.ts";
 import { chooseEngine, wasmMaxBytes, WASM_MAX_INPUT_BYTES } from "../../container/src/engines/choose.ts";
 import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/native.ts";
+import { withParallelAudio } from "../../container/src/engines/parallel-audio.ts";
 import { EngineError, type Engine } from "../../container/src/engines/types.ts";
 import { createWasmRuntime, type WasmRuntime } from "../../container/src/engines/wasm.ts";
 import { planRender } from "../../container/src/planner/index.ts";
@@ -47,6 +48,30 @@ beforeAll(async () => {
 afterAll(() => wasm.close());
 
 describe("engines", () => {
+  it("the parallel audio pipeline gives the single command's MP3, byte for byte, and can be cancelled", async () => {
+    const [x, y] = await Promise.all([
+      makeTrack({ dir, name: "px", format: "webm", durationSec: 6, audio: { frequency: 440 } }),
+      makeTrack({ dir, name: "py", format: "wav", durationSec: 4, audio: { frequency: 660 } }),
+    ]);
+    const j = job("AUDIO", [{ id: "x", offsetMs: 0 }, { id: "y", offsetMs: 2000 }], 6000);
+    const facts = { x: await nativeProber.probe(x), y: await nativeProber.probe(y) };
+    const plan = (out: string) => planRender(j, facts, { inputs: { x, y }, output: out });
+    const said: string[] = [];
+    const parallel = withParallelAudio(native, { minSeconds: 0, cores: 2, onInfo: (l) => said.push(l) });
+    const single = plan(`${dir}/single.mp3`);
+    const piped = plan(`${dir}/piped.mp3`);
+    await native.run(single, { signal: new AbortController().signal, onProgress: () => undefined });
+    await parallel.run(piped, { signal: new AbortController().signal, onProgress: () => undefined });
+    const { readFile } = await import("node:fs/promises");
+    expect(said).toEqual(["parallel audio: 2 decoder(s) → mixer → encoder"]);
+    expect(Buffer.compare(await readFile(single.output), await readFile(piped.output))).toBe(0);
+
+    const abort = new AbortController();
+    const running = parallel.run(plan(`${dir}/aborted.mp3`), { signal: abort.signal, onProgress: () => undefined });
+    abort.abort();
+    await expect(running).rejects.toThrow();
+  });
+
   it("wasm reads inputs larger than its 1 MiB copy chunk intact", async () => {
     // 14 s of 48 kHz stereo PCM is 2.6 MiB: three chunks into MEMFS, each must land where it belongs.
     const long = await makeTrack({ dir, name: "long", format: "wav", durationSec: 14, audio: { frequency: 550 } });

@@ -6,16 +6,19 @@ import { EngineError, LogTail, type Engine, type FfprobeRunner, type RunOptions 
 /** SIGTERM lets ffmpeg close its files; SIGKILL follows if it has not exited by then. */
 export const KILL_GRACE_MS = 2000;
 
+/** Stops one ffmpeg: SIGTERM now, SIGKILL after the grace period if it is still there. */
+export function stopProcess(child: ReturnType<typeof spawn>): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const t = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }, KILL_GRACE_MS);
+  t.unref();
+  child.once("exit", () => clearTimeout(t));
+}
+
 function killer(child: ReturnType<typeof spawn>): () => void {
-  return () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const t = setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    }, KILL_GRACE_MS);
-    t.unref();
-    child.once("exit", () => clearTimeout(t));
-  };
+  return () => stopProcess(child);
 }
 
 export function createNativeEngine(ffmpegPath: string): Engine {

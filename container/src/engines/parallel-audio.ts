@@ -27,6 +27,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import type { RenderPlan } from "../planner/types.ts";
+import { stopProcess } from "./native.ts";
 import { EngineError, LogTail, type Engine, type RunOptions } from "./types.ts";
 
 /**
@@ -34,7 +35,6 @@ import { EngineError, LogTail, type Engine, type RunOptions } from "./types.ts";
  * single command at 1 min (six process start-ups) and faster from 5 min on, 2 participants.
  */
 export const PARALLEL_AUDIO_MIN_SECONDS = 120;
-const KILL_GRACE_MS = 2000;
 const MAX_INLINE_GRAPH = 64 * 1024;
 /** Samples per packet between processes: one second keeps the mixer's thread hand-offs rare. */
 const PACKET_SAMPLES = 48_000;
@@ -186,15 +186,7 @@ export function pipelineFor(plan: RenderPlan, graphText?: string): PipelineSpec 
 }
 
 function stopAll(children: ChildProcess[]): void {
-  for (const c of children) {
-    if (c.exitCode !== null || c.signalCode !== null) continue;
-    c.kill("SIGTERM");
-    const t = setTimeout(() => {
-      if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    }, KILL_GRACE_MS);
-    t.unref();
-    c.once("exit", () => clearTimeout(t));
-  }
+  for (const c of children) stopProcess(c);
 }
 
 /** Runs the pipeline; rejects with an EngineError naming the stage that failed. */
