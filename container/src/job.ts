@@ -1,4 +1,4 @@
-// One job's life: temp dir → download → probe → plan → render → upload → report, with heartbeats
+// One job's life: temp dir → download and probe → plan → render → upload → report, with heartbeats
 // all along and cleanup in `finally` whatever happens (modelled on PeerTube's peertube-runner).
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -186,24 +186,22 @@ async function execute(
     const total = job.tracks.reduce((n, t) => n + t.size, 0) || 1;
     let got = 0;
     const inputs: Record<string, string> = {};
-    const sizes = await mapLimit(job.tracks, DOWNLOAD_CONCURRENCY, (t, i) => {
+    const facts: Record<string, ProbeFacts> = {};
+    // Each track is probed as soon as it is down, while the others are still downloading.
+    const sizes = await mapLimit(job.tracks, DOWNLOAD_CONCURRENCY, async (t, i) => {
       const path = join(dir!, `track-${i}`);
       inputs[t.id] = path;
-      return downloadTrack(t, job.callback.token, path, s, (n) => heartbeat.set((10 * Math.min(total, (got += n))) / total));
+      const size = await downloadTrack(t, job.callback.token, path, s, (n) => heartbeat.set((10 * Math.min(total, (got += n))) / total));
+      try {
+        facts[t.id] = await ctx.engines.prober.probe(path, s);
+      } catch (e) {
+        if (e instanceof InvalidMediaError) throw new JobError(`track "${t.id}": invalid data (${e.message})`, false);
+        throw e;
+      }
+      return size;
     });
     heartbeat.set(10);
 
-    const facts: Record<string, ProbeFacts> = {};
-    await Promise.all(
-      job.tracks.map(async (t) => {
-        try {
-          facts[t.id] = await ctx.engines.prober.probe(inputs[t.id]!, s);
-        } catch (e) {
-          if (e instanceof InvalidMediaError) throw new JobError(`track "${t.id}": invalid data (${e.message})`, false);
-          throw e;
-        }
-      }),
-    );
     plan = await externalizeGraph(planRender(job, facts, { inputs, output: join(dir, job.format === "MP4" ? "output.mp4" : "output.mp3") }), dir);
     const inputBytes = sizes.reduce((a, b) => a + b, 0);
     const engine = withParallelAudio(chooseEngine(plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), { onInfo: (l) => ctx.log(`${tag} ${l}`) });

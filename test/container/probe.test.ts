@@ -1,4 +1,5 @@
 // Probing and the media fixtures themselves (the e2e tests rely on both).
+import { execFile } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { nativeFfprobe } from "../../container/src/engines/native.ts";
 import { createProber, InvalidMediaError, packetSpan, reasonFrom } from "../../container/src/probe.ts";
@@ -22,6 +23,19 @@ describe("probe helpers", () => {
     }));
     await expect(guessed.probe("/x")).rejects.toThrow("unrecognised format (guessed h263 with probe score 25)");
   });
+  it("falls back to reading every packet when the seek to the end fails", async () => {
+    const calls: string[][] = [];
+    const noDuration = JSON.stringify({ format: { format_name: "matroska,webm", probe_score: 100 }, streams: [{ codec_type: "audio" }] });
+    const failingSeek = createProber(async (_file, args) => {
+      calls.push([...args]);
+      if (args.includes("format=duration,start_time,format_name,probe_score:stream=index,codec_type,width,height:stream_disposition=attached_pic"))
+        return { stdout: noDuration, stderr: "" };
+      if (args.includes("-read_intervals")) return { stdout: "pts_time=0.000000|duration_time=0.020000\n", stderr: "Could not seek to 99999999.000000" };
+      return { stdout: "pts_time=0.000000|duration_time=0.020000\npts_time=59.980000|duration_time=0.020000\n", stderr: "" };
+    });
+    expect((await failingSeek.probe("/x")).durationSec).toBeCloseTo(60, 6);
+    expect(calls.map((a) => a.includes("-read_intervals"))).toEqual([false, true, false]);
+  });
   it("goertzel reads a sine's amplitude and ignores other frequencies", () => {
     const s = new Float32Array(24000).map((_, i) => 0.25 * Math.sin((2 * Math.PI * 440 * i) / 48000));
     expect(goertzel(s, 48000, 440)).toBeCloseTo(0.25, 2);
@@ -42,6 +56,23 @@ describe("fixtures and prober", () => {
     const facts = await prober.probe(webm);
     expect(facts).toMatchObject({ hasAudio: true, hasVideo: true, width: 320, height: 240 });
     expect(facts.durationSec!).toBeCloseTo(2, 1);
+  });
+
+  it("measures a WebM without duration from its edges exactly as from every packet", async () => {
+    const dir = await tempDir("probe-");
+    const webm = await makeTrack({ dir, name: "edges", format: "webm", durationSec: 37, audio: { frequency: 330 } });
+    const everyPacket = await new Promise<number | null>((resolve, reject) =>
+      execFile("ffprobe", ["-v", "error", "-show_entries", "packet=pts_time,duration_time", "-of", "compact=p=0", webm], (e, out) =>
+        e ? reject(e) : resolve(packetSpan(out)),
+      ),
+    );
+    const runs: string[][] = [];
+    const run = nativeFfprobe("ffprobe");
+    const counted = createProber((file, args, signal) => (runs.push([...args]), run(file, args, signal)));
+    expect((await counted.probe(webm)).durationSec).toBe(everyPacket);
+    expect(everyPacket!).toBeCloseTo(37, 1);
+    // Header, then the edges; no full scan.
+    expect(runs.map((a) => a.includes("-read_intervals"))).toEqual([false, true]);
   });
 
   it("makes MP4, Ogg and WAV with real headers", async () => {
