@@ -14,7 +14,7 @@ import { downloadOutput, ingestRecording, queryD1, type TrackFile } from "../tes
 import { FFPROBE, tempDir } from "../test/fixtures/media.ts";
 import { audioSpecs, cachedCameras, cachedTracks } from "./lib/media.ts";
 import { localJob, localPlan, runFfmpeg, type CommandTime } from "./lib/plans.ts";
-import { decodeWindows } from "./lib/seams.ts";
+import { compareSeams, decodeWindows } from "../test/fixtures/seams.ts";
 import { fmt, loadNow, Report, runIfMain, timed } from "./lib/report.ts";
 import { benchStack, requestComposition, timeToCompleted, type BenchStack } from "./lib/stack.ts";
 
@@ -32,9 +32,9 @@ interface Case {
 
 const prober = createProber(nativeFfprobe(FFPROBE));
 
-/** A track's length from its first and last packets only (ffprobe seeks to the end). */
-function tailProbe(file: string): Promise<number> {
-  const args = ["-v", "error", "-show_entries", "packet=pts_time,duration_time", "-of", "compact=p=0", "-read_intervals", "%+#1,99999999%", file];
+/** A track's length from every packet's timestamp (what the prober did before reading the edges). */
+function everyPacketSpan(file: string): Promise<number> {
+  const args = ["-v", "error", "-show_entries", "packet=pts_time,duration_time", "-of", "compact=p=0", file];
   return new Promise((resolve, reject) =>
     execFile(FFPROBE, args, (err, stdout) => (err ? reject(err) : resolve(packetSpan(stdout) ?? NaN))),
   );
@@ -121,15 +121,37 @@ async function runCase(s: BenchStack, c: Case, dir: string, report: Report): Pro
   const sent = e2e.find((x) => x.id === best.id)!.sentWall;
   const dispatch = row ? (row.started_at - sent) / 1000 : NaN;
   const probe = await timed(() => Promise.all(c.files.map((f) => prober.probe(f))));
-  const tail = await timed(() => Promise.all(c.files.map((f) => tailProbe(f))));
+  const every = await timed(() => Promise.all(c.files.map((f) => everyPacketSpan(f))));
   const rest = best.seconds - rendered - dispatch - probe.seconds;
   report.note(
     `request → COMPLETED ${fmt.s(best.seconds)} = dispatch (request → claimed) ${fmt.s(dispatch)} + probe of the ${c.files.length} tracks ${fmt.s(probe.seconds)} (measured apart) + render ${fmt.s(rendered)} + download, upload and reports ${fmt.s(rest)}`,
   );
   report.note(
-    `the probe scans every packet of a MediaRecorder WebM (no duration in its header) to learn its length: ${fmt.s(probe.seconds)} here; reading only the first and the last packets (ffprobe -read_intervals "%+#1,99999999%", same length found: ${tail.value.every((t, i) => Math.abs(t - (probe.value[i]!.durationSec ?? NaN)) < 0.001) ? "yes" : "NO"}) takes ${fmt.s(tail.seconds)}`,
+    `a MediaRecorder WebM has no duration in its header: the prober reads its first packet and those after a seek to the end (ffprobe -read_intervals "%+#1,99999999%"), ${fmt.s(probe.seconds)} for the ${c.files.length} tracks; reading every packet would take ${fmt.s(every.seconds)} (same length found: ${every.value.every((t, i) => Math.abs(t - (probe.value[i]!.durationSec ?? NaN)) < 0.001) ? "yes" : "NO"})`,
   );
   report.note(`single command used ${((bestBase.user + bestBase.sys) / bestBase.wall).toFixed(2)} cores on average (CPU ${fmt.s(bestBase.user + bestBase.sys)} / wall ${fmt.s(bestBase.wall)})`);
+  const how2 = lines.find((l) => l.startsWith("parallel audio")) ?? "";
+  const joins = (/joined at samples ([\d, ]+)/.exec(how2)?.[1] ?? "").split(", ").filter(Boolean).map(Number);
+  if (joins.length) {
+    // Windows encoded in parallel: the joins are decoded against the single command's output.
+    const seams = await compareSeams(baselineOut, out, joins, Math.round(c.spanSec * 48_000));
+    for (const j of seams.joins) {
+      report.add({
+        metric: `join at ${j.atSeconds.toFixed(3)} s vs the single command's output`,
+        value: `lag ${j.lagSamples} samples, |diff| ${j.maxDiff.toFixed(4)} (${j.controlDiff.toFixed(4)} 20 s later), steepest step ${j.stepRatio.toFixed(2)}×, quietest 5 ms ${j.minRmsRatio.toFixed(2)}× its level`,
+        goal: "no gap or click",
+        met: j.lagSamples === 0 && j.maxDiff <= j.controlDiff * 1.5 + 1e-3 && j.stepRatio <= 1.5 && j.minRmsRatio >= 0.8,
+      });
+    }
+    report.add({
+      metric: "decoded length",
+      value: `${seams.samplesChunked} samples`,
+      baseline: `${seams.expectedSamples} (${c.spanSec} s at 48 kHz)`,
+      goal: "exact",
+      met: seams.samplesChunked === seams.expectedSamples,
+    });
+    return;
+  }
   report.note(`output identical to the single command's, byte for byte: ${identical ? "yes" : "NO"}`);
   report.add({ metric: "output = single command's bytes", value: identical ? "identical" : "differs", goal: "same output", met: identical });
   if (c.type === "AUDIO") {

@@ -65,7 +65,7 @@ on 1 s packets, and the encoder, each on whichever core is free. Its MP3 is byte
 single command's (checked in every run, end to end), so there is no seam to hear and the length is exact.
 
 Time chunks encoded in parallel and joined, as first planned, were built and measured too
-(\`bench/lib/seek-chunks.ts\`; \`bench/lib/mp3-splice.ts\` joins LAME frames at a frame where the bit
+(\`bench/lib/seek-chunks.ts\`; \`container/src/engines/mp3-splice.ts\` joins LAME frames at a frame where the bit
 reservoir and block types allow it and rebuilds the Info/LAME header byte-exactly). They are about as
 fast but not seamless: each chunk seeks into its tracks, and after a seek ffmpeg places samples by the
 container's timestamps (1 ms in WebM; irregular in MediaRecorder files) where the single command counts

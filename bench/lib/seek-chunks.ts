@@ -10,7 +10,7 @@ import { audioGraph, type AudioSource } from "../../container/src/planner/audio-
 import { resolveTracks } from "../../container/src/planner/index.ts";
 import { formatMs } from "../../container/src/planner/timeline.ts";
 import type { ProbeFacts, RenderPlan } from "../../container/src/planner/types.ts";
-import { SAMPLES_PER_FRAME, spliceMp3 } from "./mp3-splice.ts";
+import { SAMPLES_PER_FRAME, spliceMp3 } from "../../container/src/engines/mp3-splice.ts";
 
 const FRAME_MS = (SAMPLES_PER_FRAME * 1000) / 48_000; // 24 ms
 /** Frames of overlap on each side of a join (≈ 2 s): decoders, resampler and limiter settle. */

@@ -9,6 +9,7 @@ import { EngineError, type Engine } from "../../container/src/engines/types.ts";
 import { createWasmRuntime, type WasmRuntime } from "../../container/src/engines/wasm.ts";
 import { planRender } from "../../container/src/planner/index.ts";
 import { createProber, InvalidMediaError } from "../../container/src/probe.ts";
+import { compareSeams } from "../fixtures/seams.ts";
 import { colorName, concatWebm, makeGarbage, makeTrack, peakLevel, pixelsAt, probe, tempDir } from "../fixtures/media.ts";
 
 let dir: string;
@@ -70,6 +71,47 @@ describe("engines", () => {
     const running = parallel.run(plan(`${dir}/aborted.mp3`), { signal: abort.signal, onProgress: () => undefined });
     abort.abort();
     await expect(running).rejects.toThrow();
+  });
+
+  it("a long mix cut into windows encoded in parallel joins without a seam, at the exact length", async () => {
+    const [x, y] = await Promise.all([
+      makeTrack({ dir, name: "wx", format: "webm", durationSec: 24, audio: { frequency: 440 } }),
+      makeTrack({ dir, name: "wy", format: "webm", durationSec: 20, audio: { frequency: 660 } }),
+    ]);
+    const j = job("AUDIO", [{ id: "x", offsetMs: 0 }, { id: "y", offsetMs: 3000 }], 24_000);
+    const facts = { x: await nativeProber.probe(x), y: await nativeProber.probe(y) };
+    const plan = (out: string) => planRender(j, facts, { inputs: { x, y }, output: out });
+    const said: string[] = [];
+    const windowed = withParallelAudio(native, { minSeconds: 0, cores: 2, chunkMinSeconds: 5, onInfo: (l) => said.push(l) });
+    const single = plan(`${dir}/w-single.mp3`);
+    const cut = plan(`${dir}/w-cut.mp3`);
+    const progress: number[] = [];
+    await native.run(single, { signal: new AbortController().signal, onProgress: () => undefined });
+    await windowed.run(cut, { signal: new AbortController().signal, onProgress: (t) => progress.push(t) });
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(/^parallel audio: 2 decoder\(s\) → mixer → 2 windows, 2 encoders at a time \(joined at samples \d+\)$/);
+    const joins = [Number(/samples (\d+)/.exec(said[0]!)![1])];
+    // The join lies past the nominal half, inside the overlap.
+    expect(joins[0]! / 48_000).toBeGreaterThan(11);
+    expect(joins[0]! / 48_000).toBeLessThan(14);
+    const seams = await compareSeams(single.output, cut.output, joins, 24 * 48_000, 5);
+    expect(seams.samplesChunked).toBe(24 * 48_000);
+    expect(seams.joins[0]!.lagSamples).toBe(0);
+    expect(seams.joins[0]!.maxDiff).toBeLessThan(1e-3);
+    expect(seams.seamless).toBe(true);
+    // Progress moved forward to the whole length; no window file or part is left behind.
+    expect(progress.every((t, i) => i === 0 || t >= progress[i - 1]!)).toBe(true);
+    expect(progress.at(-1)).toBeCloseTo(24, 0);
+    const { readdir } = await import("node:fs/promises");
+    expect((await readdir(dir)).filter((f) => f.startsWith("w-cut.mp3."))).toEqual([]);
+
+    // Cancelled while its windows are being written and encoded: it stops, and leaves nothing.
+    const abort = new AbortController();
+    const running = windowed.run(plan(`${dir}/w-aborted.mp3`), { signal: abort.signal, onProgress: () => undefined });
+    setTimeout(() => abort.abort(new Error("cancelled")), 150);
+    await expect(running).rejects.toThrow("cancelled");
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await readdir(dir)).filter((f) => f.startsWith("w-aborted.mp3"))).toEqual([]);
   });
 
   it("wasm reads inputs larger than its 1 MiB copy chunk intact", async () => {
