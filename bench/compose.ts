@@ -36,7 +36,7 @@ const prober = createProber(nativeFfprobe(FFPROBE));
 function everyPacketSpan(file: string): Promise<number> {
   const args = ["-v", "error", "-show_entries", "packet=pts_time,duration_time", "-of", "compact=p=0", file];
   return new Promise((resolve, reject) =>
-    execFile(FFPROBE, args, (err, stdout) => (err ? reject(err) : resolve(packetSpan(stdout) ?? NaN))),
+    execFile(FFPROBE, args, { maxBuffer: 1 << 30 }, (err, stdout) => (err ? reject(err) : resolve(packetSpan(stdout) ?? NaN))),
   );
 }
 

@@ -58,33 +58,35 @@ const READING = `### How the AUDIO render uses the second core
 The single command of a mix does everything in one thread: decode each Opus track, mix and limit,
 encode the MP3 (libmp3lame has no threads). ffmpeg 5.x also gives each of several inputs a demuxer
 thread and hands every 20 ms packet across threads ("decoding 4 inputs in one ffmpeg": its context
-switches cost CPU, more so on a busy machine). The renderer runs the same plan as a pipeline of
-processes (\`container/src/engines/parallel-audio.ts\`, for AUDIO outputs of 2 min and more): one
-decoder per track running that track's own filter chain, a mixer running the rest of the plan's graph
-on 1 s packets, and the encoder, each on whichever core is free. Its MP3 is byte-identical to the
-single command's (checked in every run, end to end), so there is no seam to hear and the length is exact.
+switches cost CPU, more so on a busy machine). The renderer runs the same plan as processes
+(\`container/src/engines/parallel-audio.ts\`, AUDIO outputs of 2 min and more): one decoder per track
+running that track's own filter chain, a mixer running the rest of the plan's graph on 1 s packets,
+and the MP3 encode split in time, as the issue asked: the mixer writes the mix as one window per core,
+each window is encoded by its own ffmpeg as soon as it is whole, and the parts are joined on LAME's
+1152-sample frame grid where both encoders agree on block types and bit reservoir
+(\`container/src/engines/chunked-mp3.ts\`, \`mp3-splice.ts\`). Every window holds exactly the mixer's
+samples, so the joins decode to the single command's samples ("joins of the windowed MP3": no lag, no
+difference at the join, exact length; checked end to end on the 30-minute render too). More windows
+were slower ("4 windows per encoder"): each is an ffmpeg start-up and an overlap on the same 2 cores.
 
-Time chunks encoded in parallel and joined, as first planned, were built and measured too
-(\`bench/lib/seek-chunks.ts\`; \`container/src/engines/mp3-splice.ts\` joins LAME frames at a frame where the bit
-reservoir and block types allow it and rebuilds the Info/LAME header byte-exactly). They are about as
-fast but not seamless: each chunk seeks into its tracks, and after a seek ffmpeg places samples by the
-container's timestamps (1 ms in WebM; irregular in MediaRecorder files) where the single command counts
-decoded samples, so the parts come out shifted against each other ("time chunks … (rejected)") and
-every join is a phase jump.
+Time chunks of the whole command, each seeking into the tracks, were built and measured first
+(\`bench/lib/seek-chunks.ts\`). They are about as fast but not seamless: after a seek ffmpeg places
+samples by the container's timestamps (1 ms in WebM; irregular in MediaRecorder files) where the single
+command counts decoded samples, so the parts come out shifted ("time chunks … (rejected)").
 
 ### Goals not met, and why (measured)
 
-- **AUDIO ≥ 1.6×**: on 2 cores any split is bounded by the total CPU of the work divided by 2. The
-  pipeline needs about the CPU of the single command ("stage pipeline" vs "single command" in the
-  profile) and the single command already runs on more than one core ("single command used … cores"),
-  so the render alone gains well under 2× ("render alone"), more when the machine is busy (the single
-  command's thread hand-offs then cost more). End to end, the renderer
-  also probes every packet of each MediaRecorder file and moves the files over HTTP, which the baseline
-  does not (breakdown in the notes).
-- **VIDEO ≥ 0.9×**: the render is the same command at the same speed ("render alone"); x264 already
-  keeps both cores busy, so chunking does not pay on 2 cores. What is left is the stack's own cost:
-  dispatch (queue batch wait), the per-packet probe and the transfers (breakdown in the notes).
-  Reading only the first and last packets when probing would remove most of the probe time.
+- **AUDIO ≥ 1.6×**: on 2 cores a split can at best finish in (CPU of the work) ÷ 2, and it does at
+  least the single command's work ("share of the work": the stages' CPU add up to about the single
+  command's). The single command already keeps more than one core busy ("single command used … cores"),
+  so 2 ÷ that is the ceiling for the render alone, before any start-up or pipe cost; the render reaches
+  most of it ("render alone", "stage pipeline, one window per encoder"). Request → COMPLETED adds the
+  service's own fixed costs on the same 2 cores: dispatch, probing the 4 files, moving 56 MB in and
+  28 MB out over HTTP, reports (breakdown in the notes), which the bare command does not pay.
+- **VIDEO ≥ 0.9×** (when not met): the render is the same command, byte for byte ("render alone"); x264
+  already keeps both cores busy, so windows do not pay on 2 cores. What is left is the stack's own
+  cost (breakdown in the notes), and the worker (workerd) and the renderer's reports sharing the two
+  cores with x264 during the render, which the bare command has to itself.
 `;
 
 async function main(): Promise<void> {

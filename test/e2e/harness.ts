@@ -143,14 +143,14 @@ export async function ingestRecording(s: TestStack, conversationId: string, span
 }
 
 /** Polls the composition until it reaches one of `states` (or fails the test with its last view). */
-export async function waitForState(s: TestStack, conversationId: string, id: string, states: string[], timeoutMs = 120_000, as: Who = SUPERVISOR) {
+export async function waitForState(s: TestStack, conversationId: string, id: string, states: string[], timeoutMs = 120_000, as: Who = SUPERVISOR, pollMs = 250) {
   const deadline = Date.now() + timeoutMs;
   let last: any;
   while (Date.now() < deadline) {
     const res = await s.api("GET", `/query/conversation/${conversationId}`, { as });
     last = res.json?.compositions?.find((c: { id: string }) => c.id === id);
     if (last && states.includes(last.state)) return last;
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
   throw new Error(`composition ${id} did not reach ${states.join("/")} in ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${s.logs().slice(-4000)}`);
 }
