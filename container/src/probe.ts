@@ -1,7 +1,8 @@
-// Learns what a downloaded track really is. MediaRecorder's WebM carries no duration in its header,
-// so when the container has none the length is measured from packet timestamps: the first packet
-// and those after a seek to the end (5× faster than reading all of them on 30-minute tracks, same
-// length, measured in bench/compose.ts), and every packet when that seek does not work.
+// Learns what a downloaded track really is, in one ffprobe run: the container and its streams, and
+// the packets at both ends. MediaRecorder's WebM carries no duration in its header, so when the
+// container has none the length is measured from packet timestamps: the first packet and those
+// after a seek to the end (5× faster than reading all of them on 30-minute tracks, same length,
+// measured in bench/compose.ts), and every packet when that seek does not work.
 import type { ProbeFacts } from "./planner/types.ts";
 import type { FfprobeRunner, Prober } from "./engines/types.ts";
 
@@ -18,11 +19,17 @@ const HEADER_ARGS = [
   "-show_entries", "format=duration,start_time,format_name,probe_score:stream=index,codec_type,width,height:stream_disposition=attached_pic",
   "-of", "json",
 ];
+/** The first packet, then a seek past the end (lands on the last keyframe) and everything after it. */
+const EDGES = ["-read_intervals", "%+#1,99999999%"];
+const HEADER_AND_EDGES_ARGS = [
+  "-v", "error",
+  "-show_entries", `${HEADER_ARGS[3]}:packet=pts_time,duration_time`,
+  ...EDGES,
+  "-of", "json",
+];
 /** ffmpeg's AVPROBE_SCORE_RETRY: at or below it ffmpeg itself warns that the format may be misdetected. */
 const MIN_PROBE_SCORE = 25;
 const PACKET_ARGS = ["-v", "error", "-show_entries", "packet=pts_time,duration_time", "-of", "compact=p=0"];
-/** The first packet, then a seek past the end (lands on the last keyframe) and everything after it. */
-const EDGE_PACKET_ARGS = [...PACKET_ARGS, "-read_intervals", "%+#1,99999999%"];
 
 const num = (v: unknown): number | null => {
   const n = typeof v === "string" || typeof v === "number" ? Number(v) : NaN;
@@ -32,6 +39,7 @@ const num = (v: unknown): number | null => {
 interface HeaderJson {
   format?: { duration?: string; start_time?: string; format_name?: string; probe_score?: number };
   streams?: { codec_type?: string; width?: number; height?: number; disposition?: { attached_pic?: number } }[];
+  packets?: { pts_time?: string; duration_time?: string }[];
 }
 
 /** The last meaningful line of ffprobe's error output, with file paths removed. */
@@ -45,43 +53,42 @@ export function reasonFrom(stderr: string, file: string): string {
 
 /** End of the last packet minus the first start, from `pts_time=…|duration_time=…` lines. */
 export function packetSpan(text: string): number | null {
-  return packetStats(text).span;
+  return spanOf(text.split("\n").map((line) => ({ pts_time: /pts_time=([^|\s]+)/.exec(line)?.[1], duration_time: /duration_time=([^|\s]+)/.exec(line)?.[1] })));
 }
 
-function packetStats(text: string): { span: number | null; packets: number } {
+function spanOf(packets: readonly { pts_time?: string; duration_time?: string }[], minPackets = 1): number | null {
   let first = Infinity;
   let last = -Infinity;
-  let packets = 0;
-  for (const line of text.split("\n")) {
-    const pts = num(/pts_time=([^|\s]+)/.exec(line)?.[1]);
+  let count = 0;
+  for (const p of packets) {
+    const pts = num(p.pts_time);
     if (pts === null) continue;
-    packets++;
-    const dur = num(/duration_time=([^|\s]+)/.exec(line)?.[1]) ?? 0;
+    count++;
     first = Math.min(first, pts);
-    last = Math.max(last, pts + dur);
+    last = Math.max(last, pts + (num(p.duration_time) ?? 0));
   }
-  return { span: last > first ? last - first : null, packets };
+  return count >= minPackets && last > first ? last - first : null;
 }
 
-/**
- * The span from the edges of the file. A failed seek ends ffprobe's reading after the first packet
- * ("Could not seek"), which would look like a 20 ms track: only a read that got past it counts.
- */
-async function edgeSpan(run: FfprobeRunner, file: string, signal?: AbortSignal): Promise<number | null> {
-  const edges = await run(file, EDGE_PACKET_ARGS, signal);
-  const { span, packets } = packetStats(edges.stdout);
-  return packets >= 2 && !/could not seek/i.test(edges.stderr) ? span : null;
+function parse(out: { stdout: string; stderr: string }, file: string): HeaderJson {
+  try {
+    return JSON.parse(out.stdout || "{}") as HeaderJson;
+  } catch {
+    throw new InvalidMediaError(reasonFrom(out.stderr, file));
+  }
 }
 
 export function createProber(run: FfprobeRunner): Prober {
   return {
     async probe(file, signal) {
-      const head = await run(file, HEADER_ARGS, signal);
-      let json: HeaderJson;
-      try {
-        json = JSON.parse(head.stdout || "{}") as HeaderJson;
-      } catch {
-        throw new InvalidMediaError(reasonFrom(head.stderr, file));
+      let head = await run(file, HEADER_AND_EDGES_ARGS, signal);
+      let json = parse(head, file);
+      // A failed seek ends ffprobe before it prints the container ("Could not seek"), and a read
+      // that stopped there would look like a 20 ms track: ask for the container alone instead.
+      const edgesFailed = /could not seek/i.test(head.stderr);
+      if (edgesFailed) {
+        head = await run(file, HEADER_ARGS, signal);
+        json = parse(head, file);
       }
       // Recorders write containers (score 100); a guess at ≤ 25 ("misdetection possible") is how
       // random bytes occasionally pass as a raw elementary stream such as H.263.
@@ -96,7 +103,7 @@ export function createProber(run: FfprobeRunner): Prober {
         throw new InvalidMediaError(head.stderr.trim() ? reasonFrom(head.stderr, file) : "no audio or video stream");
       }
       let durationSec = num(json.format.duration);
-      if (durationSec === null || durationSec <= 0) durationSec = await edgeSpan(run, file, signal);
+      if ((durationSec === null || durationSec <= 0) && !edgesFailed) durationSec = spanOf(json.packets ?? [], 2);
       if (durationSec === null || durationSec <= 0) {
         const packets = await run(file, PACKET_ARGS, signal);
         durationSec = packetSpan(packets.stdout);
