@@ -9,6 +9,7 @@ import { deliverOne, RETRY_WINDOW_MS, sweepDeliveries } from "../../worker/webho
 import { verifySignature } from "../../worker/webhooks/signature";
 import worker from "../../worker/index";
 import { call, captureQueue, createComposition, fakeRenderer, ingest, resetRenderer, runQueue, service, supervisor, uid, type FakeRenderer } from "./helpers";
+import { setRendererForTests } from "../../worker/jobs/renderer";
 import { captureWebhooks, deliveryRows, drain, independentlyVerify, receiver, type Received, type Sent } from "./webhook-helpers";
 import type { WebhookMessage } from "../../worker/webhooks/types";
 
@@ -139,6 +140,33 @@ describe("status callbacks over a composition's life", () => {
     expect(byTarget(rx.seen, "https://a.example/").map((r) => r.json.type)).toEqual(["composition.queued", "composition.cancelled"]);
     expect(byTarget(rx.seen, "https://b.example/").map((r) => r.json.type)).toEqual(["composition.queued", "composition.cancelled", "composition.deleted"]);
     expect(rx.seen.at(-1)!.json.data).toMatchObject({ id, conversationId: conv });
+  });
+
+  it("numbers started before completed when the render finishes before the dispatcher records its start", async () => {
+    const org = uid("whk");
+    const conv = uid("conv");
+    await ingest(conv, { as: service(org) });
+    // A renderer so fast that its completion report lands while start() has not yet returned.
+    setRendererForTests({
+      async start(job) {
+        await complete(job);
+        return { accepted: true, instance: "fast-1" };
+      },
+      async cancel() {},
+    });
+    const created = await createComposition(conv, supervisor(org), { priority: 10, callbackUrl: CALLBACK });
+    expect(created.status, created.text).toBe(200);
+    await runQueue();
+    const rx = receiver();
+    await drain(sent, { fetch: rx.fetch });
+    const mine = rx.seen.filter((r) => r.json.data.id === created.json.id).map((r) => r.json.type);
+    expect(mine).toEqual(["composition.queued", "composition.started", "composition.completed"]);
+    const rows = await deliveryRows(created.json.id);
+    expect(rows.map((r: { type: string; seq: number }) => [r.type, r.seq])).toEqual([
+      ["composition.queued", 1],
+      ["composition.started", 2],
+      ["composition.completed", 3],
+    ]);
   });
 
   it("sends failed only for the final failure, with the reason minus URLs and tokens; and for a lease lost on the last attempt", async () => {

@@ -7,7 +7,7 @@ import { claimNext, fail, reclaimExpired, recordRendererInstance, releaseClaim }
 import { wakeUp, wakeUpToFill, type RenderJobMessage } from "./messages";
 import { rendererFor } from "./renderer";
 import { parseOptions, select } from "./selection";
-import { emitCompositionEvent } from "../webhooks/events";
+import { emitCompositionEvent, emitStarted } from "../webhooks/events";
 import { internalUrls, jobSettings } from "./settings";
 
 export type DispatchOutcome = "dispatched" | "idle" | "busy" | "failed";
@@ -35,7 +35,7 @@ export async function dispatchOne(env: Env, now = Date.now()): Promise<DispatchO
   const started = await rendererFor(env).start(renderJob);
   if (started.accepted) {
     await recordRendererInstance(env.DB, job.id, token, started.instance);
-    await emitCompositionEvent(env, { ...job, rendererInstance: started.instance }, "composition.started");
+    await emitStarted(env, { ...job, rendererInstance: started.instance });
     return "dispatched";
   }
   await releaseClaim(env.DB, job.id, token, Date.now());

@@ -8,7 +8,7 @@ import { complete, fail, heartbeat } from "./lifecycle";
 import { wakeUp } from "./messages";
 import { cleanupOutputs, runOutputKey } from "./outputs";
 import { jobSettings } from "./settings";
-import { emitCompositionEvent, emitProgressIfDue } from "../webhooks/events";
+import { emitCompositionEvent, emitProgressIfDue, emitStarted } from "../webhooks/events";
 
 function sameToken(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
@@ -51,6 +51,7 @@ export async function applyReport(env: Env, row: CompositionRow, token: string, 
         await cleanupOutputs(env, done);
         // A renderer slot just freed up: the next job need not wait for a busy message's backoff.
         await wakeUp(env.JOBS, `slot freed by ${row.id}`);
+        await emitStarted(env, row);
         await emitCompositionEvent(env, done, "composition.completed");
       }
       return done;
@@ -66,7 +67,10 @@ async function settleFailure(env: Env, row: CompositionRow, token: string, error
     await cleanupOutputs(env, after);
     await wakeUp(env.JOBS, after.state === "QUEUED" ? `retry ${row.id}` : `slot freed by ${row.id}`);
     // A failure that goes back to the queue is not news to a receiver; the final one is.
-    if (after.state === "FAILED") await emitCompositionEvent(env, after, "composition.failed");
+    if (after.state === "FAILED") {
+      await emitStarted(env, row);
+      await emitCompositionEvent(env, after, "composition.failed");
+    }
   }
   return after;
 }

@@ -67,11 +67,27 @@ async function targetsFor(env: Env, row: CompositionRow, type: EventType): Promi
   return targets;
 }
 
+/** 32 hex digits derived from `key`: a deterministic event id of the usual shape. */
+async function hex32(key: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
+  return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * "started" for the attempt a row is in. A render can finish before the dispatcher has recorded
+ * its start, so the completion and failure reports emit it too, first: whichever comes first
+ * numbers it, and receivers always see started before completed.
+ */
+export function emitStarted(env: Env, row: CompositionRow): Promise<string | null> {
+  return emitCompositionEvent(env, row, "composition.started", {}, Date.now(), `started_${row.id}_${row.attempts}`);
+}
+
 /**
  * Records one event for every target (one row each, one shared event id so receivers can dedupe)
  * and queues their deliveries. The seq is taken inside the batch, so concurrent events of one
  * composition still get distinct, increasing numbers. Never throws: a transition has already
- * happened and must not be undone by a notification problem.
+ * happened and must not be undone by a notification problem. With `once`, the event id is that
+ * key and a second emit of it records nothing.
  */
 export async function emitCompositionEvent(
   env: Env,
@@ -79,28 +95,32 @@ export async function emitCompositionEvent(
   type: EventType,
   extra: Record<string, unknown> = {},
   now = Date.now(),
+  once?: string,
 ): Promise<string | null> {
   try {
     const targets = await targetsFor(env, row, type);
     if (!targets.length) return null;
-    const eventId = `evt_${crypto.randomUUID().replace(/-/g, "")}`;
+    const eventId = `evt_${once ? await hex32(once) : crypto.randomUUID().replace(/-/g, "")}`;
     const payload = JSON.stringify({ type, timestamp: isoInstant(now), data: { ...(await eventData(env, row, type)), ...extra } });
     const ids = targets.map(() => crypto.randomUUID());
     const insert = (seq: string) =>
       env.DB.prepare(
         `INSERT INTO webhook_deliveries (id, event_id, organization_id, composition_id, conversation_id, endpoint_id, target_url, type,
            payload, seq, status, attempts, created_at, next_attempt_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ${seq}, 'pending', 0, ?10, ?10`,
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ${seq}, 'pending', 0, ?10, ?10
+         WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries WHERE event_id = ?2 AND target_url = ?7 AND endpoint_id IS ?6)`,
       );
-    const first = `COALESCE((SELECT MAX(seq) FROM webhook_deliveries WHERE composition_id = ?4), 0) + 1`;
+    const fresh = `COALESCE((SELECT MAX(seq) FROM webhook_deliveries WHERE composition_id = ?4), 0) + 1`;
     const same = `(SELECT seq FROM webhook_deliveries WHERE event_id = ?2 LIMIT 1)`;
-    await env.DB.batch(
+    const results = await env.DB.batch(
       targets.map((t, i) =>
-        insert(i === 0 ? first : same).bind(ids[i], eventId, row.organizationId, row.id, row.conversationId, t.endpointId, t.url, type, payload, now),
+        insert(i > 0 ? same : once ? `COALESCE(${same}, ${fresh})` : fresh).bind(ids[i], eventId, row.organizationId, row.id, row.conversationId, t.endpointId, t.url, type, payload, now),
       ),
     );
+    const queued = ids.filter((_, i) => (results[i]?.meta.changes ?? 1) > 0);
+    if (!queued.length) return eventId;
     try {
-      await env.WEBHOOKS.sendBatch(ids.map((deliveryId) => ({ body: { kind: "deliver", deliveryId, attempt: 0 } satisfies WebhookMessage })));
+      await env.WEBHOOKS.sendBatch(queued.map((deliveryId) => ({ body: { kind: "deliver", deliveryId, attempt: 0 } satisfies WebhookMessage })));
     } catch (err) {
       // Recorded but not queued: the cron's sweep sends overdue deliveries (deliver.ts).
       console.error(JSON.stringify({ msg: "webhook deliveries not queued; the cron will send them", type, id: row.id, error: String(err) }));
