@@ -129,6 +129,10 @@ async function runCase(s: BenchStack, c: Case, dir: string, report: Report): Pro
   report.note(
     `a MediaRecorder WebM has no duration in its header: the prober reads its first packet and those after a seek to the end (ffprobe -read_intervals "%+#1,99999999%"), ${fmt.s(probe.seconds)} for the ${c.files.length} tracks; reading every packet would take ${fmt.s(every.seconds)} (same length found: ${every.value.every((t, i) => Math.abs(t - (probe.value[i]!.durationSec ?? NaN)) < 0.001) ? "yes" : "NO"})`,
   );
+  const budget = bestBase.wall / c.goal - rendered;
+  report.note(
+    `for ${c.goal}× end to end with this render, dispatch, probing, transfers and reports would have to fit in ${fmt.s(Math.max(0, budget))}; they took ${fmt.s(best.seconds - rendered)}`,
+  );
   report.note(`single command used ${((bestBase.user + bestBase.sys) / bestBase.wall).toFixed(2)} cores on average (CPU ${fmt.s(bestBase.user + bestBase.sys)} / wall ${fmt.s(bestBase.wall)})`);
   const how2 = lines.find((l) => l.startsWith("parallel audio")) ?? "";
   const joins = (/joined at samples ([\d, ]+)/.exec(how2)?.[1] ?? "").split(", ").filter(Boolean).map(Number);
