@@ -162,7 +162,7 @@ describe("status callbacks over a composition's life", () => {
     const mine = rx.seen.filter((r) => r.json.data.id === created.json.id).map((r) => r.json.type);
     expect(mine).toEqual(["composition.queued", "composition.started", "composition.completed"]);
     const rows = await deliveryRows(created.json.id);
-    expect(rows.map((r: { type: string; seq: number }) => [r.type, r.seq])).toEqual([
+    expect(rows.map((r) => [r.type, r.seq])).toEqual([
       ["composition.queued", 1],
       ["composition.started", 2],
       ["composition.completed", 3],

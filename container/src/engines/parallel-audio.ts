@@ -80,7 +80,7 @@ async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan,
   // data flows process to process (this process never touches the samples).
   const windowed = spec.windows.length > 1;
   const encoder = windowed ? undefined : start("encoder", spec.encoder, ["pipe", "pipe", "pipe"]);
-  const mixer = start("mixer", spec.mixer, ["ignore", encoder ? encoder.stdin! : "ignore", "pipe", ...spec.decoders.map(() => "pipe" as const)]);
+  const mixer = start("mixer", spec.mixer, ["ignore", encoder ? encoder.stdin! : "pipe", "pipe", ...spec.decoders.map(() => "pipe" as const)]);
   const decoders = spec.decoders.map((args, j) => start(`decoder ${j}`, args, ["ignore", mixer.stdio[3 + j] as Writable, "pipe"]));
   const stages = [...(encoder ? [encoder] : []), mixer, ...decoders];
   // Our copies of the pipe ends must go, or a consumer's death would block its producer forever.
@@ -88,15 +88,28 @@ async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan,
   for (let j = 0; j < spec.decoders.length; j++) (mixer.stdio[3 + j] as Writable).destroy();
 
   const kill = () => stopAll(children);
-  let pending = "";
-  encoder?.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-    const lines = (pending + chunk).split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) {
-      const m = /^out_time_us=(\d+)/.exec(line);
-      if (m) opts.onProgress(Number(m[1]) / 1e6);
-    }
-  });
+  // Progress: the encoder's position; with windows, the mean of the mix's and the encoders' (the
+  // first window's encoder starts only when half the mix is done, and the watchdog needs movement).
+  let mixedSeconds = 0;
+  let encodedSeconds = 0;
+  const positions = (stream: Readable, on: (seconds: number) => void) => {
+    let pending = "";
+    stream.setEncoding("utf8").on("data", (chunk: string) => {
+      const lines = (pending + chunk).split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        const m = /^out_time_us=(\d+)/.exec(line);
+        if (m) on(Number(m[1]) / 1e6);
+      }
+    });
+  };
+  if (encoder) positions(encoder.stdout!, opts.onProgress);
+  else {
+    positions(mixer.stdout!, (t) => {
+      mixedSeconds = Math.max(mixedSeconds, t);
+      opts.onProgress((mixedSeconds + encodedSeconds) / 2);
+    });
+  }
   const windows = windowed
     ? encodeWindows({
         ffmpeg,
@@ -107,7 +120,10 @@ async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan,
         mixed: new Promise<boolean>((resolve) => mixer.once("close", (code) => resolve(code === 0))),
         output: plan.output,
         signal: opts.signal,
-        onProgress: opts.onProgress,
+        onProgress: (t) => {
+          encodedSeconds = Math.max(encodedSeconds, t);
+          opts.onProgress((mixedSeconds + encodedSeconds) / 2);
+        },
         onSpawn: (c) => children.push(c),
       }).then(
         (joins) => joins,

@@ -165,8 +165,9 @@ export function pipelineFor(plan: RenderPlan, graphText?: string, layout?: Chunk
     part: `${plan.output}.part${k}.mp3`,
     bytes: Number.isFinite(w.end) ? (w.end - w.start) * bytesPerSample : undefined,
   }));
+  // Its -progress is the job's heartbeat until the first window is whole (half the mix, or more).
   const mixer = [
-    ...base, ...mixInputs, ...graphArgs(`${mixGraph};${split.join(";")}`, "mix"),
+    ...base, "-progress", "pipe:1", "-nostats", ...mixInputs, ...graphArgs(`${mixGraph};${split.join(";")}`, "mix"),
     ...windows.flatMap((w, k) => ["-map", `[o${k}]`, ...toFloat, "-flush_packets", "1", "-f", "f32le", w.raw]),
   ];
   // A window is cut by the samples it is given: no -t, and the part's own path for the output.
