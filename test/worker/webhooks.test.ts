@@ -267,6 +267,68 @@ describe("delivery: retries, order, dedupe, dead letters", () => {
     expect(sent.map((s) => s.body.deliveryId)).toEqual([rows[1]!.id]);
   });
 
+  it("a rotated secret signs alongside the new one for its grace, then alone; graceSeconds 0 ends it at once", async () => {
+    const org = uid("whk");
+    const ep = await endpoint(org);
+    const rotated = await call("POST", `/webhooks/${ep.id}/rotate-secret`, { as: supervisor(org) });
+    expect(rotated.status, rotated.text).toBe(200);
+    const until = Date.parse(rotated.json.previousSecretValidUntil);
+    expect(until - Date.now()).toBeGreaterThan(86_400_000 - 60_000);
+    expect((await call("GET", `/webhooks/${ep.id}`, { as: supervisor(org) })).json.previousSecretValidUntil).toBe(rotated.json.previousSecretValidUntil);
+
+    await started(org, {});
+    const during = receiver();
+    await drain(sent, { fetch: during.fetch });
+    expect(during.seen.length).toBeGreaterThan(0);
+    for (const r of during.seen) {
+      // Two signatures: receivers holding either secret accept the delivery.
+      expect(r.signature.split(" ")).toHaveLength(2);
+      expect(await independentlyVerify(ep.secret, r)).toBe(true);
+      expect(await independentlyVerify(rotated.json.secret, r)).toBe(true);
+    }
+
+    // After the grace, the new secret alone.
+    sent.length = 0;
+    await started(org, {});
+    const after = receiver();
+    await drain(sent, { fetch: after.fetch, now: until + 1000 });
+    expect(after.seen.length).toBeGreaterThan(0);
+    for (const r of after.seen) {
+      expect(r.signature.split(" ")).toHaveLength(1);
+      expect(await independentlyVerify(rotated.json.secret, r)).toBe(true);
+      expect(await independentlyVerify(ep.secret, r)).toBe(false);
+    }
+
+    // A leaked secret: rotate with no grace, and the one before stops signing now.
+    const leaked = await call("POST", `/webhooks/${ep.id}/rotate-secret`, { as: supervisor(org), body: { graceSeconds: 0 } });
+    expect(leaked.status, leaked.text).toBe(200);
+    expect(leaked.json.previousSecretValidUntil).toBeUndefined();
+    sent.length = 0;
+    await started(org, {});
+    const now = receiver();
+    await drain(sent, { fetch: now.fetch });
+    for (const r of now.seen) {
+      expect(r.signature.split(" ")).toHaveLength(1);
+      expect(await independentlyVerify(leaked.json.secret, r)).toBe(true);
+      expect(await independentlyVerify(rotated.json.secret, r)).toBe(false);
+    }
+  });
+
+  it("refuses a bad graceSeconds, naming it, and keeps the secret", async () => {
+    const org = uid("whk");
+    const ep = await endpoint(org);
+    for (const body of [{ graceSeconds: -1 }, { graceSeconds: 1.5 }, { graceSeconds: "86400" }, { graceSeconds: 8 * 86400 }, { grace: 10 }]) {
+      const res = await call("POST", `/webhooks/${ep.id}/rotate-secret`, { as: supervisor(org), body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.headers.get("content-type")).toContain("application/problem+json");
+      expect(res.text).toMatch(/grace/);
+    }
+    await started(org, {});
+    const rx = receiver();
+    await drain(sent, { fetch: rx.fetch });
+    for (const r of rx.seen) expect(await independentlyVerify(ep.secret, r)).toBe(true);
+  });
+
   it("one failing target does not hold back another", async () => {
     const org = uid("whk");
     await endpoint(org);

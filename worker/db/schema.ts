@@ -95,6 +95,9 @@ export const webhookEndpoints = sqliteTable(
     organizationId: text("organization_id").notNull(),
     url: text("url").notNull(),
     secret: text("secret").notNull(),
+    /** The secret before the last rotation, which also signs until previousSecretUntil (epoch ms). */
+    previousSecret: text("previous_secret"),
+    previousSecretUntil: integer("previous_secret_until"),
     /** JSON array of event types, or null for every event. */
     events: text("events"),
     enabled: integer("enabled", { mode: "boolean" }).notNull(),

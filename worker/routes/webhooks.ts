@@ -11,6 +11,7 @@ import {
   WebhookDelivery,
   WebhookEndpoint,
   WebhookEndpointInput,
+  RotateSecretInput,
   WebhookEndpointPatch,
   WebhookEndpointWithSecret,
 } from "../schemas/webhooks";
@@ -98,10 +99,11 @@ const rotate = createRoute({
   path: "/webhooks/{id}/rotate-secret",
   tags,
   summary: "Replace a webhook endpoint's signing secret",
-  description: "Supported roles (SUPERVISOR). The old secret stops signing at once.",
+  description:
+    "Supported roles (SUPERVISOR). The new secret signs from now on; the old one signs too (a second `v1,` signature in `webhook-signature`) for `graceSeconds` (default one day), so receivers can switch without rejecting deliveries. `graceSeconds: 0` stops the old one at once.",
   security: bearerSecurity,
   middleware: [requireRoles("SUPERVISOR")] as const,
-  request: { params: IdPath },
+  request: { params: IdPath, body: { content: { "application/json": { schema: RotateSecretInput } }, required: false } },
   responses: { 200: ok(WebhookEndpointWithSecret), ...problemResponses },
 });
 
@@ -133,7 +135,10 @@ export const webhooks = createRouter()
     await deleteEndpoint(c.env.DB, c.get("principal").organizationId, c.req.valid("param").id);
     return c.body(null, 204);
   })
-  .openapi(rotate, async (c) => c.json(await rotateSecret(c.env.DB, c.get("principal").organizationId, c.req.valid("param").id), 200))
+  .openapi(rotate, async (c) => {
+    const { graceSeconds } = c.req.valid("json") ?? {};
+    return c.json(await rotateSecret(c.env.DB, c.get("principal").organizationId, c.req.valid("param").id, graceSeconds), 200);
+  })
   .openapi(deliveries, async (c) => {
     const { conversationId, compositionId } = c.req.valid("param");
     const row = await findVisibleComposition(c.env.DB, c.get("principal"), conversationId, compositionId);

@@ -43,8 +43,24 @@ export const WebhookEndpoint = z
     enabled: z.boolean(),
     created: z.string(),
     updated: z.string(),
+    previousSecretValidUntil: z.string().optional().openapi({
+      description: "While a rotation's grace lasts: until when the secret before it still signs too (a second v1 signature)",
+    }),
   })
   .openapi("WebhookEndpoint");
+
+export const RotateSecretInput = z
+  .object({
+    graceSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .optional()
+      .openapi({ description: "How long the current secret keeps signing alongside the new one (default 86400; 0 = stop at once)", example: 86400 }),
+  })
+  .strict()
+  .openapi("RotateSecretInput");
 
 export const WebhookEndpointWithSecret = WebhookEndpoint.extend({
   secret: z.string().openapi({ description: "whsec_… signing secret; shown only when created or rotated", example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }),

@@ -47,22 +47,25 @@ export type DeliveryOutcome = "delivered" | "retrying" | "dead" | "waiting" | "s
 
 type Attempt = { code: number | null; error: string | null };
 
-/** A secret to sign with, a reason never to send (dead at once), or a problem that may pass (retried). */
-type Secret = { secret: string } | { refused: string } | { failed: string };
+/** Secrets to sign with, a reason never to send (dead at once), or a problem that may pass (retried). */
+type Secret = { secrets: string[] } | { refused: string } | { failed: string };
 
-async function secretFor(env: Env, d: Delivery): Promise<Secret> {
+async function secretFor(env: Env, d: Delivery, now: number): Promise<Secret> {
   const refusal = targetRefusal(d.target_url, loopbackAllowed(env));
   if (refusal) return { refused: `the target is not allowed: it ${refusal}` };
   if (d.endpoint_id === null) {
     if (!env.WEBHOOK_SIGNING_SECRET) return { failed: "WEBHOOK_SIGNING_SECRET is not configured" };
-    return { secret: await callbackSecret(env.WEBHOOK_SIGNING_SECRET, d.organization_id) };
+    return { secrets: [await callbackSecret(env.WEBHOOK_SIGNING_SECRET, d.organization_id)] };
   }
-  const ep = await env.DB.prepare(`SELECT secret, enabled FROM webhook_endpoints WHERE id = ?1 AND organization_id = ?2`)
+  const ep = await env.DB.prepare(
+    `SELECT secret, previous_secret, previous_secret_until, enabled FROM webhook_endpoints WHERE id = ?1 AND organization_id = ?2`,
+  )
     .bind(d.endpoint_id, d.organization_id)
-    .first<{ secret: string; enabled: number }>();
+    .first<{ secret: string; previous_secret: string | null; previous_secret_until: number | null; enabled: number }>();
   if (!ep) return { refused: "the webhook endpoint was deleted" };
   if (!ep.enabled) return { refused: "the webhook endpoint is disabled" };
-  return { secret: ep.secret };
+  const rotating = ep.previous_secret !== null && (ep.previous_secret_until ?? 0) > now;
+  return { secrets: rotating ? [ep.secret, ep.previous_secret!] : [ep.secret] };
 }
 
 /** The next event for the same target goes as soon as this one settles, instead of at its next re-check. */
@@ -140,7 +143,7 @@ export async function deliverOne(env: Env, msg: WebhookMessage, opts: DeliverOpt
     return "waiting";
   }
 
-  const secret = await secretFor(env, d);
+  const secret = await secretFor(env, d, now);
   if ("refused" in secret) {
     // Nothing is sent, so nothing counts as an attempt.
     if (await settle(env, d, d.attempts, "dead", { code: null, error: `not sent: ${secret.refused}` }, now, null)) await kickSuccessor(env, d);
@@ -152,7 +155,7 @@ export async function deliverOne(env: Env, msg: WebhookMessage, opts: DeliverOpt
   const result =
     "failed" in secret
       ? { code: null, error: `not sent: ${secret.failed}` }
-      : await post(opts.fetch ?? fetch, d, await signatureHeaders(secret.secret, d.event_id, d.payload, now));
+      : await post(opts.fetch ?? fetch, d, await signatureHeaders(secret.secrets, d.event_id, d.payload, now));
   if (result.code !== null && result.code >= 200 && result.code < 300) {
     await settle(env, d, attempts, "delivered", result, now, null);
     await kickSuccessor(env, d);

@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { webhookEndpoints, type WebhookEndpointRow } from "../db/schema";
 import type { Env } from "../env";
@@ -26,6 +26,9 @@ export function endpointView(row: WebhookEndpointRow) {
     enabled: row.enabled,
     created: isoInstant(row.createdAt),
     updated: isoInstant(row.updatedAt),
+    ...(row.previousSecret && row.previousSecretUntil && row.previousSecretUntil > Date.now()
+      ? { previousSecretValidUntil: isoInstant(row.previousSecretUntil) }
+      : {}),
   };
 }
 
@@ -46,6 +49,8 @@ export async function createEndpoint(env: Env, organizationId: string, input: En
     organizationId,
     url: input.url,
     secret: generateSecret(),
+    previousSecret: null,
+    previousSecretUntil: null,
     events: eventsColumn(input.events),
     enabled: input.enabled ?? true,
     createdAt: now,
@@ -98,11 +103,24 @@ export async function deleteEndpoint(db: D1Database, organizationId: string, id:
   if (!rows[0]) throw problem.notFound(`No webhook endpoint "${id}".`);
 }
 
-/** The old secret stops working at once: deliveries still pending are signed with the new one. */
-export async function rotateSecret(db: D1Database, organizationId: string, id: string, now = Date.now()) {
+/** How long the secret before a rotation keeps signing by default: receivers get a day to switch. */
+export const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600;
+
+/**
+ * A new secret signs from now on; the old one signs too (a second `v1,` signature) for
+ * `graceSeconds`, so a receiver can deploy the new secret without rejecting deliveries meanwhile.
+ * 0 ends the old one at once (a leaked secret).
+ */
+export async function rotateSecret(db: D1Database, organizationId: string, id: string, graceSeconds = DEFAULT_ROTATION_GRACE_SECONDS, now = Date.now()) {
+  const keep = graceSeconds > 0;
   const rows = await drizzle(db)
     .update(webhookEndpoints)
-    .set({ secret: generateSecret(), updatedAt: now })
+    .set({
+      previousSecret: keep ? sql`${webhookEndpoints.secret}` : null,
+      previousSecretUntil: keep ? now + graceSeconds * 1000 : null,
+      secret: generateSecret(),
+      updatedAt: now,
+    })
     .where(scoped(organizationId, id))
     .returning();
   if (!rows[0]) throw problem.notFound(`No webhook endpoint "${id}".`);

@@ -42,13 +42,17 @@ export async function signPayload(secret: string, id: string, timestamp: number,
   return `v1,${toBase64(await hmac(secretKey(secret), `${id}.${timestamp}.${body}`))}`;
 }
 
-/** The three headers of one attempt; the timestamp is the attempt's, the id the event's. */
-export async function signatureHeaders(secret: string, id: string, body: string, nowMs = Date.now()): Promise<Record<string, string>> {
+/**
+ * The three headers of one attempt; the timestamp is the attempt's, the id the event's. Several
+ * secrets (during a rotation) give space-separated signatures, as Standard Webhooks specifies.
+ */
+export async function signatureHeaders(secret: string | readonly string[], id: string, body: string, nowMs = Date.now()): Promise<Record<string, string>> {
   const timestamp = Math.floor(nowMs / 1000);
+  const secrets = typeof secret === "string" ? [secret] : secret;
   return {
     "webhook-id": id,
     "webhook-timestamp": String(timestamp),
-    "webhook-signature": await signPayload(secret, id, timestamp, body),
+    "webhook-signature": (await Promise.all(secrets.map((s) => signPayload(s, id, timestamp, body)))).join(" "),
   };
 }
 
