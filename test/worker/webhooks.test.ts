@@ -142,6 +142,24 @@ describe("status callbacks over a composition's life", () => {
     expect(rx.seen.at(-1)!.json.data).toMatchObject({ id, conversationId: conv });
   });
 
+  it("a re-executed composition announces its new start and completion, after its queued", async () => {
+    const org = uid("whk");
+    const first = await started(org);
+    await complete(first.job);
+    const again = await call("POST", "/reexecute", { as: supervisor(org), body: { conversationId: first.conv, id: first.id } });
+    expect(again.status, again.text).toBe(200);
+    await runQueue();
+    const second = fake.jobs.at(-1)!;
+    expect(second.jobId).toBe(first.id);
+    await complete(second);
+    const rx = receiver();
+    await drain(sent, { fetch: rx.fetch });
+    expect(rx.seen.filter((r) => r.json.data.id === first.id).map((r) => r.json.type)).toEqual([
+      "composition.queued", "composition.started", "composition.completed",
+      "composition.queued", "composition.started", "composition.completed",
+    ]);
+  });
+
   it("numbers started before completed when the render finishes before the dispatcher records its start", async () => {
     const org = uid("whk");
     const conv = uid("conv");
@@ -298,6 +316,11 @@ describe("delivery: retries, order, dedupe, dead letters", () => {
       expect(await independentlyVerify(rotated.json.secret, r)).toBe(true);
       expect(await independentlyVerify(ep.secret, r)).toBe(false);
     }
+
+    // A second rotation with a grace while this one's runs would drop a secret receivers may hold.
+    const again = await call("POST", `/webhooks/${ep.id}/rotate-secret`, { as: supervisor(org) });
+    expect(again.status, again.text).toBe(409);
+    expect(again.json.detail).toContain("graceSeconds 0");
 
     // A leaked secret: rotate with no grace, and the one before stops signing now.
     const leaked = await call("POST", `/webhooks/${ep.id}/rotate-secret`, { as: supervisor(org), body: { graceSeconds: 0 } });

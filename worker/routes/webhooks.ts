@@ -100,11 +100,11 @@ const rotate = createRoute({
   tags,
   summary: "Replace a webhook endpoint's signing secret",
   description:
-    "Supported roles (SUPERVISOR). The new secret signs from now on; the old one signs too (a second `v1,` signature in `webhook-signature`) for `graceSeconds` (default one day), so receivers can switch without rejecting deliveries. `graceSeconds: 0` stops the old one at once.",
+    "Supported roles (SUPERVISOR). The new secret signs from now on; the old one signs too (a second `v1,` signature in `webhook-signature`) for `graceSeconds` (default one day), so receivers can switch without rejecting deliveries. `graceSeconds: 0` stops the old one at once. 409 while a previous rotation's grace still runs (unless `graceSeconds: 0`).",
   security: bearerSecurity,
   middleware: [requireRoles("SUPERVISOR")] as const,
   request: { params: IdPath, body: { content: { "application/json": { schema: RotateSecretInput } }, required: false } },
-  responses: { 200: ok(WebhookEndpointWithSecret), ...problemResponses },
+  responses: { 200: ok(WebhookEndpointWithSecret), ...problemResponses, ...conflictResponse },
 });
 
 const deliveries = createRoute({

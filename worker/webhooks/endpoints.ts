@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, lte, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { webhookEndpoints, type WebhookEndpointRow } from "../db/schema";
 import type { Env } from "../env";
@@ -109,10 +109,12 @@ export const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600;
 /**
  * A new secret signs from now on; the old one signs too (a second `v1,` signature) for
  * `graceSeconds`, so a receiver can deploy the new secret without rejecting deliveries meanwhile.
- * 0 ends the old one at once (a leaked secret).
+ * 0 ends the old one at once (a leaked secret). A second rotation with a grace while one is still
+ * running is refused: it would silently drop the secret receivers may still hold.
  */
 export async function rotateSecret(db: D1Database, organizationId: string, id: string, graceSeconds = DEFAULT_ROTATION_GRACE_SECONDS, now = Date.now()) {
   const keep = graceSeconds > 0;
+  const noGraceRunning = or(isNull(webhookEndpoints.previousSecretUntil), lte(webhookEndpoints.previousSecretUntil, now));
   const rows = await drizzle(db)
     .update(webhookEndpoints)
     .set({
@@ -121,8 +123,12 @@ export async function rotateSecret(db: D1Database, organizationId: string, id: s
       secret: generateSecret(),
       updatedAt: now,
     })
-    .where(scoped(organizationId, id))
+    .where(keep ? and(scoped(organizationId, id), noGraceRunning) : scoped(organizationId, id))
     .returning();
-  if (!rows[0]) throw problem.notFound(`No webhook endpoint "${id}".`);
-  return withSecret(rows[0]);
+  if (rows[0]) return withSecret(rows[0]);
+  const existing = await drizzle(db).select().from(webhookEndpoints).where(scoped(organizationId, id)).get();
+  if (!existing) throw problem.notFound(`No webhook endpoint "${id}".`);
+  throw problem.conflict(
+    `The previous rotation's grace runs until ${isoInstant(existing.previousSecretUntil ?? now)}: rotate with body.graceSeconds 0 to end it, or wait.`,
+  );
 }

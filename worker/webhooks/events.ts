@@ -74,12 +74,14 @@ async function hex32(key: string): Promise<string> {
 }
 
 /**
- * "started" for the attempt a row is in. A render can finish before the dispatcher has recorded
- * its start, so the completion and failure reports emit it too, first: whichever comes first
- * numbers it, and receivers always see started before completed.
+ * "started" for the attempt a row is in. A render can report before the dispatcher has recorded
+ * its start, so the progress, completion and failure reports emit it too, first: whichever comes
+ * first numbers it, and receivers always see started before the rest of the attempt.
  */
 export function emitStarted(env: Env, row: CompositionRow): Promise<string | null> {
-  return emitCompositionEvent(env, row, "composition.started", {}, Date.now(), `started_${row.id}_${row.attempts}`);
+  // Every claim has its own lease token (attempts restart at 0 on re-execute); the id is a hash of
+  // it, so the token itself never leaves.
+  return emitCompositionEvent(env, row, "composition.started", {}, Date.now(), `started_${row.id}_${row.leaseToken}`);
 }
 
 /**
@@ -152,6 +154,8 @@ export async function emitProgressIfDue(env: Env, row: CompositionRow, leaseToke
       .bind(row.id, leaseToken, now, PROGRESS_MIN_STEP, PROGRESS_MIN_MS)
       .run();
     if (claimed.meta.changes !== 1) return null;
+    // A report can overtake the dispatcher's "started" (a slow start() answer): started goes first.
+    await emitStarted(env, row);
     return await emitCompositionEvent(env, { ...row, progressEventAt: now, progressEventValue: row.progress }, "composition.progress", {}, now);
   } catch (err) {
     console.error(JSON.stringify({ msg: "progress event failed", id: row.id, error: String(err) }));

@@ -13,7 +13,7 @@
 // encoder: an encoder starts on a window once its file is whole, and the file goes once encoded.
 // (Feeding encoders through this process instead cost more CPU in pipe copies than it gained.)
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import { readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { SAMPLES_PER_FRAME, spliceMp3 } from "./mp3-splice.ts";
 import { stopProcess } from "./native.ts";
 import { EngineError, LogTail } from "./types.ts";
@@ -140,8 +140,11 @@ export async function encodeWindows(o: EncodeWindowsOptions): Promise<number[]> 
       child.once("error", (e) => reject(new EngineError(`encoder ${p.index} failed (${e.message})`, tail.toString(), true)));
       child.once("close", (code, signal) => {
         p.finished = true;
-        // The window's samples are in its part now.
-        void rm(p.raw, { force: true });
+        // The window's samples are in its part now. The mixer holds the file open until it exits,
+        // so removing it alone would free no disk: emptied first (the mixer is done writing it).
+        void truncate(p.raw, 0)
+          .catch(() => {})
+          .then(() => rm(p.raw, { force: true }));
         if (code === 0) return resolve();
         const log = tail.toString();
         reject(new EngineError(`encoder ${p.index} failed (${code ?? signal}): ${log.split("\n").slice(-3).join(" | ")}`, log, code === null));

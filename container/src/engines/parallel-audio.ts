@@ -87,7 +87,13 @@ async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan,
   encoder?.stdin!.destroy();
   for (let j = 0; j < spec.decoders.length; j++) (mixer.stdio[3 + j] as Writable).destroy();
 
-  const kill = () => stopAll(children);
+  // ffmpeg exits 255 on SIGTERM, like a real failure: what we stopped is remembered, not guessed.
+  const stopped = new Set<ChildProcess>();
+  const stop = (list: ChildProcess[]) => {
+    for (const c of list) stopped.add(c);
+    stopAll(list);
+  };
+  const kill = () => stop(children);
   // Progress: the encoder's position; with windows, the mean of the mix's and the encoders' (the
   // first window's encoder starts only when half the mix is done, and the watchdog needs movement).
   let mixedSeconds = 0;
@@ -135,35 +141,35 @@ async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan,
   // The mixer stops reading once the output is complete (the graph trims to the span): decoders
   // still writing then die of a broken pipe, which is no failure.
   let mixed = false;
+  let closes = 0;
   try {
     const results = await Promise.all(
       stages.map(
         (c) =>
-          new Promise<{ name: string; code: number | null; signal: NodeJS.Signals | null; error?: Error; late: boolean; log: string }>((resolve) => {
+          new Promise<{ name: string; code: number | null; signal: NodeJS.Signals | null; error?: Error; late: boolean; log: string; order: number }>((resolve) => {
             const name = c.stageName;
             const log = () => tails.get(c)!.toString();
-            c.once("error", (error) => resolve({ name, code: null, signal: null, error, late: false, log: log() }));
+            c.once("error", (error) => resolve({ name, code: null, signal: null, error, late: false, log: log(), order: closes++ }));
             c.once("close", (code, signal) => {
-              const late = mixed && decoders.includes(c);
+              const late = (mixed && decoders.includes(c)) || stopped.has(c);
               if (c === mixer && code === 0) {
                 mixed = true;
-                stopAll(decoders);
+                stop(decoders);
               } else if (code !== 0 && !late) {
                 // One stage down means the others can never finish: stop them now.
                 kill();
               }
-              resolve({ name, code, signal, late, log: log() });
+              resolve({ name, code, signal, late, log: log(), order: closes++ });
             });
           }),
       ),
     );
     const joined = await windows;
     if (opts.signal.aborted) throw opts.signal.reason;
-    const bad = results.filter((r) => r.code !== 0 && !r.late);
-    // The first stage to fail on its own is the cause; the others died of a broken pipe or our kill.
-    const failed = bad.find((r) => r.signal === null) ?? bad[0];
-    // An encoder of a window failing first has the others killed: its error is the cause.
-    if (joined instanceof Error && (!failed || failed.signal !== null)) throw joined;
+    // The first stage to fail on its own is the cause; the others died of our kill (or of the
+    // broken pipe it left). Failing encoders of windows stop the stages: then theirs is the cause.
+    const failed = results.filter((r) => r.code !== 0 && !r.late).sort((a, b) => a.order - b.order)[0];
+    if (joined instanceof Error && !failed) throw joined;
     if (failed) {
       if (process.env.DEBUG_PARALLEL_AUDIO) results.forEach((r) => console.error(r.name, r.code, r.signal, r.log));
       throw new EngineError(`${failed.name} failed (${failed.error?.message ?? failed.code ?? failed.signal}): ${failed.log.split("\n").slice(-3).join(" | ")}`, failed.log, failed.code === null);
