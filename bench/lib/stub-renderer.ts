@@ -2,7 +2,7 @@
 // to the real one (POST /jobs, DELETE /jobs/:id, GET /health), and it finishes jobs through the
 // Worker's internal routes (output upload, completion report) like the real one does.
 import { createServer, request as httpRequest, type Server } from "node:http";
-import type { RenderJob } from "../../container/src/contract.ts";
+import type { RenderJob } from "../../contract/renderer.ts";
 
 export interface Dispatch {
   jobId: string;

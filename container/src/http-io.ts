@@ -5,7 +5,7 @@ import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { RenderJob, RenderReport } from "./contract.ts";
+import type { RenderJob, RenderReport } from "../../contract/renderer.ts";
 
 /** A job-ending error with the retry verdict the Worker needs. */
 export class JobError extends Error {

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import type { RenderJob, RenderReport } from "../../container/src/contract.ts";
+import type { RenderJob, RenderReport } from "../../contract/renderer.ts";
 
 export interface FakeTrack {
   id: string;

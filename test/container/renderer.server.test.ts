@@ -3,7 +3,7 @@
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RendererHealth } from "../../container/src/contract.ts";
+import type { RendererHealth } from "../../contract/renderer.ts";
 import { makeGarbage, makeTrack, tempDir } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
 import { processesMatching, sleep, startRenderer, type RunningRenderer } from "./harness.ts";

@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env, exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { vi } from "vitest";
-import type { RenderJob } from "../../container/src/contract";
+import type { RenderJob } from "../../contract/renderer";
 import type { Role } from "../../worker/auth/principal";
 import worker from "../../worker/index";
 import type { RenderJobMessage } from "../../worker/jobs/messages";

@@ -1,6 +1,6 @@
 import { getContainer } from "@cloudflare/containers";
-import type { RenderJob, StartJobResponse } from "../../container/src/contract";
-import { RENDERER_PATHS } from "../../container/src/contract";
+import type { RenderJob, StartJobResponse } from "../../contract/renderer";
+import { RENDERER_PATHS } from "../../contract/renderer";
 import type { Env } from "../env";
 
 export type StartResult = { accepted: true; instance: string } | { accepted: false; reason: string };
