@@ -63,11 +63,12 @@ export function internalJobUrls(apiBase: string, jobId: string) {
   };
 }
 
-/** One multipart upload's URLs, derived from the job's `output.multipartUrl`. */
-export function multipartUploadUrls(multipartUrl: string, uploadId: string) {
+/** The multipart upload's URLs, derived from the job's `output.multipartUrl`. */
+export function multipartUploadUrls(multipartUrl: string) {
   const base = multipartUrl.replace(/\/$/, "");
   return {
-    part: (partNumber: number) => base + fill(PART, { uploadId, part: partNumber }),
-    complete: base + fill(COMPLETE, { uploadId }),
+    create: base,
+    part: (uploadId: string, partNumber: number) => base + fill(PART, { uploadId, part: partNumber }),
+    complete: (uploadId: string) => base + fill(COMPLETE, { uploadId }),
   };
 }

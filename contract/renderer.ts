@@ -103,11 +103,16 @@ export type RenderTrack = RenderJob["tracks"][number];
 
 export type ParseResult = { ok: true; job: RenderJob } | { ok: false; errors: string[] };
 
-/** Parses a RenderJob; the errors name each field by its path (`tracks.1.id: duplicate track id`). */
+/** A refusal's issues, each naming its field by path: `tracks.1.id: duplicate track id`. */
+export function fieldErrors(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`);
+}
+
+/** Parses a RenderJob; the renderer answers 400 with the errors. */
 export function parseRenderJob(body: unknown): ParseResult {
   const r = RenderJobSchema.safeParse(body);
   if (r.success) return { ok: true, job: r.data };
-  return { ok: false, errors: r.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`) };
+  return { ok: false, errors: fieldErrors(r.error) };
 }
 
 /** Renderer → Worker (callback.url). `progress` doubles as the heartbeat that keeps the lease. */
