@@ -99,12 +99,11 @@ export const RenderJobSchema = z
   });
 
 export type RenderJob = z.infer<typeof RenderJobSchema>;
-export type RenderTrack = RenderJob["tracks"][number];
 
-export type ParseResult = { ok: true; job: RenderJob } | { ok: false; errors: string[] };
+type ParseResult = { ok: true; job: RenderJob } | { ok: false; errors: string[] };
 
 /** A refusal's issues, each naming its field by path: `tracks.1.id: duplicate track id`. */
-export function fieldErrors(error: z.ZodError): string[] {
+export function issueMessages(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`);
 }
 
@@ -112,7 +111,7 @@ export function fieldErrors(error: z.ZodError): string[] {
 export function parseRenderJob(body: unknown): ParseResult {
   const r = RenderJobSchema.safeParse(body);
   if (r.success) return { ok: true, job: r.data };
-  return { ok: false, errors: fieldErrors(r.error) };
+  return { ok: false, errors: issueMessages(r.error) };
 }
 
 /** Renderer → Worker (callback.url). `progress` doubles as the heartbeat that keeps the lease. */

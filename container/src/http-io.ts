@@ -7,7 +7,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { z } from "zod";
 import {
-  fieldErrors,
+  issueMessages,
   MultipartCreatedSchema,
   MultipartPartSchema,
   multipartUploadUrls,
@@ -131,7 +131,7 @@ async function put(url: string, token: string, file: string, start: number, leng
 async function answer<T>(res: Response, schema: z.ZodType<T>, what: string): Promise<T> {
   const parsed = schema.safeParse(await res.json().catch(() => undefined));
   if (parsed.success) return parsed.data;
-  throw new JobError(`upload failed: ${what} answered a body outside the contract (${fieldErrors(parsed.error).join("; ")})`, true);
+  throw new JobError(`upload failed: ${what} answered a body outside the contract (${issueMessages(parsed.error).join("; ")})`, true);
 }
 
 async function check(res: Response, what: string): Promise<Response> {

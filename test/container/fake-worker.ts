@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { fieldErrors, INTERNAL_ROUTES, internalJobUrls, MultipartCompleteSchema, RenderReportSchema } from "../../contract/renderer.ts";
+import { issueMessages, INTERNAL_ROUTES, internalJobUrls, MultipartCompleteSchema, RenderReportSchema } from "../../contract/renderer.ts";
 import type { InternalRoute, MultipartCreated, MultipartPart, RenderJob, RenderReport } from "../../contract/renderer.ts";
 
 export interface FakeTrack {
@@ -201,7 +201,7 @@ export class FakeWorker {
   private async receiveReport(req: IncomingMessage, res: ServerResponse, jobId: string): Promise<void> {
     const parsed = RenderReportSchema.safeParse(await jsonBody(req));
     if (!parsed.success) {
-      const errors = fieldErrors(parsed.error);
+      const errors = issueMessages(parsed.error);
       this.rejectedReports.push(`${jobId}: ${errors.join("; ")}`);
       return json(res, { errors }, 400);
     }
@@ -262,7 +262,7 @@ export class FakeWorker {
     const parts = this.parts.get(uploadId);
     if (!parts) return void res.writeHead(404).end();
     const parsed = MultipartCompleteSchema.safeParse(await jsonBody(req));
-    if (!parsed.success) return json(res, { errors: fieldErrors(parsed.error) }, 400);
+    if (!parsed.success) return json(res, { errors: issueMessages(parsed.error) }, 400);
     const list = parsed.data.parts;
     const path = join(this.dir, `${jobId}.out`);
     const chunks = await Promise.all(list.map((p) => readFile(parts.get(p.partNumber) ?? "/nonexistent")));
