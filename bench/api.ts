@@ -6,7 +6,7 @@
 // is an output to link to): dispatch runs for real, no ffmpeg competes for the CPU.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import type { RenderJob } from "../container/src/contract.ts";
+import type { RenderJob } from "../contract/renderer.ts";
 import { ingestRecording } from "../test/e2e/harness.ts";
 import { ROOT } from "../scripts/stack.ts";
 import { cachedTrack } from "./lib/media.ts";

@@ -5,7 +5,7 @@
 // PUT to the renderer's output route); both are read with ranges: the output through its signed
 // link (the player's path), the track through the renderer's input route.
 import { Agent, request as httpRequest } from "node:http";
-import type { RenderJob } from "../container/src/contract.ts";
+import type { RenderJob } from "../contract/renderer.ts";
 import { fmt, loadNow, median, percentile, Report, runIfMain } from "./lib/report.ts";
 import { benchStack, requestComposition, retryOnRestart, SERVICE, SUPERVISOR } from "./lib/stack.ts";
 import { patternChunk, putStream, report as sendReport } from "./lib/stub-renderer.ts";

@@ -2,7 +2,7 @@
 // baseline: the plan's single ffmpeg command run directly, with its CPU time.
 import { spawn } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
-import type { RenderJob } from "../../container/src/contract.ts";
+import type { RenderJob } from "../../contract/renderer.ts";
 import { nativeFfprobe } from "../../container/src/engines/native.ts";
 import { planRender, type ProbeFacts, type RenderPlan } from "../../container/src/planner/index.ts";
 import { createProber } from "../../container/src/probe.ts";

@@ -4,7 +4,7 @@
 // block types allow it (mp3-splice.ts). It is fast; the joins are not seamless, because after a seek
 // ffmpeg places samples by container timestamps while the single command counts decoded samples.
 import { readFile, rm, writeFile } from "node:fs/promises";
-import type { RenderJob } from "../../container/src/contract.ts";
+import type { RenderJob } from "../../contract/renderer.ts";
 import type { Engine } from "../../container/src/engines/types.ts";
 import { audioGraph, type AudioSource } from "../../container/src/planner/audio-graph.ts";
 import { resolveTracks } from "../../container/src/planner/index.ts";

@@ -1,8 +1,11 @@
 // A stand-in for the renderer on the stack's renderer port: the Worker dispatches to it exactly as
 // to the real one (POST /jobs, DELETE /jobs/:id, GET /health), and it finishes jobs through the
-// Worker's internal routes (output upload, completion report) like the real one does.
+// Worker's internal routes (output upload, completion report) like the real one does. What it
+// receives and sends is held to the renderer contract: a job outside it is refused (400) as the
+// real renderer refuses it, and its answers and reports are the contract's types.
 import { createServer, request as httpRequest, type Server } from "node:http";
-import type { RenderJob } from "../../container/src/contract.ts";
+import { parseRenderJob, RENDERER_PATHS } from "../../contract/renderer.ts";
+import type { RenderJob, RendererHealth, RenderReport, StartJobResponse } from "../../contract/renderer.ts";
 
 export interface Dispatch {
   jobId: string;
@@ -46,23 +49,29 @@ export function startStubRenderer(port: number, o: StubOptions): Promise<StubRen
   };
   stub.server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://stub").pathname;
-    if (path === "/health") return send(res, 200, { ok: true, engines: { native: true, wasm: false }, slots: o.capacity, running: [...running] });
-    if (path.startsWith("/jobs/") && req.method === "DELETE") {
-      running.delete(decodeURIComponent(path.slice(6)));
+    if (path === RENDERER_PATHS.health) {
+      const health: RendererHealth = { ok: true, engines: { native: true, wasm: false }, slots: o.capacity, running: [...running] };
+      return send(res, 200, health);
+    }
+    if (path.startsWith(`${RENDERER_PATHS.jobs}/`) && req.method === "DELETE") {
+      running.delete(decodeURIComponent(path.slice(RENDERER_PATHS.jobs.length + 1)));
       return send(res, 204);
     }
-    if (path !== "/jobs" || req.method !== "POST") return send(res, 404, { error: "not found" });
+    if (path !== RENDERER_PATHS.jobs || req.method !== "POST") return send(res, 404, { error: "not found" });
+    const answer = (status: number, r: StartJobResponse) => send(res, status, r);
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const job = JSON.parse(Buffer.concat(chunks).toString("utf8")) as RenderJob;
+      const parsed = parseRenderJob(jsonOrUndefined(Buffer.concat(chunks).toString("utf8")));
+      if (!parsed.ok) return send(res, 400, { accepted: false, errors: parsed.errors });
+      const job = parsed.job;
       if (running.size >= o.capacity) {
         stub.refused++;
-        return send(res, 503, { accepted: false, reason: "busy" });
+        return answer(503, { accepted: false, reason: "busy" });
       }
       running.add(job.jobId);
       stub.dispatches.push({ jobId: job.jobId, attempt: job.attempt, at: performance.now(), wall: Date.now() });
-      send(res, 202, { accepted: true });
+      answer(202, { accepted: true });
       if (o.onAccept) {
         o.onAccept(job)
           .catch((e) => console.error(`stub renderer: job ${job.jobId}: ${(e as Error).message}`))
@@ -118,7 +127,7 @@ export async function completeJob(job: RenderJob, output: Buffer, durationMs = 1
   await report(job, { event: "completed", attempt: job.attempt, durationMs, size: output.length, engine: "native" });
 }
 
-export async function report(job: RenderJob, body: unknown): Promise<void> {
+export async function report(job: RenderJob, body: RenderReport): Promise<void> {
   const res = await withRestarts(() =>
     fetch(job.callback.url, {
       method: "POST",
@@ -127,6 +136,14 @@ export async function report(job: RenderJob, body: unknown): Promise<void> {
     }),
   );
   if (res.status !== 200) throw new Error(`report: ${res.status} ${res.text}`);
+}
+
+function jsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A write that met a Worker reload (503 "restarted mid-request") is sent again. */

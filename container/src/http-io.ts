@@ -5,7 +5,16 @@ import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { RenderJob, RenderReport } from "./contract.ts";
+import type { z } from "zod";
+import {
+  issueMessages,
+  MultipartCreatedSchema,
+  MultipartPartSchema,
+  multipartUploadUrls,
+  type MultipartComplete,
+  type RenderJob,
+  type RenderReport,
+} from "../../contract/renderer.ts";
 
 /** A job-ending error with the retry verdict the Worker needs. */
 export class JobError extends Error {
@@ -118,6 +127,13 @@ async function put(url: string, token: string, file: string, start: number, leng
   return check(res, `PUT ${new URL(url).pathname}`);
 }
 
+/** The Worker's JSON answer, held to the contract: a body outside it is the Worker's bug, not trusted. */
+async function answer<T>(res: Response, schema: z.ZodType<T>, what: string): Promise<T> {
+  const parsed = schema.safeParse(await res.json().catch(() => undefined));
+  if (parsed.success) return parsed.data;
+  throw new JobError(`upload failed: ${what} answered a body outside the contract (${issueMessages(parsed.error).join("; ")})`, true);
+}
+
 async function check(res: Response, what: string): Promise<Response> {
   if (res.ok) return res;
   const text = await res.text().catch(() => "");
@@ -144,28 +160,25 @@ export async function uploadOutput(
       onBytes(size);
       return size;
     }
-    const base = multipartUrl.replace(/\/$/, "");
+    const urls = multipartUploadUrls(multipartUrl);
     const created = await withRetries(3, signal, async () =>
-      check(await fetch(base, { method: "POST", headers: { authorization: `Bearer ${token}` }, signal }), "POST multipart"),
+      check(await fetch(urls.create, { method: "POST", headers: { authorization: `Bearer ${token}` }, signal }), "POST multipart"),
     );
-    const { uploadId } = (await created.json()) as { uploadId: string };
-    const parts: { partNumber: number; etag: string }[] = [];
+    const { uploadId } = await answer(created, MultipartCreatedSchema, "POST multipart");
+    const completion: MultipartComplete = { parts: [] };
     for (let partNumber = 1, start = 0; start < size; partNumber++, start += PART) {
       const length = Math.min(PART, size - start);
-      const res = await withRetries(3, signal, () =>
-        put(`${base}/${encodeURIComponent(uploadId)}/${partNumber}`, token, file, start, length, contentType, signal),
-      );
-      const body = (await res.json().catch(() => ({}))) as { etag?: string };
-      const etag = body.etag ?? res.headers.get("etag") ?? "";
-      parts.push({ partNumber, etag });
+      const res = await withRetries(3, signal, () => put(urls.part(uploadId, partNumber), token, file, start, length, contentType, signal));
+      const { etag } = await answer(res, MultipartPartSchema, `PUT part ${partNumber}`);
+      completion.parts.push({ partNumber, etag });
       onBytes(length);
     }
     await withRetries(3, signal, async () =>
       check(
-        await fetch(`${base}/${encodeURIComponent(uploadId)}/complete`, {
+        await fetch(urls.complete(uploadId), {
           method: "POST",
           headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          body: JSON.stringify({ parts }),
+          body: JSON.stringify(completion),
           signal,
         }),
         "complete multipart",

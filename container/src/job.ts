@@ -2,7 +2,7 @@
 // all along and cleanup in `finally` whatever happens (modelled on PeerTube's peertube-runner).
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { HEARTBEAT_SECONDS, type RenderJob, type RenderReport } from "./contract.ts";
+import { HEARTBEAT_SECONDS, type RenderJob, type RenderReport } from "../../contract/renderer.ts";
 import { chooseEngine, type AvailableEngines } from "./engines/choose.ts";
 import { withParallelAudio } from "./engines/parallel-audio.ts";
 import { EngineError, type Engine, type Prober } from "./engines/types.ts";

@@ -6,11 +6,10 @@ import { realpathSync } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { RENDERER_PATHS, type RenderJob, type RendererHealth, type StartJobResponse } from "./contract.ts";
+import { parseRenderJob, RENDERER_PATHS, type RenderJob, type RendererHealth, type StartJobResponse } from "../../contract/renderer.ts";
 import { wasmMaxBytes } from "./engines/choose.ts";
 import { setupEngines, type EngineSet } from "./engines/setup.ts";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_WATCHDOG_MS, JobStop, runJob, type JobContext, type JobOutcome } from "./job.ts";
-import { parseRenderJob } from "./validate.ts";
 
 const MAX_BODY = 1024 * 1024;
 /** A cancelled job must be gone within 5 s; SIGKILL comes at 2 s, so this is only a backstop. */

@@ -1,7 +1,7 @@
 // Engines directly (no HTTP): native vs wasm on the same plan, cancellation, errors, engine choice,
 // and a mid-stream resolution change.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RenderJob } from "../../container/src/contract.ts";
+import type { RenderJob } from "../../contract/renderer.ts";
 import { chooseEngine, wasmMaxBytes, WASM_MAX_INPUT_BYTES } from "../../container/src/engines/choose.ts";
 import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/native.ts";
 import { withParallelAudio } from "../../container/src/engines/parallel-audio.ts";

@@ -1,12 +1,15 @@
-// A stand-in for the Worker's side of the renderer contract, over real HTTP: it serves track files
-// (with Range), accepts the output (single PUT or multipart) and records every report.
+// A stand-in for the Worker's side of the renderer contract, over real HTTP and on the contract's
+// own routes: it serves track files (with Range), accepts the output (single PUT or multipart) and
+// records every report. Bodies the renderer sends are held to the contract's schemas and refused
+// (400) outside it, as the Worker refuses them.
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import type { RenderJob, RenderReport } from "../../container/src/contract.ts";
+import { issueMessages, INTERNAL_ROUTES, internalJobUrls, MultipartCompleteSchema, RenderReportSchema } from "../../contract/renderer.ts";
+import type { InternalRoute, MultipartCreated, MultipartPart, RenderJob, RenderReport } from "../../contract/renderer.ts";
 
 export interface FakeTrack {
   id: string;
@@ -41,6 +44,8 @@ export class FakeWorker {
   readonly reports = new Map<string, ReceivedReport[]>();
   readonly uploads = new Map<string, Upload>();
   readonly unauthorized: string[] = [];
+  /** Reports refused by the contract's schema: "jobId: field errors". */
+  readonly rejectedReports: string[] = [];
   readonly requests: string[] = [];
   private files = new Map<string, { file: string; behaviour: TrackBehaviour }>();
   private tokens = new Map<string, string>();
@@ -87,12 +92,13 @@ export class FakeWorker {
   }): RenderJob {
     const token = `tok-${o.jobId}-${Math.random().toString(36).slice(2)}`;
     this.tokens.set(o.jobId, token);
+    const urls = internalJobUrls(this.base, o.jobId);
     const tracks = o.tracks.map((t) => {
       this.files.set(`${o.jobId}/${t.id}`, { file: t.file, behaviour: o.behaviour?.[t.id] ?? {} });
       return {
         id: t.id,
         participantId: t.participantId ?? `p-${t.id}`,
-        url: `${this.base}/tracks/${o.jobId}/${t.id}`,
+        url: urls.track(t.id),
         offsetMs: t.offsetMs,
         ...(t.durationMs !== undefined ? { durationMs: t.durationMs } : {}),
         audio: t.audio,
@@ -109,12 +115,8 @@ export class FakeWorker {
       height: o.height ?? 0,
       durationMs: o.durationMs,
       tracks,
-      output: {
-        url: `${this.base}/output/${o.jobId}`,
-        contentType: o.type === "AUDIO" ? "audio/mpeg" : "video/mp4",
-        multipartUrl: `${this.base}/output/${o.jobId}/multipart`,
-      },
-      callback: { url: `${this.base}/report/${o.jobId}`, token },
+      output: { url: urls.output, contentType: o.type === "AUDIO" ? "audio/mpeg" : "video/mp4", multipartUrl: urls.multipart },
+      callback: { url: urls.report, token },
     };
   }
 
@@ -138,7 +140,10 @@ export class FakeWorker {
     for (;;) {
       const v = predicate();
       if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > deadline) {
+        const rejected = this.rejectedReports.length ? ` (reports refused by the contract: ${this.rejectedReports.join(" | ")})` : "";
+        throw new Error(`timed out waiting for ${what}${rejected}`);
+      }
       await new Promise<void>((r) => {
         const t = setTimeout(done, 100);
         function done() {
@@ -168,24 +173,42 @@ export class FakeWorker {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", this.base);
-    const seg = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     this.requests.push(`${req.method} ${url.pathname}`);
-    const jobId = seg[1] ?? "";
+    const hit = matchRoute(req.method ?? "", url.pathname);
     try {
+      if (!hit) return void res.writeHead(404).end();
+      const { id: jobId = "", ...params } = hit.params;
       if (!this.authorized(req, jobId)) return void res.writeHead(401).end();
-      if (seg[0] === "tracks" && req.method === "GET") return await this.serveTrack(req, res, `${jobId}/${seg[2]}`);
-      if (seg[0] === "report" && req.method === "POST") {
-        const report = JSON.parse((await body(req)).toString()) as RenderReport;
-        const list = this.reports.get(jobId) ?? [];
-        list.push({ at: Date.now(), report });
-        this.reports.set(jobId, list);
-        return void res.writeHead(this.reportStatus.get(jobId) ?? 204).end();
+      switch (hit.route) {
+        case "track":
+          return await this.serveTrack(req, res, `${jobId}/${params.trackId}`);
+        case "report":
+          return await this.receiveReport(req, res, jobId);
+        case "output":
+          return await this.receiveOutput(req, res, jobId);
+        case "multipartCreate":
+          return this.createUpload(res);
+        case "multipartPart":
+          return await this.receivePart(req, res, jobId, params.uploadId ?? "", Number(params.part));
+        case "multipartComplete":
+          return await this.completeUpload(req, res, jobId, params.uploadId ?? "");
       }
-      if (seg[0] === "output") return await this.output(req, res, jobId, seg.slice(2));
-      res.writeHead(404).end();
     } finally {
       this.wake();
     }
+  }
+
+  private async receiveReport(req: IncomingMessage, res: ServerResponse, jobId: string): Promise<void> {
+    const parsed = RenderReportSchema.safeParse(await jsonBody(req));
+    if (!parsed.success) {
+      const errors = issueMessages(parsed.error);
+      this.rejectedReports.push(`${jobId}: ${errors.join("; ")}`);
+      return json(res, { errors }, 400);
+    }
+    const list = this.reports.get(jobId) ?? [];
+    list.push({ at: Date.now(), report: parsed.data });
+    this.reports.set(jobId, list);
+    res.writeHead(this.reportStatus.get(jobId) ?? 204).end();
   }
 
   private async serveTrack(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
@@ -210,40 +233,68 @@ export class FakeWorker {
     return pipeline(createReadStream(entry.file), res);
   }
 
-  private async output(req: IncomingMessage, res: ServerResponse, jobId: string, rest: string[]): Promise<void> {
-    const cl = req.headers["content-length"] !== undefined ? Number(req.headers["content-length"]) : null;
-    if (rest.length === 0 && req.method === "PUT") {
-      if (cl === null) return void res.writeHead(411).end();
-      const path = join(this.dir, `${jobId}.out`);
-      await pipeline(req, createWriteStream(path));
-      this.uploads.set(jobId, { path, size: (await stat(path)).size, contentLength: cl });
-      return json(res, { key: "output", size: cl });
-    }
-    if (rest[0] !== "multipart") return void res.writeHead(404).end();
-    if (rest.length === 1 && req.method === "POST") {
-      const uploadId = `up-${Math.random().toString(36).slice(2)}`;
-      this.parts.set(uploadId, new Map());
-      return json(res, { uploadId });
-    }
-    const parts = this.parts.get(rest[1] ?? "");
+  private async receiveOutput(req: IncomingMessage, res: ServerResponse, jobId: string): Promise<void> {
+    const cl = contentLength(req);
+    if (cl === null) return void res.writeHead(411).end();
+    const path = join(this.dir, `${jobId}.out`);
+    await pipeline(req, createWriteStream(path));
+    this.uploads.set(jobId, { path, size: (await stat(path)).size, contentLength: cl });
+    json(res, { key: "output", size: cl });
+  }
+
+  private createUpload(res: ServerResponse): void {
+    const uploadId = `up-${Math.random().toString(36).slice(2)}`;
+    this.parts.set(uploadId, new Map());
+    json(res, { uploadId } satisfies MultipartCreated);
+  }
+
+  private async receivePart(req: IncomingMessage, res: ServerResponse, jobId: string, uploadId: string, partNumber: number): Promise<void> {
+    const parts = this.parts.get(uploadId);
+    if (!parts || !Number.isInteger(partNumber)) return void res.writeHead(404).end();
+    if (contentLength(req) === null) return void res.writeHead(411).end();
+    const path = join(this.dir, `${jobId}.${uploadId}.${partNumber}`);
+    await pipeline(req, createWriteStream(path));
+    parts.set(partNumber, path);
+    json(res, { partNumber, etag: `etag-${partNumber}` } satisfies MultipartPart);
+  }
+
+  private async completeUpload(req: IncomingMessage, res: ServerResponse, jobId: string, uploadId: string): Promise<void> {
+    const parts = this.parts.get(uploadId);
     if (!parts) return void res.writeHead(404).end();
-    if (rest[2] === "complete" && req.method === "POST") {
-      const { parts: list } = JSON.parse((await body(req)).toString()) as { parts: { partNumber: number; etag: string }[] };
-      const path = join(this.dir, `${jobId}.out`);
-      const chunks = await Promise.all(list.map((p) => readFile(parts.get(p.partNumber) ?? "/nonexistent")));
-      await writeFile(path, Buffer.concat(chunks));
-      this.uploads.set(jobId, { path, size: (await stat(path)).size, contentLength: null, parts: list.length });
-      return json(res, { key: "output", size: (await stat(path)).size });
-    }
-    const partNumber = Number(rest[2]);
-    if (req.method === "PUT" && Number.isInteger(partNumber)) {
-      if (cl === null) return void res.writeHead(411).end();
-      const path = join(this.dir, `${jobId}.${rest[1]}.${partNumber}`);
-      await pipeline(req, createWriteStream(path));
-      parts.set(partNumber, path);
-      return json(res, { partNumber, etag: `etag-${partNumber}` });
-    }
-    res.writeHead(404).end();
+    const parsed = MultipartCompleteSchema.safeParse(await jsonBody(req));
+    if (!parsed.success) return json(res, { errors: issueMessages(parsed.error) }, 400);
+    const list = parsed.data.parts;
+    const path = join(this.dir, `${jobId}.out`);
+    const chunks = await Promise.all(list.map((p) => readFile(parts.get(p.partNumber) ?? "/nonexistent")));
+    await writeFile(path, Buffer.concat(chunks));
+    this.uploads.set(jobId, { path, size: (await stat(path)).size, contentLength: null, parts: list.length });
+    json(res, { key: "output", size: (await stat(path)).size });
+  }
+}
+
+/** The contract's route a request hits, with its decoded params, matched as the Worker's router does. */
+function matchRoute(method: string, pathname: string): { route: InternalRoute; params: Record<string, string> } | undefined {
+  for (const route of Object.keys(INTERNAL_ROUTES) as InternalRoute[]) {
+    const { method: wanted, path } = INTERNAL_ROUTES[route];
+    if (wanted !== method) continue;
+    const names: string[] = [];
+    const pattern = new RegExp(`^${path.replace(/:(\w+)/g, (_, name: string) => (names.push(name), "([^/]+)"))}$`);
+    const m = pattern.exec(pathname);
+    if (m) return { route, params: Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(m[i + 1]!)])) };
+  }
+  return undefined;
+}
+
+function contentLength(req: IncomingMessage): number | null {
+  return req.headers["content-length"] !== undefined ? Number(req.headers["content-length"]) : null;
+}
+
+/** The request's JSON body; anything unparsable is undefined, which every schema refuses. */
+async function jsonBody(req: IncomingMessage): Promise<unknown> {
+  try {
+    return JSON.parse((await body(req)).toString());
+  } catch {
+    return undefined;
   }
 }
 
@@ -253,7 +304,7 @@ async function body(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function json(res: ServerResponse, value: unknown): void {
+function json(res: ServerResponse, value: unknown, status = 200): void {
   const text = JSON.stringify(value);
-  res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text);
 }

@@ -1,7 +1,7 @@
 // Starts an in-process renderer against a FakeWorker for the integration tests.
 import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import type { RenderJob } from "../../container/src/contract.ts";
+import type { RenderJob } from "../../contract/renderer.ts";
 import { setupEngines, type EngineSet } from "../../container/src/engines/setup.ts";
 import type { JobOutcome } from "../../container/src/job.ts";
 import { createRenderer, type Renderer, type RendererOptions } from "../../container/src/server.ts";

@@ -83,7 +83,7 @@ describe("runJob", () => {
     expect(fw.finalReport("gone")).toMatchObject({ event: "failed", retryable: false, error: 'track "a": download failed (HTTP 404)' });
     await runJob(await audioJob("flaky", { a: { status: 503 } }), new AbortController().signal, ctx(engine));
     expect(fw.finalReport("flaky")).toMatchObject({ event: "failed", retryable: true });
-    expect(fw.requests.filter((r) => r === "GET /tracks/flaky/a")).toHaveLength(3);
+    expect(fw.requests.filter((r) => r === "GET /internal/jobs/flaky/tracks/a")).toHaveLength(3);
   });
 
   it("renders, uploads with Content-Length and reports completion with the engine and attempt", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RenderJob } from "../../container/src/contract.ts";
+import type { RenderJob } from "../../contract/renderer.ts";
 import { audioGraph } from "../../container/src/planner/audio-graph.ts";
 import { planRender, type ProbeFacts } from "../../container/src/planner/index.ts";
 

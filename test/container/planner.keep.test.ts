@@ -2,10 +2,9 @@
 // renders only the rendered window (inputs seeked to its start), cuts the mix sample-exactly with
 // atrim, composes only the kept video frames, and an output of exactly the sum of the spans.
 import { describe, expect, it } from "vitest";
-import type { RenderJob } from "../../container/src/contract.ts";
+import { parseRenderJob, type RenderJob } from "../../contract/renderer.ts";
 import { normalizeKeep } from "../../container/src/planner/keep.ts";
 import { planRender, type ProbeFacts } from "../../container/src/planner/index.ts";
-import { parseRenderJob } from "../../container/src/validate.ts";
 
 type T = Partial<RenderJob["tracks"][number]> & { id: string };
 

@@ -1,7 +1,7 @@
 // AUDIO jobs end to end through the HTTP renderer: native ffmpeg, then the same job on
 // ffmpeg.wasm in a process without native ffmpeg/ffprobe (RENDERER_DISABLE_NATIVE=1).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RenderJob } from "../../container/src/contract.ts";
+import type { RenderJob } from "../../contract/renderer.ts";
 import { makeTrack, probe, tempDir, toneLevels } from "../fixtures/media.ts";
 import { FakeWorker, type FakeTrack } from "./fake-worker.ts";
 import { startRenderer, type RunningRenderer } from "./harness.ts";

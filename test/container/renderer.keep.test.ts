@@ -2,7 +2,7 @@
 // ffmpeg.wasm for AUDIO, native for VIDEO. The cut must land on the requested instant in the
 // sound and the picture alike, and the output must last exactly the sum of the kept spans.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RenderJob } from "../../container/src/contract.ts";
+import type { RenderJob } from "../../contract/renderer.ts";
 import { colorName, decodeAudio, goertzel, makeTrack, pixelAt, probe, tempDir, toneLevels } from "../fixtures/media.ts";
 import { FakeWorker, type FakeTrack } from "./fake-worker.ts";
 import { startRenderer, type RunningRenderer } from "./harness.ts";

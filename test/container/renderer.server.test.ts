@@ -3,7 +3,7 @@
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RendererHealth } from "../../container/src/contract.ts";
+import { RendererHealthSchema, type RendererHealth } from "../../contract/renderer.ts";
 import { makeGarbage, makeTrack, tempDir } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
 import { processesMatching, sleep, startRenderer, type RunningRenderer } from "./harness.ts";
@@ -38,7 +38,13 @@ const audioJob = (jobId: string, extra: { hold?: Promise<unknown> } = {}) =>
     }),
   );
 
-const health = async () => (await (await fetch(`${r.url}/health`)).json()) as RendererHealth;
+/** GET /health, held to the contract: valid, and nothing the schema would strip. */
+async function health(): Promise<RendererHealth> {
+  const body: unknown = await (await fetch(`${r.url}/health`)).json();
+  const parsed = RendererHealthSchema.parse(body);
+  expect(parsed).toEqual(body);
+  return parsed;
+}
 
 describe("renderer server", () => {
   it("reports its engines and slots on /health", async () => {

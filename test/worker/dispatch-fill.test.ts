@@ -5,7 +5,7 @@ import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { handleCron, MAX_DISPATCHES_PER_MESSAGE, reclaim } from "../../worker/jobs/dispatch";
 import { setRendererForTests } from "../../worker/jobs/renderer";
-import type { RenderJob } from "../../container/src/contract";
+import type { RenderJob } from "../../contract/renderer";
 import type { RenderJobMessage } from "../../worker/jobs/messages";
 import { captureQueue, compositionRow, createComposition, ingest, resetRenderer, runQueue, supervisor, uid } from "./helpers";
 

@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env, exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { vi } from "vitest";
-import type { RenderJob } from "../../container/src/contract";
+import { parseRenderJob, type RenderJob } from "../../contract/renderer";
 import type { Role } from "../../worker/auth/principal";
 import worker from "../../worker/index";
 import type { RenderJobMessage } from "../../worker/jobs/messages";
@@ -128,11 +128,17 @@ export interface FakeRenderer {
   answer: StartResult;
 }
 
-/** Replaces the renderer the Worker dispatches to (same module instance as the Worker's). */
+/**
+ * Replaces the renderer the Worker dispatches to (same module instance as the Worker's). Each job
+ * is held to the contract as the real renderer holds it: a dispatcher that builds an invalid job
+ * makes the dispatch throw, naming the fields.
+ */
 export function fakeRenderer(): FakeRenderer {
   const fake: FakeRenderer = { jobs: [], cancels: [], answer: { accepted: true, instance: "fake-1" } };
   setRendererForTests({
     async start(job) {
+      const parsed = parseRenderJob(job);
+      if (!parsed.ok) throw new Error(`fake renderer: the dispatched job breaks the contract: ${parsed.errors.join("; ")}`);
       fake.jobs.push(structuredClone(job));
       return fake.answer;
     },

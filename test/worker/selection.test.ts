@@ -4,7 +4,7 @@
 // RenderJob: each track's audio/video flag follows the selection, `keep` holds the kept spans.
 import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { RenderJob } from "../../container/src/contract";
+import type { RenderJob } from "../../contract/renderer";
 import {
   at,
   call,

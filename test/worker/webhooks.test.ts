@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { createMessageBatch } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { RenderJob } from "../../container/src/contract";
+import type { RenderJob } from "../../contract/renderer";
 import { reclaim } from "../../worker/jobs/dispatch";
 import { runOutputKey } from "../../worker/jobs/outputs";
 import { findCompositionById } from "../../worker/db/compositions";

@@ -1,4 +1,4 @@
-import type { RenderJob } from "../../container/src/contract";
+import type { RenderJob } from "../../contract/renderer";
 import { findRecording } from "../db/recordings";
 import type { CompositionRow } from "../db/schema";
 import type { Env } from "../env";

@@ -1,6 +1,5 @@
 import { getContainer } from "@cloudflare/containers";
-import type { RenderJob, StartJobResponse } from "../../container/src/contract";
-import { RENDERER_PATHS } from "../../container/src/contract";
+import { RENDERER_PATHS, StartJobResponseSchema, type RenderJob } from "../../contract/renderer";
 import type { Env } from "../env";
 
 export type StartResult = { accepted: true; instance: string } | { accepted: false; reason: string };
@@ -30,9 +29,10 @@ function rendererOver(instances: string[], send: Send): Renderer {
             headers: { "Content-Type": "application/json" },
             body: JSON.stringify(job),
           });
-          const body = (await res.json().catch(() => ({}))) as Partial<StartJobResponse>;
-          if (res.ok && body.accepted) return { accepted: true, instance };
-          reason = body.reason ?? `renderer answered ${res.status}`;
+          // An answer outside the contract is a refusal named by its status.
+          const body = StartJobResponseSchema.safeParse(await res.json().catch(() => undefined)).data;
+          if (res.ok && body?.accepted) return { accepted: true, instance };
+          reason = body?.reason ?? `renderer answered ${res.status}`;
         } catch (err) {
           reason = `renderer unreachable: ${(err as Error).message}`;
         }

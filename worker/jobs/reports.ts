@@ -1,4 +1,4 @@
-import type { RenderReport } from "../../container/src/contract";
+import type { RenderReport } from "../../contract/renderer";
 import { findCompositionById } from "../db/compositions";
 import type { CompositionRow } from "../db/schema";
 import type { Env } from "../env";

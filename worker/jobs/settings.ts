@@ -1,3 +1,4 @@
+import { internalJobUrls } from "../../contract/renderer";
 import type { Env } from "../env";
 
 export const API_BASE = "/auvious.video/composition/api";
@@ -13,11 +14,5 @@ export function jobSettings(env: Env) {
 export function internalUrls(env: Env, jobId: string) {
   const origin = (env.INTERNAL_BASE_URL || env.PUBLIC_BASE_URL || "").replace(/\/$/, "");
   if (!origin) throw new Error("INTERNAL_BASE_URL or PUBLIC_BASE_URL must be set for the renderer to reach the API");
-  const job = `${origin}${API_BASE}/internal/jobs/${encodeURIComponent(jobId)}`;
-  return {
-    track: (trackId: string) => `${job}/tracks/${encodeURIComponent(trackId)}`,
-    output: `${job}/output`,
-    multipart: `${job}/output/multipart`,
-    report: `${job}/report`,
-  };
+  return internalJobUrls(`${origin}${API_BASE}`, jobId);
 }

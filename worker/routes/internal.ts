@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import type { z } from "zod";
+import { INTERNAL_ROUTES as ROUTES, MultipartCompleteSchema, RenderReportSchema } from "../../contract/renderer";
 import type { AppEnv } from "../env";
 import { problem } from "../http/problem";
 import { runOutputKey } from "../jobs/outputs";
@@ -8,21 +9,6 @@ import { serveMediaObject } from "../media/serve";
 
 // The renderer's side door: one job's inputs, output upload and reports, authorized by its lease
 // token alone. Not part of the public OpenAPI document.
-
-const Report = z.discriminatedUnion("event", [
-  z.object({ event: z.literal("progress"), attempt: z.number().int(), progress: z.number().min(0).max(100), etaSeconds: z.number().min(0).optional() }),
-  z.object({
-    event: z.literal("completed"),
-    attempt: z.number().int(),
-    durationMs: z.number().min(0),
-    size: z.number().int().min(0),
-    warnings: z.array(z.string().max(2000)).max(100).optional(),
-    engine: z.enum(["native", "wasm"]),
-  }),
-  z.object({ event: z.literal("failed"), attempt: z.number().int(), error: z.string().max(4000), retryable: z.boolean() }),
-]);
-
-const CompleteParts = z.object({ parts: z.array(z.object({ partNumber: z.number().int().min(1).max(10000), etag: z.string() })).min(1) });
 
 async function jsonBody<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
   const parsed = schema.safeParse(await req.json().catch(() => undefined));
@@ -40,7 +26,7 @@ async function stillLeased(c: { env: AppEnv["Bindings"] }, id: string, token: st
 }
 
 export const internal = new Hono<AppEnv>()
-  .get("/internal/jobs/:id/tracks/:trackId", async (c) => {
+  .on(ROUTES.track.method, ROUTES.track.path, async (c) => {
     const { row } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
     const track = await c.env.DB.prepare(`SELECT media_key, content_type FROM tracks WHERE organization_id = ?1 AND conversation_id = ?2 AND id = ?3`)
       .bind(row.organizationId, row.conversationId, c.req.param("trackId"))
@@ -55,7 +41,7 @@ export const internal = new Hono<AppEnv>()
     if (!res) throw problem.notFound("The track's media is missing from storage.");
     return res;
   })
-  .put("/internal/jobs/:id/output", async (c) => {
+  .on(ROUTES.output.method, ROUTES.output.path, async (c) => {
     const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
     if (!c.req.raw.body || !c.req.header("Content-Length")) throw problem.status(411, "Content-Length is required.");
     const key = runOutputKey(row, token);
@@ -63,14 +49,14 @@ export const internal = new Hono<AppEnv>()
     await stillLeased(c, row.id, token, key);
     return c.json({ key: "output", size: object?.size ?? 0 }, 200);
   })
-  .post("/internal/jobs/:id/output/multipart", async (c) => {
+  .on(ROUTES.multipartCreate.method, ROUTES.multipartCreate.path, async (c) => {
     const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
     const upload = await c.env.MEDIA.createMultipartUpload(runOutputKey(row, token), {
       httpMetadata: { contentType: row.format === "MP3" ? "audio/mpeg" : "video/mp4" },
     });
     return c.json({ uploadId: upload.uploadId }, 200);
   })
-  .put("/internal/jobs/:id/output/multipart/:uploadId/:part", async (c) => {
+  .on(ROUTES.multipartPart.method, ROUTES.multipartPart.path, async (c) => {
     const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
     const partNumber = Number(c.req.param("part"));
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10000) throw problem.badRequest("part must be 1..10000");
@@ -79,17 +65,17 @@ export const internal = new Hono<AppEnv>()
     const part = await upload.uploadPart(partNumber, c.req.raw.body);
     return c.json({ partNumber: part.partNumber, etag: part.etag }, 200);
   })
-  .post("/internal/jobs/:id/output/multipart/:uploadId/complete", async (c) => {
+  .on(ROUTES.multipartComplete.method, ROUTES.multipartComplete.path, async (c) => {
     const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const { parts } = await jsonBody(c.req.raw, CompleteParts);
+    const { parts } = await jsonBody(c.req.raw, MultipartCompleteSchema);
     const key = runOutputKey(row, token);
     const object = await c.env.MEDIA.resumeMultipartUpload(key, c.req.param("uploadId")).complete(parts);
     await stillLeased(c, row.id, token, key);
     return c.json({ key: "output", size: object.size }, 200);
   })
-  .post("/internal/jobs/:id/report", async (c) => {
+  .on(ROUTES.report.method, ROUTES.report.path, async (c) => {
     const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const after = await applyReport(c.env, row, token, await jsonBody(c.req.raw, Report));
+    const after = await applyReport(c.env, row, token, await jsonBody(c.req.raw, RenderReportSchema));
     if (!after) throw problem.conflict("The job is no longer running under this lease.");
     return c.json({ state: after.state, progress: after.progress }, 200);
   });

@@ -1,5 +1,5 @@
 // The planner: job + probed facts → the complete ffmpeg argument array. Pure: no I/O, no ffmpeg.
-import type { RenderJob } from "../contract.ts";
+import type { RenderJob } from "../../../contract/renderer.ts";
 import { audioGraph, type AudioSource } from "./audio-graph.ts";
 import { audioCut, keptSegments, normalizeKeep } from "./keep.ts";
 import { segments, totalFrames, videoSpans, formatMs, type Segment } from "./timeline.ts";

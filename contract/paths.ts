@@ -1,0 +1,74 @@
+// Both URL schemes of the renderer seam, written once: the renderer's own HTTP surface, and the
+// Worker's internal routes the renderer calls (the Worker registers them from INTERNAL_ROUTES, the
+// dispatcher builds a job's URLs with internalJobUrls, the renderer derives its multipart URLs with
+// multipartUploadUrls).
+
+/** The renderer's HTTP surface (paths relative to its base URL). */
+export const RENDERER_PATHS = {
+  /** POST a RenderJob → StartJobResponse. */
+  jobs: "/jobs",
+  /** DELETE cancels the job. */
+  job: (jobId: string) => `/jobs/${encodeURIComponent(jobId)}`,
+  /** GET → RendererHealth. */
+  health: "/health",
+} as const;
+
+const JOB = "/internal/jobs/:id";
+const MULTIPART = `${JOB}/output/multipart` as const;
+// The renderer only knows the multipart URL a job carries; these extend it.
+const PART = "/:uploadId/:part";
+const COMPLETE = "/:uploadId/complete";
+
+/**
+ * The Worker's internal routes (Hono patterns, relative to the URL the Worker mounts its API at),
+ * authorized by the job's lease token alone.
+ */
+export const INTERNAL_ROUTES = {
+  /** A track's media, Range-capable. */
+  track: { method: "GET", path: `${JOB}/tracks/:trackId` },
+  /** The whole output in one body (Content-Length required). */
+  output: { method: "PUT", path: `${JOB}/output` },
+  /** Starts a multipart output → MultipartCreated. */
+  multipartCreate: { method: "POST", path: MULTIPART },
+  /** One part, 1..10000 (Content-Length required) → MultipartPart. */
+  multipartPart: { method: "PUT", path: `${MULTIPART}${PART}` },
+  /** Body MultipartComplete: assembles the parts into the output. */
+  multipartComplete: { method: "POST", path: `${MULTIPART}${COMPLETE}` },
+  /** Body RenderReport. */
+  report: { method: "POST", path: `${JOB}/report` },
+} as const;
+
+export type InternalRoute = keyof typeof INTERNAL_ROUTES;
+
+/** Fills a route pattern's `:name` segments, each URL-encoded. */
+function fill(pattern: string, params: Record<string, string | number>): string {
+  return pattern.replace(/:(\w+)/g, (_, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`no value for :${name} in ${pattern}`);
+    return encodeURIComponent(value);
+  });
+}
+
+/**
+ * The absolute URLs of one job's internal routes. `apiBase` is where the Worker mounts its API:
+ * its origin plus the API base path, without a trailing slash.
+ */
+export function internalJobUrls(apiBase: string, jobId: string) {
+  const url = (route: InternalRoute, params: Record<string, string> = {}) => apiBase + fill(INTERNAL_ROUTES[route].path, { id: jobId, ...params });
+  return {
+    track: (trackId: string) => url("track", { trackId }),
+    output: url("output"),
+    multipart: url("multipartCreate"),
+    report: url("report"),
+  };
+}
+
+/** The multipart upload's URLs, derived from the job's `output.multipartUrl`. */
+export function multipartUploadUrls(multipartUrl: string) {
+  const base = multipartUrl.replace(/\/$/, "");
+  return {
+    create: base,
+    part: (uploadId: string, partNumber: number) => base + fill(PART, { uploadId, part: partNumber }),
+    complete: (uploadId: string) => base + fill(COMPLETE, { uploadId }),
+  };
+}
