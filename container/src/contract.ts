@@ -64,7 +64,11 @@ export type RenderReport =
       warnings?: string[];
       engine: "native" | "wasm";
     }
-  | { event: "failed"; attempt: number; error: string; retryable: boolean };
+  /**
+   * `handedBack`: a stopping renderer returns the job unfinished (not its fault): the Worker requeues
+   * it without counting the attempt.
+   */
+  | { event: "failed"; attempt: number; error: string; retryable: boolean; handedBack?: boolean };
 
 /** POST /jobs answers. */
 export interface StartJobResponse {
