@@ -19,7 +19,7 @@ const Report = z.discriminatedUnion("event", [
     warnings: z.array(z.string().max(2000)).max(100).optional(),
     engine: z.enum(["native", "wasm"]),
   }),
-  z.object({ event: z.literal("failed"), attempt: z.number().int(), error: z.string().max(4000), retryable: z.boolean() }),
+  z.object({ event: z.literal("failed"), attempt: z.number().int(), error: z.string().max(4000), retryable: z.boolean(), handedBack: z.boolean().optional() }),
 ]);
 
 const CompleteParts = z.object({ parts: z.array(z.object({ partNumber: z.number().int().min(1).max(10000), etag: z.string() })).min(1) });
