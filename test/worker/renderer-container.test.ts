@@ -3,6 +3,7 @@
 // and dispatch / cancel talk only to the instances they must. The Durable Object namespace is a fake
 // behind the real Renderer (rendererFor); everything else is the real Worker over real D1 and R2.
 import { createExecutionContext, env } from "cloudflare:test";
+import type { OutboundHandler } from "@cloudflare/containers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RenderJob, RenderReport } from "../../container/src/contract";
 import type { Env } from "../../worker/env";
@@ -43,9 +44,11 @@ function fakeContainers(answer: (instance: string) => { accepted: boolean; reaso
   return { seen, containerEnv };
 }
 
-const outbound = RendererContainer.outboundByHost![RENDERER_OUTBOUND_HOST]!;
+// Exactly what the Container class registered for the host (its ContainerProxy calls it the same way).
+const outbound = RendererContainer.outboundByHost![RENDERER_OUTBOUND_HOST]! as OutboundHandler<Env>;
 const fromContainer = (e: Env, url: string, init: RequestInit = {}) => outbound(new Request(url, init), e, { containerId: "test", className: "RendererContainer" });
-const publicFetch = (e: Env, url: string, init: RequestInit = {}) => worker.fetch(new Request(url, init), e, createExecutionContext());
+const publicFetch = (e: Env, url: string, init: RequestInit = {}) =>
+  worker.fetch(new Request(url, init) as Request<unknown, IncomingRequestCfProperties>, e, createExecutionContext());
 const asPublicUrl = (url: string) => url.replace(`http://${RENDERER_OUTBOUND_HOST}`, "https://compositions.example.com");
 
 async function queuedComposition(): Promise<{ conv: string; id: string }> {
