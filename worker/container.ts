@@ -9,7 +9,8 @@ const rendererApp = createRendererApp();
 /**
  * The renderer's calls to http://worker.internal/… (its job's track reads, output upload, reports),
  * served inside the Worker with its bindings by the same internal routes local renderers call over
- * HTTP. The lease token in each request stays the credential.
+ * HTTP. The lease token in each request stays the credential. (An outbound handler gets no
+ * ExecutionContext; the internal routes need none.)
  */
 export const serveRendererOutbound: OutboundHandler<Env> = (request, env) => rendererApp.fetch(request, env);
 
