@@ -130,7 +130,14 @@ export const RenderReportSchema = z.discriminatedUnion("event", [
     warnings: z.array(z.string().max(2000)).max(100).optional(),
     engine: z.enum(["native", "wasm"]),
   }),
-  z.object({ event: z.literal("failed"), attempt: z.number().int(), error: z.string().max(4000), retryable: z.boolean() }),
+  z.object({
+    event: z.literal("failed"),
+    attempt: z.number().int(),
+    error: z.string().max(4000),
+    retryable: z.boolean(),
+    /** A stopping renderer returns the job unfinished (not its fault): requeued without counting the attempt. */
+    handedBack: z.boolean().optional(),
+  }),
 ]);
 export type RenderReport = z.infer<typeof RenderReportSchema>;
 

@@ -31,8 +31,20 @@ export interface Stack {
   startWorker(vars?: Record<string, string>): Promise<void>;
   stopWorker(signal?: NodeJS.Signals): Promise<void>;
   startRenderer(env?: Record<string, string>): Promise<void>;
-  stopRenderer(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * SIGTERM (default) and SIGINT reach the renderer process alone, as a container's PID 1 gets the
+   * platform's signals (it stops its own ffmpeg children); SIGKILL, and the fallback after `graceMs`
+   * (default 5 s), reach its whole process group. Resolves with how it ended (null: it was not running).
+   */
+  stopRenderer(signal?: NodeJS.Signals, o?: { graceMs?: number }): Promise<Exit | null>;
   stop(): Promise<void>;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The process did not stop by itself within the grace: its group was SIGKILLed. */
+  killed: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -81,23 +93,30 @@ function run(cmd: string, args: string[], opts: { env?: Record<string, string>; 
   return child;
 }
 
-async function stopGroup(child: ChildProcess | null, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+async function stopGroup(
+  child: ChildProcess | null,
+  signal: NodeJS.Signals = "SIGTERM",
+  o: { leaderOnly?: boolean; graceMs?: number } = {},
+): Promise<Exit | null> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return null;
+  const exited = new Promise<Exit>((r) => child.once("exit", (code, sig) => r({ code, signal: sig, killed })));
+  let killed = false;
   try {
-    process.kill(-child.pid!, signal);
+    process.kill(o.leaderOnly && signal !== "SIGKILL" ? child.pid! : -child.pid!, signal);
   } catch {
-    return;
+    return null;
   }
   const timer = setTimeout(() => {
+    killed = true;
     try {
       process.kill(-child.pid!, "SIGKILL");
     } catch {
       /* already gone */
     }
-  }, 5000);
-  await exited;
+  }, o.graceMs ?? 5000);
+  const exit = await exited;
   clearTimeout(timer);
+  return { ...exit, killed };
 }
 
 export async function applyMigrations(persistTo: string, quiet = true): Promise<void> {
@@ -149,13 +168,15 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       });
       await waitForHttp(`${rendererUrl}/health`, 30_000, renderer);
     },
-    async stopRenderer(signal) {
-      await stopGroup(renderer, signal);
+    async stopRenderer(signal, so = {}) {
+      const exit = await stopGroup(renderer, signal, { leaderOnly: true, graceMs: so.graceMs });
       renderer = null;
+      return exit;
     },
     async stop() {
       if (cron) clearInterval(cron);
-      await Promise.all([stopGroup(renderer), stopGroup(worker)]);
+      // SIGINT: the renderer hands running jobs back at once instead of draining them (SIGTERM).
+      await Promise.all([stopGroup(renderer, "SIGINT", { leaderOnly: true }), stopGroup(worker)]);
     },
   };
   await applyMigrations(o.persistTo, o.quiet);

@@ -1,10 +1,11 @@
 import { Scalar } from "@scalar/hono-api-reference";
+import type { Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./env";
 import { Problem, problem, problemResponse } from "./http/problem";
 import { createRouter } from "./http/router";
-import { API_BASE } from "./jobs/settings";
+import { API_BASE, rendererOutsideCloudflare } from "./jobs/settings";
 import { audit } from "./routes/audit";
 import { commands } from "./routes/commands";
 import { hooks } from "./routes/hooks";
@@ -13,6 +14,8 @@ import { player } from "./routes/player";
 import { queries } from "./routes/queries";
 import { recordingsRouter } from "./routes/recordings";
 import { webhooks } from "./routes/webhooks";
+
+const noRoute = (c: Context) => problemResponse(c, problem.notFound(`No route for ${c.req.method} ${new URL(c.req.url).pathname}.`));
 
 export function createApp() {
   const api = createRouter();
@@ -27,6 +30,10 @@ export function createApp() {
     .route("/", queries)
     .route("/", player)
     .route("/", recordingsRouter)
+    // The renderer's side door is public only for a renderer outside Cloudflare (RENDERER_URL). A
+    // Container reaches it through its outbound handler instead (createRendererApp), so from the
+    // internet it does not exist, whoever holds a lease token.
+    .use("/internal/jobs/*", async (c, next) => (rendererOutsideCloudflare(c.env) ? next() : noRoute(c)))
     .route("/", internal)
     // After the seed's routes: GET /{conversationId}/{compositionId}/deliveries must not shadow them.
     .route("/", webhooks)
@@ -49,7 +56,24 @@ export function createApp() {
     },
     servers: [{ url: new URL(c.req.url).origin }],
   }));
-  app.notFound((c) => problemResponse(c, problem.notFound(`No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
+  answerWithProblems(app);
+  return app;
+}
+
+/**
+ * What the renderer Container's outbound handler serves inside the Worker: the internal routes alone,
+ * at the same paths, answering errors the same way.
+ */
+export function createRendererApp() {
+  const app = createRouter();
+  app.use("*", requestId());
+  app.route(API_BASE, internal);
+  answerWithProblems(app);
+  return app;
+}
+
+function answerWithProblems(app: Hono<AppEnv>): void {
+  app.notFound(noRoute);
   app.onError((err, c) => {
     if (err instanceof Problem) return problemResponse(c, err);
     if (err instanceof HTTPException) {
@@ -67,5 +91,4 @@ export function createApp() {
     console.error(JSON.stringify({ msg: "unhandled error", requestId: c.get("requestId"), error: String(err), stack: (err as Error).stack }));
     return problemResponse(c, problem.status(500, "An unexpected error occurred; it has been logged."));
   });
-  return app;
 }

@@ -10,9 +10,9 @@ export interface Env {
   WEBHOOKS: Queue<WebhookMessage>;
   RENDERER?: DurableObjectNamespace;
 
-  /** Origin used for links and renderer callbacks; falls back to the request's origin. */
+  /** Origin of signed links; falls back to the request's origin. */
   PUBLIC_BASE_URL?: string;
-  /** Origin the renderer uses to reach the internal routes; defaults to PUBLIC_BASE_URL. */
+  /** With RENDERER_URL only: the origin that renderer uses to reach the internal routes (default PUBLIC_BASE_URL). */
   INTERNAL_BASE_URL?: string;
   JWKS_URL?: string;
   JWT_SECRET?: string;
@@ -24,8 +24,14 @@ export interface Env {
   MEDIA_SIGNING_KEYS?: string;
   LEASE_SECONDS?: string;
   MAX_ATTEMPTS?: string;
+  /** A renderer outside Cloudflare (local dev, tests); empty = the RENDERER Container. */
   RENDERER_URL?: string;
+  /** How many named RENDERER Container instances jobs are spread over (the only source of that number). */
   RENDERER_INSTANCES?: string;
+  /** Concurrent jobs per Container instance (its SLOTS). */
+  RENDERER_SLOTS?: string;
+  /** How long a Container's SIGTERM lets running jobs finish before they are handed back. */
+  RENDERER_DRAIN_SECONDS?: string;
   ALLOW_LOOPBACK_CALLBACKS?: string;
   /** Derives the per-organization secret that signs deliveries to a request's callbackUrl. */
   WEBHOOK_SIGNING_SECRET?: string;

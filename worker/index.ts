@@ -1,4 +1,3 @@
-import { Container } from "@cloudflare/containers";
 import { createApp } from "./app";
 import { benchBaseline, benchBaselineEnabled } from "./bench-baseline";
 import type { Env } from "./env";
@@ -7,14 +6,12 @@ import type { RenderJobMessage } from "./jobs/messages";
 import { handleWebhookBatch, sweepDeliveries } from "./webhooks/deliver";
 import { WEBHOOKS_QUEUE, type WebhookMessage } from "./webhooks/types";
 
-const app = createApp();
+export { RendererContainer } from "./container";
+// The Container class routes the renderer's outbound HTTP (worker.internal) through this entrypoint;
+// it looks it up in ctx.exports, so the main module must export it.
+export { ContainerProxy } from "@cloudflare/containers";
 
-/** The renderer image (container/Dockerfile) run as a Cloudflare Container; one instance per name. */
-export class RendererContainer extends Container {
-  override defaultPort = 8080;
-  // Renders report progress every few seconds; an idle instance may sleep.
-  override sleepAfter = "10m";
-}
+const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => (benchBaselineEnabled(env, request) ? benchBaseline.fetch(request) : app.fetch(request, env, ctx)),

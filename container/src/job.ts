@@ -12,7 +12,7 @@ import { InvalidMediaError } from "./probe.ts";
 
 export { JobError } from "./http-io.ts";
 
-/** Why a job was stopped from outside; only "shutdown" is reported (so the Worker requeues it). */
+/** Why a job was stopped from outside; only "shutdown" is reported (handed back: the Worker requeues it). */
 export type StopKind = "cancel" | "shutdown" | "superseded" | "lease-lost";
 
 export class JobStop extends Error {
@@ -265,7 +265,7 @@ async function execute(
       ctx.log(`${tag} stopped (${kind})`);
       const outcome: JobOutcome = { status: "stopped", stop: kind };
       if (kind !== "shutdown") return { outcome };
-      return { outcome, final: { event: "failed", attempt: job.attempt, error: "renderer shutting down", retryable: true } };
+      return { outcome, final: { event: "failed", attempt: job.attempt, error: "renderer shutting down", retryable: true, handedBack: true } };
     }
     const { error, retryable } = classify(e, plan, dir);
     ctx.log(`${tag} failed (${retryable ? "retryable" : "final"}): ${error}`);

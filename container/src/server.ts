@@ -1,20 +1,27 @@
 // The renderer's HTTP surface: accept jobs up to SLOTS at once, cancel them, report health, and
-// on SIGTERM/SIGINT hand every running job back to the Worker (failed, retryable) before exiting.
+// drain on SIGTERM: no new jobs, running ones finish within the grace period, the rest are handed back
+// to the Worker (requeued without costing an attempt) before exiting.
 import { cpus, tmpdir } from "node:os";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import { realpathSync } from "node:fs";
-import { mkdir, readdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseRenderJob, RENDERER_PATHS, type RenderJob, type RendererHealth, type StartJobResponse } from "../../contract/renderer.ts";
 import { wasmMaxBytes } from "./engines/choose.ts";
 import { setupEngines, type EngineSet } from "./engines/setup.ts";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_WATCHDOG_MS, JobStop, runJob, type JobContext, type JobOutcome } from "./job.ts";
+import { workspace } from "./workspace.ts";
 
 const MAX_BODY = 1024 * 1024;
 /** A cancelled job must be gone within 5 s; SIGKILL comes at 2 s, so this is only a backstop. */
 const CANCEL_WAIT_MS = 5000;
-const SHUTDOWN_WAIT_MS = 15_000;
+/** Jobs stopped at the end of a drain report their hand-back and clean up within this. */
+const HAND_BACK_WAIT_MS = 15_000;
+/**
+ * A Cloudflare rollout sends SIGTERM and SIGKILL 15 minutes later: the drain ends a minute before,
+ * so what cannot finish is handed back (and its scratch files removed) while the process still runs.
+ */
+export const DEFAULT_DRAIN_SECONDS = 14 * 60;
 
 export interface RendererOptions {
   engines: EngineSet;
@@ -38,8 +45,22 @@ export interface Renderer {
   server: Server;
   listen(port: number, host?: string): Promise<number>;
   running(): string[];
-  /** Stops accepting, stops every job (reported failed+retryable) and closes the server. */
-  shutdown(): Promise<void>;
+  /**
+   * Drains: refuses new jobs (503 shutting-down) while health and cancel keep answering, lets running
+   * jobs finish for up to `graceMs` (default 0), hands back the rest (reported failed + handedBack),
+   * then closes the server. Called again during the grace, it shortens the grace to its own.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** What the request handlers share: the running jobs and whether the renderer still takes new ones. */
+interface State {
+  slots: number;
+  log: (line: string) => void;
+  jobs: Map<string, Running>;
+  ctx: JobContext;
+  draining: boolean;
+  onOutcome?: RendererOptions["onOutcome"];
 }
 
 function send(res: ServerResponse, status: number, body?: unknown): void {
@@ -62,15 +83,11 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString("utf8"));
 }
 
-const settleWithin = (p: Promise<unknown>, ms: number) =>
-  Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+const settleWithin = (p: Promise<unknown>, ms: number) => Promise.race([p, sleep(ms)]);
 
-export function createRenderer(o: RendererOptions): Renderer {
-  const slots = Math.max(1, o.slots ?? 1);
-  const log = o.log ?? ((l: string) => console.log(l));
-  const jobs = new Map<string, Running>();
-  let closing = false;
-  const ctx: JobContext = {
+function jobContext(o: RendererOptions, log: State["log"]): JobContext {
+  return {
     engines: o.engines,
     tmpRoot: o.tmpRoot ?? tmpdir(),
     wasmMaxBytes: o.wasmMaxBytes ?? wasmMaxBytes(),
@@ -78,76 +95,127 @@ export function createRenderer(o: RendererOptions): Renderer {
     heartbeatMs: o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     log,
   };
+}
 
-  function start(job: RenderJob): void {
-    const controller = new AbortController();
-    const entry: Running = { job, controller, done: Promise.resolve({ status: "stopped" }) };
-    const release = () => {
-      if (jobs.get(job.jobId) === entry) jobs.delete(job.jobId);
-    };
-    entry.done = runJob(job, controller.signal, ctx, release)
-      .catch((e): JobOutcome => ({ status: "failed", error: String(e), retryable: true }))
-      .then((outcome) => {
-        release();
-        o.onOutcome?.(job, outcome);
-        return outcome;
-      });
-    jobs.set(job.jobId, entry);
+function startJob(state: State, job: RenderJob): void {
+  const controller = new AbortController();
+  const entry: Running = { job, controller, done: Promise.resolve({ status: "stopped" }) };
+  const release = () => {
+    if (state.jobs.get(job.jobId) === entry) state.jobs.delete(job.jobId);
+  };
+  entry.done = runJob(job, controller.signal, state.ctx, release)
+    .catch((e): JobOutcome => ({ status: "failed", error: String(e), retryable: true }))
+    .then((outcome) => {
+      release();
+      state.onOutcome?.(job, outcome);
+      return outcome;
+    });
+  state.jobs.set(job.jobId, entry);
+}
+
+/** Why a valid job cannot start now, or null when it may (superseding an older attempt of it). */
+function refusal(state: State, job: RenderJob): { status: number; body: StartJobResponse } | null {
+  if (state.draining) return { status: 503, body: { accepted: false, reason: "shutting-down" } };
+  const current = state.jobs.get(job.jobId);
+  if (current) {
+    if (job.attempt <= current.job.attempt) return { status: 409, body: { accepted: false, reason: "duplicate" } };
+    // The Worker re-leased the job (our lease lapsed): the old attempt's reports would be refused anyway.
+    state.log(`[job ${job.jobId}] attempt ${job.attempt} supersedes attempt ${current.job.attempt}`);
+    current.controller.abort(new JobStop("superseded"));
+    return null;
   }
+  return state.jobs.size >= state.slots ? { status: 503, body: { accepted: false, reason: "busy" } } : null;
+}
 
-  async function postJob(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let body: unknown;
-    try {
-      body = await readJson(req);
-    } catch (e) {
-      return send(res, 400, { accepted: false, errors: [`invalid JSON body: ${(e as Error).message}`] });
-    }
-    const parsed = parseRenderJob(body);
-    if (!parsed.ok) return send(res, 400, { accepted: false, errors: parsed.errors });
-    const job = parsed.job;
-    const answer = (status: number, r: StartJobResponse) => send(res, status, r);
-    if (closing) return answer(503, { accepted: false, reason: "shutting-down" });
-    const current = jobs.get(job.jobId);
-    if (current) {
-      if (job.attempt <= current.job.attempt) return answer(409, { accepted: false, reason: "duplicate" });
-      // The Worker re-leased the job (our lease lapsed): the old attempt's reports would be refused anyway.
-      log(`[job ${job.jobId}] attempt ${job.attempt} supersedes attempt ${current.job.attempt}`);
-      current.controller.abort(new JobStop("superseded"));
-    } else if (jobs.size >= slots) {
-      return answer(503, { accepted: false, reason: "busy" });
-    }
-    start(job);
-    log(`[job ${job.jobId}#${job.attempt}] accepted (${job.type}, ${job.tracks.length} track(s))`);
-    answer(202, { accepted: true });
+async function postJob(state: State, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let body: unknown;
+  try {
+    body = await readJson(req);
+  } catch (e) {
+    return send(res, 400, { accepted: false, errors: [`invalid JSON body: ${(e as Error).message}`] });
   }
+  const parsed = parseRenderJob(body);
+  if (!parsed.ok) return send(res, 400, { accepted: false, errors: parsed.errors });
+  const job = parsed.job;
+  const refused = refusal(state, job);
+  if (refused) return send(res, refused.status, refused.body);
+  startJob(state, job);
+  state.log(`[job ${job.jobId}#${job.attempt}] accepted (${job.type}, ${job.tracks.length} track(s))`);
+  send(res, 202, { accepted: true } satisfies StartJobResponse);
+}
 
-  async function deleteJob(jobId: string, res: ServerResponse): Promise<void> {
-    const entry = jobs.get(jobId);
-    if (!entry) return send(res, 404, { error: "unknown job" });
-    entry.controller.abort(new JobStop("cancel"));
-    await settleWithin(entry.done, CANCEL_WAIT_MS);
-    send(res, 204);
-  }
+async function deleteJob(state: State, jobId: string, res: ServerResponse): Promise<void> {
+  const entry = state.jobs.get(jobId);
+  if (!entry) return send(res, 404, { error: "unknown job" });
+  entry.controller.abort(new JobStop("cancel"));
+  await settleWithin(entry.done, CANCEL_WAIT_MS);
+  send(res, 204);
+}
 
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://renderer");
-    const path = url.pathname;
+function requestHandler(state: State, engines: EngineSet): RequestListener {
+  return (req, res) => {
+    const path = new URL(req.url ?? "/", "http://renderer").pathname;
     const handle = async () => {
       if (path === RENDERER_PATHS.health && (req.method === "GET" || req.method === "HEAD")) {
-        const health: RendererHealth = { ok: true, engines: o.engines.health(), slots, running: [...jobs.keys()] };
+        const health: RendererHealth = { ok: true, engines: engines.health(), slots: state.slots, running: [...state.jobs.keys()] };
         return send(res, 200, health);
       }
-      if (path === RENDERER_PATHS.jobs && req.method === "POST") return postJob(req, res);
+      if (path === RENDERER_PATHS.jobs && req.method === "POST") return postJob(state, req, res);
       const m = /^\/jobs\/([^/]+)$/.exec(path);
-      if (m && req.method === "DELETE") return deleteJob(decodeURIComponent(m[1]!), res);
+      if (m && req.method === "DELETE") return deleteJob(state, decodeURIComponent(m[1]!), res);
       send(res, m || path === RENDERER_PATHS.jobs ? 405 : 404, { error: "not found" });
     };
     handle().catch((e) => {
-      log(`request ${req.method} ${path} failed: ${(e as Error).stack ?? e}`);
+      state.log(`request ${req.method} ${path} failed: ${(e as Error).stack ?? e}`);
       if (!res.headersSent) send(res, 500, { error: "internal error" });
     });
-  });
+  };
+}
+
+/** The grace period, which a later, shorter shutdown request may cut. */
+class Grace {
+  private end: () => void = () => {};
+  private timer: NodeJS.Timeout | undefined;
+  readonly over = new Promise<void>((r) => (this.end = r));
+
+  constructor(ms: number) {
+    this.shorten(ms);
+  }
+
+  shorten(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.end, ms);
+  }
+
+  /** Every job finished early: nothing must keep the process waiting for the rest of the grace. */
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+async function drain(state: State, server: Server, engines: EngineSet, grace: Grace): Promise<void> {
+  state.draining = true;
+  const finishing = [...state.jobs.values()];
+  await Promise.race([Promise.allSettled(finishing.map((j) => j.done)), grace.over]);
+  grace.clear();
+  const unfinished = [...state.jobs.values()];
+  if (unfinished.length) state.log(`drain: handing back ${unfinished.length} unfinished job(s)`);
+  for (const j of unfinished) j.controller.abort(new JobStop("shutdown"));
+  // Also waits for the final reports of jobs that finished just now.
+  await settleWithin(Promise.allSettled(finishing.map((j) => j.done)), HAND_BACK_WAIT_MS);
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  server.closeAllConnections();
+  await closed;
+  await engines.close();
+}
+
+export function createRenderer(o: RendererOptions): Renderer {
+  const log = o.log ?? ((l: string) => console.log(l));
+  const state: State = { slots: Math.max(1, o.slots ?? 1), log, jobs: new Map(), ctx: jobContext(o, log), draining: false, onOutcome: o.onOutcome };
+  const server = createServer(requestHandler(state, o.engines));
   server.keepAliveTimeout = 5000;
+  let grace: Grace | undefined;
+  let drained: Promise<void> | undefined;
 
   return {
     server,
@@ -159,49 +227,52 @@ export function createRenderer(o: RendererOptions): Renderer {
           resolve(typeof addr === "object" && addr ? addr.port : port);
         });
       }),
-    running: () => [...jobs.keys()],
-    async shutdown() {
-      closing = true;
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      server.closeIdleConnections();
-      const pending = [...jobs.values()];
-      for (const j of pending) j.controller.abort(new JobStop("shutdown"));
-      await settleWithin(Promise.allSettled(pending.map((j) => j.done)), SHUTDOWN_WAIT_MS);
-      server.closeAllConnections();
-      await closed;
-      await o.engines.close();
+    running: () => [...state.jobs.keys()],
+    shutdown(graceMs = 0) {
+      if (grace && drained) {
+        grace.shorten(graceMs);
+        return drained;
+      }
+      grace = new Grace(graceMs);
+      drained = drain(state, server, o.engines, grace);
+      return drained;
     },
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * This process's scratch dir, `<root>/renderer-<pid>`. A killed renderer cannot clean up after
- * itself, so dirs of renderers that no longer run (and any leftovers under our own pid, which a
- * restarted container may reuse) are removed here, before any job starts.
- */
-async function workspace(root: string): Promise<string> {
-  await mkdir(root, { recursive: true });
-  for (const name of await readdir(root)) {
-    const pid = Number(/^renderer-(\d+)$/.exec(name)?.[1]);
-    if (pid && (pid === process.pid || !alive(pid))) await rm(join(root, name), { recursive: true, force: true });
-  }
-  const mine = join(root, `renderer-${process.pid}`);
-  await mkdir(mine, { recursive: true });
-  return mine;
 }
 
 function envInt(name: string, fallback: number): number {
   const v = Number(process.env[name]);
   return process.env[name] !== undefined && Number.isFinite(v) ? Math.floor(v) : fallback;
+}
+
+/**
+ * SIGTERM (a Cloudflare rollout, or the platform stopping an idle instance) drains for
+ * RENDERER_DRAIN_SECONDS; SIGINT (Ctrl-C) hands running jobs back at once, and a second one exits now.
+ */
+function stopOnSignals(renderer: Renderer, drainMs: number, tmpRoot: string): void {
+  let stopping = false;
+  let graceCut = false;
+  const stop = (sig: "SIGTERM" | "SIGINT") => {
+    if (stopping) {
+      // A repeated SIGTERM is often the same stop delivered twice (to the process and its group).
+      if (sig === "SIGTERM") return;
+      if (graceCut) process.exit(1);
+      graceCut = true;
+      console.log("SIGINT: handing back the jobs still running");
+      void renderer.shutdown(0);
+      return;
+    }
+    stopping = true;
+    const graceMs = sig === "SIGTERM" ? drainMs : 0;
+    graceCut = graceMs === 0;
+    console.log(`${sig}: draining ${renderer.running().length} job(s) for up to ${Math.round(graceMs / 1000)} s, then exiting`);
+    renderer.shutdown(graceMs).then(
+      () => rm(tmpRoot, { recursive: true, force: true }).finally(() => process.exit(0)),
+      (e) => (console.error("shutdown failed", e), process.exit(1)),
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
 }
 
 export async function main(): Promise<void> {
@@ -216,23 +287,7 @@ export async function main(): Promise<void> {
   });
   const port = await renderer.listen(envInt("PORT", 8080), process.env.HOST || undefined);
   console.log(`renderer listening on port ${port}, ${slots} slot(s); ${engines.summary}`);
-  let stopping = false;
-  const stop = (sig: string) => {
-    if (stopping) {
-      // A repeated SIGTERM is often the same stop delivered twice (to the process and its group);
-      // only a second Ctrl-C means "now".
-      if (sig === "SIGINT") process.exit(1);
-      return;
-    }
-    stopping = true;
-    console.log(`${sig}: stopping ${renderer.running().length} job(s) and exiting`);
-    renderer.shutdown().then(
-      () => rm(tmpRoot, { recursive: true, force: true }).finally(() => process.exit(0)),
-      (e) => (console.error("shutdown failed", e), process.exit(1)),
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  stopOnSignals(renderer, Math.max(0, envInt("RENDERER_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS)) * 1000, tmpRoot);
 }
 
 const entry = process.argv[1];

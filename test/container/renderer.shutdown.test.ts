@@ -1,5 +1,6 @@
-// The real entry point as a process: startup line, and SIGTERM handing a running job back to the
-// Worker as failed + retryable before exiting.
+// The real entry point as a process: startup line; SIGTERM drains for RENDERER_DRAIN_SECONDS and then
+// hands a job still running back to the Worker (failed + retryable + handedBack) before exiting;
+// SIGINT (Ctrl-C) hands it back at once.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,9 +23,9 @@ afterAll(async () => {
   await fw.close();
 });
 
-function startServer(): Promise<{ port: number; lines: string[] }> {
+function startServer(env: Record<string, string> = {}): Promise<{ port: number; lines: string[] }> {
   child = spawn(process.execPath, ["--import", "tsx", SERVER], {
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", SLOTS: "2" },
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", SLOTS: "2", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];
@@ -46,33 +47,51 @@ function startServer(): Promise<{ port: number; lines: string[] }> {
   });
 }
 
-describe("renderer process", () => {
-  it("prints its engines, and on SIGTERM fails running jobs as retryable and exits", async () => {
-    const { port, lines } = await startServer();
-    expect(lines.find((l) => l.includes("listening"))).toMatch(/native ffmpeg \S+ .*ffmpeg\.wasm loaded/);
+/** Starts a 5-minute 720p render (it cannot finish during these tests) and waits for its ffmpeg. */
+async function startLongRender(port: number, jobId: string): Promise<void> {
+  const dir = await tempDir("shutdown-");
+  const cam = await makeTrack({ dir, name: "cam", format: "webm", durationSec: 2, video: { color: "red", width: 320, height: 240 }, audio: { frequency: 440 } });
+  const job = await fw.withSizes(
+    fw.job({
+      jobId, type: "VIDEO", durationMs: 300_000, width: 1280, height: 720,
+      tracks: [{ id: "cam", file: cam, offsetMs: 0, audio: true, video: true }],
+    }),
+  );
+  const res = await fetch(`http://127.0.0.1:${port}/jobs`, { method: "POST", body: JSON.stringify(job) });
+  expect(res.status).toBe(202);
+  await fw.waitFor(() => processesMatching(`render-${jobId}-`).length > 0, 30_000, "ffmpeg to start");
+}
 
-    const dir = await tempDir("shutdown-");
-    const cam = await makeTrack({ dir, name: "cam", format: "webm", durationSec: 2, video: { color: "red", width: 320, height: 240 }, audio: { frequency: 440 } });
-    const job = await fw.withSizes(
-      fw.job({
-        jobId: "shutdown-job", type: "VIDEO", durationMs: 300_000, width: 1280, height: 720,
-        tracks: [{ id: "cam", file: cam, offsetMs: 0, audio: true, video: true }],
-      }),
-    );
-    const res = await fetch(`http://127.0.0.1:${port}/jobs`, { method: "POST", body: JSON.stringify(job) });
-    expect(res.status).toBe(202);
-    await fw.waitFor(() => processesMatching("render-shutdown-job-").length > 0, 30_000, "ffmpeg to start");
+describe("renderer process", () => {
+  it("prints its engines, and on SIGTERM drains, then hands a job still running back and exits", async () => {
+    const { port, lines } = await startServer({ RENDERER_DRAIN_SECONDS: "1" });
+    expect(lines.find((l) => l.includes("listening"))).toMatch(/native ffmpeg \S+ .*ffmpeg\.wasm loaded/);
+    await startLongRender(port, "shutdown-job");
 
     const exited = new Promise<number | null>((r) => child!.once("exit", (code) => r(code)));
     const t0 = Date.now();
     child!.kill("SIGTERM");
     const final = await fw.waitForFinal("shutdown-job", 10_000);
-    expect(final).toEqual({ event: "failed", attempt: 1, error: "renderer shutting down", retryable: true });
+    // Not before the 1 s drain grace was over.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect(final).toEqual({ event: "failed", attempt: 1, error: "renderer shutting down", retryable: true, handedBack: true });
     expect(await exited).toBe(0);
     expect(Date.now() - t0).toBeLessThan(8000);
     expect(processesMatching("render-shutdown-job-")).toEqual([]);
     // Its scratch dir (renderer-<pid>) went with it.
     expect(existsSync(join(tmpdir(), `renderer-${child!.pid}`))).toBe(false);
     expect(fw.uploads.has("shutdown-job")).toBe(false);
+  });
+
+  it("on SIGINT hands the running job back at once (no drain) and exits", async () => {
+    const { port } = await startServer();
+    await startLongRender(port, "sigint-job");
+    const exited = new Promise<number | null>((r) => child!.once("exit", (code) => r(code)));
+    const t0 = Date.now();
+    child!.kill("SIGINT");
+    expect(await fw.waitForFinal("sigint-job", 10_000)).toMatchObject({ event: "failed", retryable: true, handedBack: true });
+    expect(await exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(processesMatching("render-sigint-job-")).toEqual([]);
   });
 });

@@ -44,6 +44,24 @@ export function releaseClaim(db: D1Database, id: string, leaseToken: string, now
   });
 }
 
+/**
+ * A stopping renderer handed the job back unfinished: requeued at its place in line (queuedAt kept),
+ * the attempt not counted, as for a claim the renderer refused.
+ */
+export function handBack(db: D1Database, id: string, leaseToken: string, reason: string, now: number) {
+  return transition(db, leased(id, leaseToken), {
+    state: "QUEUED",
+    leaseToken: null,
+    leaseExpiresAt: null,
+    attempts: sql`MAX(0, ${c.attempts} - 1)`,
+    startedAt: null,
+    progress: 0,
+    etaSeconds: null,
+    error: reason.slice(0, 2000),
+    updatedAt: now,
+  });
+}
+
 export function recordRendererInstance(db: D1Database, id: string, leaseToken: string, instance: string) {
   return transition(db, leased(id, leaseToken), { rendererInstance: instance });
 }

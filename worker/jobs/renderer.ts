@@ -1,6 +1,7 @@
 import { getContainer } from "@cloudflare/containers";
 import { RENDERER_PATHS, StartJobResponseSchema, type RenderJob } from "../../contract/renderer";
 import type { Env } from "../env";
+import { rendererOutsideCloudflare } from "./settings";
 
 export type StartResult = { accepted: true; instance: string } | { accepted: false; reason: string };
 
@@ -15,33 +16,53 @@ export interface Renderer {
 
 type Send = (instance: string, path: string, init: RequestInit) => Promise<Response>;
 
+/**
+ * How many instances one dispatch offers a job to before calling the renderer busy. Every offer is
+ * a request that may cold-start a sleeping container, so a dispatch never walks all of them; the
+ * refused wake-up is retried (with backoff) and every finished job sends a "slot freed" one.
+ */
+export const MAX_OFFERS_PER_DISPATCH = 2;
+
+/** Up to `n` distinct instances in random order: load spreads, and one full instance blocks nothing. */
+function pickInstances(instances: string[], n: number): string[] {
+  const pool = [...instances];
+  const picked: string[] = [];
+  while (picked.length < n && pool.length) picked.push(pool.splice(Math.floor(Math.random() * pool.length), 1)[0]!);
+  return picked;
+}
+
+async function offer(send: Send, instance: string, job: RenderJob): Promise<StartResult> {
+  try {
+    const res = await send(instance, RENDERER_PATHS.jobs, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(job),
+    });
+    // An answer outside the contract is a refusal named by its status.
+    const body = StartJobResponseSchema.safeParse(await res.json().catch(() => undefined)).data;
+    if (res.ok && body?.accepted) return { accepted: true, instance };
+    return { accepted: false, reason: body?.reason ?? `renderer answered ${res.status}` };
+  } catch (err) {
+    return { accepted: false, reason: `renderer unreachable: ${(err as Error).message}` };
+  }
+}
+
 function rendererOver(instances: string[], send: Send): Renderer {
   return {
     async start(job) {
-      // Try instances from a random start so load spreads and one full instance does not block.
-      const first = Math.floor(Math.random() * instances.length);
-      let reason = "busy";
-      for (let i = 0; i < instances.length; i++) {
-        const instance = instances[(first + i) % instances.length]!;
-        try {
-          const res = await send(instance, RENDERER_PATHS.jobs, {
-            method: "POST",
-            headers: { "Content-Type": "application/json" },
-            body: JSON.stringify(job),
-          });
-          // An answer outside the contract is a refusal named by its status.
-          const body = StartJobResponseSchema.safeParse(await res.json().catch(() => undefined)).data;
-          if (res.ok && body?.accepted) return { accepted: true, instance };
-          reason = body?.reason ?? `renderer answered ${res.status}`;
-        } catch (err) {
-          reason = `renderer unreachable: ${(err as Error).message}`;
-        }
+      let refused: StartResult = { accepted: false, reason: "busy" };
+      for (const instance of pickInstances(instances, MAX_OFFERS_PER_DISPATCH)) {
+        const result = await offer(send, instance, job);
+        if (result.accepted) return result;
+        refused = result;
       }
-      return { accepted: false, reason };
+      return refused;
     },
     async cancel(jobId, instance) {
-      const targets = instance && instances.includes(instance) ? [instance] : instances;
-      await Promise.allSettled(targets.map((t) => send(t, RENDERER_PATHS.job(jobId), { method: "DELETE" })));
+      // Only the instance that accepted a job runs it. None recorded: no renderer accepted it (or one
+      // did in the instant before it was recorded; that one stops at its next report, refused).
+      if (!instance) return;
+      await send(instance, RENDERER_PATHS.job(jobId), { method: "DELETE" });
     },
   };
 }
@@ -53,17 +74,21 @@ export function setRendererForTests(r: Renderer | null): void {
   override = r;
 }
 
+/** The production instance count: RENDERER_INSTANCES is its only source (see wrangler.toml). */
+export function rendererInstanceNames(env: Env): string[] {
+  const count = Math.max(1, Math.floor(Number(env.RENDERER_INSTANCES ?? "4")) || 1);
+  return Array.from({ length: count }, (_, i) => `renderer-${i}`);
+}
+
 export function rendererFor(env: Env): Renderer {
   if (override) return override;
-  if (env.RENDERER_URL) {
-    const base = env.RENDERER_URL.replace(/\/$/, "");
+  if (rendererOutsideCloudflare(env)) {
+    const base = env.RENDERER_URL!.replace(/\/$/, "");
     return rendererOver(["local"], (_i, path, init) => fetch(base + path, init));
   }
   if (env.RENDERER) {
     const namespace = env.RENDERER;
-    const count = Math.max(1, Number(env.RENDERER_INSTANCES ?? "2"));
-    const names = Array.from({ length: count }, (_, i) => `renderer-${i}`);
-    return rendererOver(names, (instance, path, init) =>
+    return rendererOver(rendererInstanceNames(env), (instance, path, init) =>
       getContainer(namespace as never, instance).fetch(new Request(`http://renderer${path}`, init)),
     );
   }

@@ -4,7 +4,7 @@ import type { CompositionRow } from "../db/schema";
 import type { Env } from "../env";
 import { extractToken } from "../auth/jwt";
 import { problem } from "../http/problem";
-import { complete, fail, heartbeat } from "./lifecycle";
+import { complete, fail, handBack, heartbeat } from "./lifecycle";
 import { wakeUp } from "./messages";
 import { cleanupOutputs, runOutputKey } from "./outputs";
 import { jobSettings } from "./settings";
@@ -57,8 +57,19 @@ export async function applyReport(env: Env, row: CompositionRow, token: string, 
       return done;
     }
     case "failed":
+      if (report.handedBack) return settleHandBack(env, row, token, report.error);
       return settleFailure(env, row, token, report.error, report.retryable, maxAttempts);
   }
+}
+
+/** Back to the queue without costing an attempt; like any requeue, not news to a webhook receiver. */
+async function settleHandBack(env: Env, row: CompositionRow, token: string, reason: string) {
+  const after = await handBack(env.DB, row.id, token, `handed back unfinished (${reason}); requeued`, Date.now());
+  if (after) {
+    await cleanupOutputs(env, after);
+    await wakeUp(env.JOBS, `handed back ${row.id}`);
+  }
+  return after;
 }
 
 async function settleFailure(env: Env, row: CompositionRow, token: string, error: string, retryable: boolean, maxAttempts: number) {
