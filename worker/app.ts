@@ -12,6 +12,7 @@ import { internal } from "./routes/internal";
 import { player } from "./routes/player";
 import { queries } from "./routes/queries";
 import { recordingsRouter } from "./routes/recordings";
+import { uploads } from "./routes/uploads";
 import { webhooks } from "./routes/webhooks";
 
 export function createApp() {
@@ -27,6 +28,7 @@ export function createApp() {
     .route("/", queries)
     .route("/", player)
     .route("/", recordingsRouter)
+    .route("/", uploads)
     .route("/", internal)
     // After the seed's routes: GET /{conversationId}/{compositionId}/deliveries must not shadow them.
     .route("/", webhooks)

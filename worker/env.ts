@@ -29,6 +29,8 @@ export interface Env {
   ALLOW_LOOPBACK_CALLBACKS?: string;
   /** Derives the per-organization secret that signs deliveries to a request's callbackUrl. */
   WEBHOOK_SIGNING_SECRET?: string;
+  /** Bytes per part of a multipart track upload, 5 MiB to 95 MiB (default 95 MiB: fewest requests). */
+  UPLOAD_PART_SIZE?: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: { requestId: string; principal: import("./auth/principal").Principal } };

@@ -1,0 +1,217 @@
+import type { z } from "@hono/zod-openapi";
+import type { Principal } from "../auth/principal";
+import { findRecording, recordingMessage } from "../db/recordings";
+import type { TrackUploadRow } from "../db/schema";
+import {
+  claimCompletion,
+  deleteExpiredUploads,
+  deleteUpload,
+  findUpload,
+  forgetPart,
+  insertUpload,
+  putPart,
+  releaseCompletion,
+  type Upload,
+  type UploadOwner,
+} from "../db/uploads";
+import type { Env } from "../env";
+import { Problem, problem } from "../http/problem";
+import { trackKey } from "../media/keys";
+import type { UploadInput } from "../schemas/uploads";
+import { declaredLength, isLengthError, MAX_BODY_BYTES, mediaType, recordStoredMedia, requireTrack, sizedBody } from "./ingest";
+
+// Tracks larger than one request may carry (Cloudflare's edge: 100 MB on Free/Pro), in parts. Each
+// upload is one R2 multipart upload straight to the track's key: until it completes R2 holds no
+// object there (a track that had media keeps serving it), and an aborted one leaves nothing.
+
+/** R2's smallest part (all but the last); the largest is what one request may carry. */
+export const MIN_PART_SIZE = 5 * 2 ** 20;
+/** R2 aborts a multipart upload left incomplete this long (its default lifecycle rule). */
+export const UPLOAD_TTL_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Parts are as large as a request may be (fewest requests), unless UPLOAD_PART_SIZE asks for less.
+ * R2 wants every part but the last of one size, at least 5 MiB: with at most 5 GiB that is at most
+ * 1024 parts, well inside R2's 10,000.
+ */
+export function partSize(env: Env): number {
+  if (!env.UPLOAD_PART_SIZE) return MAX_BODY_BYTES;
+  const size = Number(env.UPLOAD_PART_SIZE);
+  if (!Number.isInteger(size) || size < MIN_PART_SIZE || size > MAX_BODY_BYTES) {
+    throw new Error(`UPLOAD_PART_SIZE must be a byte count from ${MIN_PART_SIZE} to ${MAX_BODY_BYTES}, not "${env.UPLOAD_PART_SIZE}"`);
+  }
+  return size;
+}
+
+const owner = (p: Principal, conversationId: string, trackId: string): UploadOwner => ({ organizationId: p.organizationId, conversationId, trackId });
+
+/** The size part `n` must have: `partSize`, except the last, which holds the rest. */
+function expectedSize(u: TrackUploadRow, n: number): number {
+  return n < u.partCount ? u.partSize : u.size - u.partSize * (u.partCount - 1);
+}
+
+/** R2's answer when the multipart upload is gone (aborted, completed, or expired). */
+const isNoSuchUpload = (err: unknown) => /\(10024\)|multipart upload does not exist/i.test(String(err));
+/** R2's answer when a listed part's etag is not the part it holds (it was sent again meanwhile). */
+const isInvalidPart = (err: unknown) => /\(10025\)|parts could not be found/i.test(String(err));
+
+export async function createUpload(env: Env, p: Principal, conversationId: string, trackId: string, input: z.infer<typeof UploadInput>) {
+  await requireTrack(env, p, conversationId, trackId);
+  const contentType = mediaType(input.contentType);
+  if (!contentType) {
+    throw problem.badRequest(`contentType "${input.contentType.slice(0, 64)}" is not media.`, [
+      { field: "body.contentType", message: "must be audio/*, video/* or application/octet-stream" },
+    ]);
+  }
+  const now = Date.now();
+  // Uploads R2 has aborted by now are forgotten here, so abandoned ones do not pile up in D1.
+  await deleteExpiredUploads(env.DB, p.organizationId, now - UPLOAD_TTL_MS);
+  const size = partSize(env);
+  const mediaKey = trackKey(p.organizationId, conversationId, trackId);
+  const r2 = await env.MEDIA.createMultipartUpload(mediaKey, { httpMetadata: { contentType } });
+  const row: TrackUploadRow = {
+    id: crypto.randomUUID(),
+    ...owner(p, conversationId, trackId),
+    size: input.size,
+    partSize: size,
+    partCount: Math.ceil(input.size / size),
+    contentType,
+    mediaKey,
+    r2UploadId: r2.uploadId,
+    createdAt: now,
+    completedAt: null,
+  };
+  await insertUpload(env.DB, row);
+  return { uploadId: row.id, partSize: row.partSize, partCount: row.partCount };
+}
+
+/** The upload, if it is this organization's and R2 still holds it; 404 otherwise. */
+async function requireUpload(env: Env, p: Principal, conversationId: string, trackId: string, uploadId: string): Promise<Upload> {
+  const found = await findUpload(env.DB, owner(p, conversationId, trackId), uploadId);
+  if (!found || found.upload.createdAt < Date.now() - UPLOAD_TTL_MS) {
+    throw problem.notFound(`No upload "${uploadId.slice(0, 64)}" of track "${trackId}" (unknown, aborted, or expired after 7 days).`);
+  }
+  return found;
+}
+
+const alreadyCompleted = (u: TrackUploadRow) => problem.conflict(`Upload "${u.id}" is already completed.`);
+
+export function uploadStatus({ upload: u, parts }: Upload) {
+  return {
+    uploadId: u.id,
+    size: u.size,
+    partSize: u.partSize,
+    partCount: u.partCount,
+    contentType: u.contentType,
+    completed: u.completedAt !== null,
+    parts: parts.map((part) => ({ partNumber: part.partNumber, size: part.size })),
+  };
+}
+
+export async function getUpload(env: Env, p: Principal, conversationId: string, trackId: string, uploadId: string) {
+  return uploadStatus(await requireUpload(env, p, conversationId, trackId, uploadId));
+}
+
+/** Streams one part into the R2 upload. Its size is known before a byte is read: refused if wrong. */
+export async function uploadPart(env: Env, p: Principal, conversationId: string, trackId: string, uploadId: string, n: number, req: Request) {
+  const { upload: u } = await requireUpload(env, p, conversationId, trackId, uploadId);
+  if (u.completedAt !== null) throw alreadyCompleted(u);
+  if (n > u.partCount) {
+    throw problem.badRequest(`Part ${n} is beyond this upload's ${u.partCount} parts.`, [
+      { field: "path.partNumber", message: `must be from 1 to ${u.partCount}` },
+    ]);
+  }
+  const expected = expectedSize(u, n);
+  const length = declaredLength(req);
+  if (length !== expected) {
+    throw problem.badRequest(`Part ${n} must be exactly ${expected} bytes; this one announces ${length}.`, [
+      { field: "path.partNumber", message: `part ${n} must be ${expected} bytes, not ${length}` },
+    ]);
+  }
+  if (!req.body) throw problem.badRequest(`Part ${n} is empty.`, [{ field: "body", message: "is empty" }]);
+
+  const body = sizedBody(req.body, expected);
+  const wrongLength = async () => {
+    // R2 may now hold this part or the one before it: either way the client must send it again.
+    await forgetPart(env.DB, u.id, n);
+    return problem.badRequest(`The body of part ${n} is not the ${expected} bytes its Content-Length announced.`, [
+      { field: "body", message: "length differs from Content-Length" },
+    ]);
+  };
+  let etag: string;
+  try {
+    ({ etag } = await env.MEDIA.resumeMultipartUpload(u.mediaKey, u.r2UploadId).uploadPart(n, body.readable));
+  } catch (err) {
+    if (isLengthError(err)) throw await wrongLength();
+    if (isNoSuchUpload(err)) throw await storageForgot(env, u);
+    throw err;
+  }
+  if (await body.overflowed()) throw await wrongLength();
+  await putPart(env.DB, { uploadId: u.id, partNumber: n, size: expected, etag, uploadedAt: Date.now() });
+  return { partNumber: n, size: expected };
+}
+
+/** R2 no longer has the upload (its lifecycle aborted it): forget it too. */
+async function storageForgot(env: Env, u: TrackUploadRow): Promise<Problem> {
+  await deleteUpload(env.DB, u.id);
+  return problem.notFound(`Upload "${u.id}" no longer exists in storage; start a new one.`);
+}
+
+/** "1, 3-5, 9": the part numbers in `1..count` that `have` lacks. */
+function missingParts(have: number[], count: number): string {
+  const got = new Set(have);
+  const runs: [number, number][] = [];
+  for (let n = 1; n <= count; n++) {
+    if (got.has(n)) continue;
+    const last = runs[runs.length - 1];
+    if (last && last[1] === n - 1) last[1] = n;
+    else runs.push([n, n]);
+  }
+  return runs.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ");
+}
+
+/** Assembles the parts into the track's object and stores the track as a single PUT does. */
+export async function completeUpload(env: Env, p: Principal, conversationId: string, trackId: string, uploadId: string) {
+  const { upload: u, parts } = await requireUpload(env, p, conversationId, trackId, uploadId);
+  if (u.completedAt !== null) throw alreadyCompleted(u);
+  const missing = missingParts(
+    parts.map((part) => part.partNumber),
+    u.partCount,
+  );
+  if (missing) {
+    throw new Problem(409, "Conflict", `Parts ${missing} of ${u.partCount} are missing: upload them, then complete again.`, [
+      { field: "parts", message: `missing ${missing}` },
+    ]);
+  }
+  // Two completes at once: one claims, the other is refused as for a completed upload.
+  if (!(await claimCompletion(env.DB, u.id, Date.now()))) throw alreadyCompleted(u);
+
+  let object: R2Object;
+  try {
+    object = await env.MEDIA.resumeMultipartUpload(u.mediaKey, u.r2UploadId).complete(
+      parts.map((part) => ({ partNumber: part.partNumber, etag: part.etag })),
+    );
+  } catch (err) {
+    if (isNoSuchUpload(err)) throw await storageForgot(env, u);
+    await releaseCompletion(env.DB, u.id);
+    // A part re-sent while completing changes its etag: R2 refuses the list, which a retry fixes.
+    if (isInvalidPart(err)) throw problem.conflict("A part was replaced while the upload was completing; complete again.");
+    throw err;
+  }
+  await recordStoredMedia(env, p, conversationId, trackId, { mediaKey: u.mediaKey, mediaSize: object.size, contentType: u.contentType });
+  const rec = await findRecording(env.DB, p.organizationId, conversationId);
+  return recordingMessage(rec!);
+}
+
+/** Aborts the R2 upload (R2 keeps nothing of it) and forgets it; a completed one is only forgotten. */
+export async function abortUpload(env: Env, p: Principal, conversationId: string, trackId: string, uploadId: string): Promise<void> {
+  const { upload: u } = await requireUpload(env, p, conversationId, trackId, uploadId);
+  if (u.completedAt === null) {
+    try {
+      await env.MEDIA.resumeMultipartUpload(u.mediaKey, u.r2UploadId).abort();
+    } catch (err) {
+      if (!isNoSuchUpload(err)) throw err;
+    }
+  }
+  await deleteUpload(env.DB, u.id);
+}
