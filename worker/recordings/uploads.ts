@@ -17,8 +17,9 @@ import {
 import type { Env } from "../env";
 import { Problem, problem } from "../http/problem";
 import { trackKey } from "../media/keys";
-import type { UploadInput } from "../schemas/uploads";
+import type { CompleteInput, UploadInput } from "../schemas/uploads";
 import { declaredLength, isLengthError, MAX_BODY_BYTES, mediaType, recordStoredMedia, requireTrack, sizedBody } from "./ingest";
+import { PRESIGN_SECONDS, presignParts, s3Config } from "./presign";
 
 // Tracks larger than one request may carry (Cloudflare's edge: 100 MB on Free/Pro), in parts. Each
 // upload is one R2 multipart upload straight to the track's key: until it completes R2 holds no
@@ -82,7 +83,11 @@ export async function createUpload(env: Env, p: Principal, conversationId: strin
     completedAt: null,
   };
   await insertUpload(env.DB, row);
-  return { uploadId: row.id, partSize: row.partSize, partCount: row.partCount };
+  const created = { uploadId: row.id, partSize: row.partSize, partCount: row.partCount };
+  const s3 = s3Config(env);
+  if (!s3) return created;
+  const parts = await presignParts(s3, { mediaKey, r2UploadId: r2.uploadId, partCount: row.partCount, sizeOf: (n) => expectedSize(row, n) });
+  return { ...created, parts, expiresInSeconds: PRESIGN_SECONDS };
 }
 
 /** The upload, if it is this organization's and R2 still holds it; 404 otherwise. */
@@ -96,7 +101,7 @@ async function requireUpload(env: Env, p: Principal, conversationId: string, tra
 
 const alreadyCompleted = (u: TrackUploadRow) => problem.conflict(`Upload "${u.id}" is already completed.`);
 
-export function uploadStatus({ upload: u, parts }: Upload) {
+function uploadStatus({ upload: u, parts }: Upload) {
   return {
     uploadId: u.id,
     size: u.size,
@@ -147,7 +152,13 @@ export async function uploadPart(env: Env, p: Principal, conversationId: string,
     throw err;
   }
   if (await body.overflowed()) throw await wrongLength();
-  await putPart(env.DB, { uploadId: u.id, partNumber: n, size: expected, etag, uploadedAt: Date.now() });
+  try {
+    await putPart(env.DB, { uploadId: u.id, partNumber: n, size: expected, etag, uploadedAt: Date.now() });
+  } catch (err) {
+    // Aborted while this part streamed in: the part row has no upload to belong to.
+    if (/FOREIGN KEY/i.test(String(err))) throw problem.notFound(`Upload "${u.id}" was aborted while part ${n} was uploading.`);
+    throw err;
+  }
   return { partNumber: n, size: expected };
 }
 
@@ -170,32 +181,54 @@ function missingParts(have: number[], count: number): string {
   return runs.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ");
 }
 
-/** Assembles the parts into the track's object and stores the track as a single PUT does. */
-export async function completeUpload(env: Env, p: Principal, conversationId: string, trackId: string, uploadId: string) {
-  const { upload: u, parts } = await requireUpload(env, p, conversationId, trackId, uploadId);
-  if (u.completedAt !== null) throw alreadyCompleted(u);
-  const missing = missingParts(
-    parts.map((part) => part.partNumber),
-    u.partCount,
-  );
+/**
+ * The parts to assemble, in order: those received through the part route, and those the client
+ * sent to presigned URLs (listed with R2's ETag; a listed part wins, the client sent it last).
+ */
+function partList(u: TrackUploadRow, received: Upload["parts"], listed: NonNullable<z.infer<typeof CompleteInput>["parts"]>) {
+  const etags = new Map(received.map((part) => [part.partNumber, part.etag]));
+  const seen = new Set<number>();
+  listed.forEach((part, i) => {
+    if (part.partNumber > u.partCount || seen.has(part.partNumber)) {
+      const why = seen.has(part.partNumber) ? "is listed twice" : `must be from 1 to ${u.partCount}`;
+      throw problem.badRequest(`Invalid body.parts.${i}.partNumber.`, [{ field: `body.parts.${i}.partNumber`, message: why }]);
+    }
+    seen.add(part.partNumber);
+    // S3 clients quote ETags as the header carries them; R2 takes them bare.
+    etags.set(part.partNumber, part.etag.replace(/^"(.*)"$/, "$1"));
+  });
+  const missing = missingParts([...etags.keys()], u.partCount);
   if (missing) {
     throw new Problem(409, "Conflict", `Parts ${missing} of ${u.partCount} are missing: upload them, then complete again.`, [
       { field: "parts", message: `missing ${missing}` },
     ]);
   }
+  return [...etags].sort(([a], [b]) => a - b).map(([partNumber, etag]) => ({ partNumber, etag }));
+}
+
+/** Assembles the parts into the track's object and stores the track as a single PUT does. */
+export async function completeUpload(
+  env: Env,
+  p: Principal,
+  conversationId: string,
+  trackId: string,
+  uploadId: string,
+  input: z.infer<typeof CompleteInput>,
+) {
+  const { upload: u, parts } = await requireUpload(env, p, conversationId, trackId, uploadId);
+  if (u.completedAt !== null) throw alreadyCompleted(u);
+  const list = partList(u, parts, input.parts ?? []);
   // Two completes at once: one claims, the other is refused as for a completed upload.
   if (!(await claimCompletion(env.DB, u.id, Date.now()))) throw alreadyCompleted(u);
 
   let object: R2Object;
   try {
-    object = await env.MEDIA.resumeMultipartUpload(u.mediaKey, u.r2UploadId).complete(
-      parts.map((part) => ({ partNumber: part.partNumber, etag: part.etag })),
-    );
+    object = await env.MEDIA.resumeMultipartUpload(u.mediaKey, u.r2UploadId).complete(list);
   } catch (err) {
     if (isNoSuchUpload(err)) throw await storageForgot(env, u);
     await releaseCompletion(env.DB, u.id);
-    // A part re-sent while completing changes its etag: R2 refuses the list, which a retry fixes.
-    if (isInvalidPart(err)) throw problem.conflict("A part was replaced while the upload was completing; complete again.");
+    // A part re-sent while completing (or a wrong ETag listed) does not match what R2 holds.
+    if (isInvalidPart(err)) throw problem.conflict("A part is not the one storage holds (re-sent meanwhile, or a wrong etag); complete again.");
     throw err;
   }
   await recordStoredMedia(env, p, conversationId, trackId, { mediaKey: u.mediaKey, mediaSize: object.size, contentType: u.contentType });

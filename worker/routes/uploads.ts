@@ -4,7 +4,7 @@ import { createRouter } from "../http/router";
 import { abortUpload, completeUpload, createUpload, getUpload, uploadPart } from "../recordings/uploads";
 import { bearerSecurity, conflictResponse, problemResponses } from "../schemas/common";
 import { ComposedRecordingDataMessage, TrackPath } from "../schemas/recording";
-import { PartPath, UploadCreated, UploadedPart, UploadInput, UploadPath, UploadStatus } from "../schemas/uploads";
+import { CompleteInput, PartPath, UploadCreated, UploadedPart, UploadInput, UploadPath, UploadStatus } from "../schemas/uploads";
 
 // Beyond the seed: tracks of up to 5 GiB in parts, each small enough for any Cloudflare plan's
 // request limit, resumable (GET tells which parts arrived). A single PUT takes up to 95 MiB.
@@ -58,10 +58,10 @@ const complete = createRoute({
   path: `${UPLOADS}/{uploadId}/complete`,
   tags,
   summary: "Assemble the parts: the track is stored, as after a single PUT",
-  description: `${ROLES} 409 if a part is missing (named) or the upload is already completed.`,
+  description: `${ROLES} 409 if a part is missing (named) or the upload is already completed. No body is needed unless parts went to presigned URLs.`,
   security: bearerSecurity,
   middleware: [roles] as const,
-  request: { params: UploadPath },
+  request: { params: UploadPath, body: { content: { "application/json": { schema: CompleteInput } }, required: false } },
   responses: { 200: ok(ComposedRecordingDataMessage), ...problemResponses, ...conflictResponse },
 });
 
@@ -92,7 +92,7 @@ export const uploads = createRouter()
   })
   .openapi(complete, async (c) => {
     const { conversationId, trackId, uploadId } = c.req.valid("param");
-    return c.json(await completeUpload(c.env, c.get("principal"), conversationId, trackId, uploadId), 200);
+    return c.json(await completeUpload(c.env, c.get("principal"), conversationId, trackId, uploadId, c.req.valid("json")), 200);
   })
   .openapi(abort, async (c) => {
     const { conversationId, trackId, uploadId } = c.req.valid("param");

@@ -22,13 +22,33 @@ export const UploadInput = z
   })
   .openapi("TrackUploadInput");
 
+const PresignedPart = z.object({
+  partNumber: z.number().int(),
+  url: z.string().openapi({ description: "PUT the part's bytes here (straight to R2, no Authorization header, exactly its size)" }),
+});
+
 export const UploadCreated = z
   .object({
     uploadId: z.string(),
     partSize: z.number().int().openapi({ description: "Every part but the last is exactly this many bytes" }),
     partCount: z.number().int(),
+    parts: z.array(PresignedPart).optional().openapi({
+      description:
+        "Only when R2's S3 API credentials are configured: a presigned URL per part. Keep each answer's ETag header and pass them to complete.",
+    }),
+    expiresInSeconds: z.number().int().optional().openapi({ description: "How long the presigned URLs stay valid" }),
   })
   .openapi("TrackUploadCreated");
+
+export const CompleteInput = z
+  .strictObject({
+    parts: z
+      .array(z.strictObject({ partNumber: z.number().int().min(1).max(MAX_PART_NUMBER), etag: z.string().min(1).max(1024) }))
+      .max(MAX_PART_NUMBER)
+      .optional()
+      .openapi({ description: "Parts sent to presigned URLs, with the ETag R2 answered for each; parts sent through this API need none" }),
+  })
+  .openapi("TrackUploadComplete");
 
 const ReceivedPart = z.object({ partNumber: z.number().int(), size: z.number().int() });
 
