@@ -24,7 +24,7 @@ export function s3Config(env: Env): S3Config | null {
 }
 
 /** The S3 API URL of an object: every key segment URI-encoded (keys hold `%` from their ids). */
-export function objectUrl(config: S3Config, key: string): URL {
+function objectUrl(config: S3Config, key: string): URL {
   const path = key.split("/").map(encodeURIComponent).join("/");
   return new URL(`https://${config.accountId}.r2.cloudflarestorage.com/${encodeURIComponent(config.bucket)}/${path}`);
 }

@@ -26,16 +26,16 @@ import { PRESIGN_SECONDS, presignParts, s3Config } from "./presign";
 // object there (a track that had media keeps serving it), and an aborted one leaves nothing.
 
 /** R2's smallest part (all but the last); the largest is what one request may carry. */
-export const MIN_PART_SIZE = 5 * 2 ** 20;
+const MIN_PART_SIZE = 5 * 2 ** 20;
 /** R2 aborts a multipart upload left incomplete this long (its default lifecycle rule). */
-export const UPLOAD_TTL_MS = 7 * 24 * 3600 * 1000;
+const UPLOAD_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /**
  * Parts are as large as a request may be (fewest requests), unless UPLOAD_PART_SIZE asks for less.
  * R2 wants every part but the last of one size, at least 5 MiB: with at most 5 GiB that is at most
  * 1024 parts, well inside R2's 10,000.
  */
-export function partSize(env: Env): number {
+function partSize(env: Env): number {
   if (!env.UPLOAD_PART_SIZE) return MAX_BODY_BYTES;
   const size = Number(env.UPLOAD_PART_SIZE);
   if (!Number.isInteger(size) || size < MIN_PART_SIZE || size > MAX_BODY_BYTES) {
@@ -67,15 +67,15 @@ export async function createUpload(env: Env, p: Principal, conversationId: strin
   const now = Date.now();
   // Uploads R2 has aborted by now are forgotten here, so abandoned ones do not pile up in D1.
   await deleteExpiredUploads(env.DB, p.organizationId, now - UPLOAD_TTL_MS);
-  const size = partSize(env);
+  const partBytes = partSize(env);
   const mediaKey = trackKey(p.organizationId, conversationId, trackId);
   const r2 = await env.MEDIA.createMultipartUpload(mediaKey, { httpMetadata: { contentType } });
   const row: TrackUploadRow = {
     id: crypto.randomUUID(),
     ...owner(p, conversationId, trackId),
     size: input.size,
-    partSize: size,
-    partCount: Math.ceil(input.size / size),
+    partSize: partBytes,
+    partCount: Math.ceil(input.size / partBytes),
     contentType,
     mediaKey,
     r2UploadId: r2.uploadId,
@@ -94,7 +94,7 @@ export async function createUpload(env: Env, p: Principal, conversationId: strin
 async function requireUpload(env: Env, p: Principal, conversationId: string, trackId: string, uploadId: string): Promise<Upload> {
   const found = await findUpload(env.DB, owner(p, conversationId, trackId), uploadId);
   if (!found || found.upload.createdAt < Date.now() - UPLOAD_TTL_MS) {
-    throw problem.notFound(`No upload "${uploadId.slice(0, 64)}" of track "${trackId}" (unknown, aborted, or expired after 7 days).`);
+    throw problem.notFound(`No upload "${uploadId}" of track "${trackId}" (unknown, aborted, or expired after 7 days).`);
   }
   return found;
 }
