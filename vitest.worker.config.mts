@@ -18,6 +18,8 @@ export default defineConfig(async () => {
             PUBLIC_BASE_URL: "",
             INTERNAL_BASE_URL: "http://example.com",
             WEBHOOK_SIGNING_SECRET: "test-webhook-signing-secret-0123456789abcdef",
+            // R2's smallest part (miniflare enforces it too), so multipart tests move megabytes, not 95 MiB parts.
+            UPLOAD_PART_SIZE: String(5 * 2 ** 20),
           },
         },
       }),

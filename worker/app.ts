@@ -13,6 +13,7 @@ import { internal } from "./routes/internal";
 import { player } from "./routes/player";
 import { queries } from "./routes/queries";
 import { recordingsRouter } from "./routes/recordings";
+import { uploads } from "./routes/uploads";
 import { webhooks } from "./routes/webhooks";
 
 const noRoute = (c: Context) => problemResponse(c, problem.notFound(`No route for ${c.req.method} ${new URL(c.req.url).pathname}.`));
@@ -30,6 +31,7 @@ export function createApp() {
     .route("/", queries)
     .route("/", player)
     .route("/", recordingsRouter)
+    .route("/", uploads)
     // The renderer's side door is public only for a renderer outside Cloudflare (RENDERER_URL). A
     // Container reaches it through its outbound handler instead (createRendererApp), so from the
     // internet it does not exist, whoever holds a lease token.

@@ -35,6 +35,15 @@ export interface Env {
   ALLOW_LOOPBACK_CALLBACKS?: string;
   /** Derives the per-organization secret that signs deliveries to a request's callbackUrl. */
   WEBHOOK_SIGNING_SECRET?: string;
+  /** Bytes per part of a multipart track upload, 5 MiB to 95 MiB (default 95 MiB: fewest requests). */
+  UPLOAD_PART_SIZE?: string;
+  /** R2's S3 API (all four, optional): uploads then also answer presigned part URLs straight to R2. */
+  R2_ACCOUNT_ID?: string;
+  R2_ACCESS_KEY_ID?: string;
+  /** Secret. */
+  R2_SECRET_ACCESS_KEY?: string;
+  /** The MEDIA binding's bucket_name. */
+  R2_BUCKET?: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: { requestId: string; principal: import("./auth/principal").Principal } };

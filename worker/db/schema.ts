@@ -178,3 +178,45 @@ export const hookRuns = sqliteTable(
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type HookRuleRow = typeof hookRules.$inferSelect;
+
+/**
+ * Multipart track uploads (POST …/tracks/{trackId}/uploads): one R2 multipart upload each, written
+ * straight to the track's key, so nothing is stored under the key until the upload completes.
+ */
+export const trackUploads = sqliteTable(
+  "track_uploads",
+  {
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    trackId: text("track_id").notNull(),
+    size: integer("size").notNull(),
+    partSize: integer("part_size").notNull(),
+    partCount: integer("part_count").notNull(),
+    contentType: text("content_type").notNull(),
+    mediaKey: text("media_key").notNull(),
+    r2UploadId: text("r2_upload_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** Set when complete is claimed; a second complete (or a late part) is refused from then on. */
+    completedAt: integer("completed_at"),
+  },
+  (t) => [index("track_uploads_org_created").on(t.organizationId, t.createdAt)],
+);
+
+/** The parts received so far: R2 keeps the latest upload of a part number, and so does this row. */
+export const trackUploadParts = sqliteTable(
+  "track_upload_parts",
+  {
+    uploadId: text("upload_id")
+      .notNull()
+      .references(() => trackUploads.id, { onDelete: "cascade" }),
+    partNumber: integer("part_number").notNull(),
+    size: integer("size").notNull(),
+    etag: text("etag").notNull(),
+    uploadedAt: integer("uploaded_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.partNumber] })],
+);
+
+export type TrackUploadRow = typeof trackUploads.$inferSelect;
+export type TrackUploadPartRow = typeof trackUploadParts.$inferSelect;
