@@ -8,7 +8,7 @@ import { createServer, request as httpRequest, type Server } from "node:http";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RenderJob } from "../../container/src/contract.ts";
+import type { RenderJob } from "../../contract/renderer.ts";
 import { tempDir } from "../fixtures/media.ts";
 import { SERVICE, startTestStack, SUPERVISOR, type TestStack } from "./harness.ts";
 
