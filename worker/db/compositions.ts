@@ -12,10 +12,6 @@ export type NewComposition = Omit<
   | "callbackUrl" | "options" | "progressEventAt" | "progressEventValue"
 > & Partial<Pick<CompositionRow, "callbackUrl" | "options">>;
 
-export async function insertComposition(db: D1Database, row: NewComposition): Promise<void> {
-  await drizzle(db).insert(compositions).values(row);
-}
-
 /** The row as a fresh insert leaves it, defaults included. */
 export function asInserted(row: NewComposition): CompositionRow {
   return {
