@@ -1,7 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { findCompositionById } from "../../worker/db/compositions";
-import { emitCompositionEvent, emitProgressIfDue } from "../../worker/webhooks/events";
+import { heartbeat } from "../../worker/db/transitions";
+import { OVERDUE_MS, sweepDeliveries } from "../../worker/webhooks/deliver";
+import { announcer } from "../../worker/webhooks/events";
 import { signatureHeaders, verifySignature, generateSecret } from "../../worker/webhooks/signature";
 import { targetRefusal } from "../../worker/webhooks/targets";
 import { agent, call, captureQueue, createComposition, fields, ingest, service, supervisor, uid } from "./helpers";
@@ -149,17 +151,19 @@ describe("events and the delivery log", () => {
     const id = (await createComposition(conv, supervisor(org))).json.id;
     const t0 = Date.now();
     await env.DB.prepare(`UPDATE compositions SET state = 'PROCESSING', lease_token = 'tok', started_at = ?2 WHERE id = ?1`).bind(id, t0).run();
-    const at = async (progress: number, ms: number) => {
-      await env.DB.prepare(`UPDATE compositions SET progress = ?2 WHERE id = ?1`).bind(id, progress).run();
+    const beat = async (leaseToken: string, progress: number, ms: number) => {
       const row = (await findCompositionById(env.DB, id))!;
-      return (await Promise.all([1, 2, 3].map(() => emitProgressIfDue(env, row, "tok", t0 + ms)))).filter(Boolean).length;
+      return heartbeat(env.DB, row, leaseToken, { progress, etaSeconds: null }, t0 + ms, 60_000, announcer(env));
     };
+    // Three reports racing: how many of them recorded an event.
+    const at = async (progress: number, ms: number) =>
+      (await Promise.all([1, 2, 3].map(() => beat("tok", progress, ms)))).filter((b) => b!.deliveries.length > 0).length;
     expect(await at(50, 1000)).toBe(0); // too soon after the start
     expect(await at(50, 5000)).toBe(1); // three racing reports, one event
     expect(await at(55, 20_000)).toBe(0); // less than 10 % more
     expect(await at(65, 9000)).toBe(0); // 10 % more but within 5 s of the last
     expect(await at(65, 10_000)).toBe(1);
-    expect(await emitProgressIfDue(env, (await findCompositionById(env.DB, id))!, "other-lease", t0 + 60_000)).toBeNull();
+    expect(await beat("other-lease", 90, 60_000)).toBeNull();
     const progress = (await deliveryRows(id)).filter((r) => r.type === "composition.progress").map((r) => JSON.parse(r.payload).data.progress);
     expect(progress).toEqual([50, 65]);
   });
@@ -189,10 +193,37 @@ describe("events and the delivery log", () => {
     const res = await createComposition(conv, supervisor(org));
     expect(res.status, res.text).toBe(200);
     // Recorded though not queued: the cron's sweep sends it once overdue.
-    expect((await deliveryRows(res.json.id)).map((r) => r.status)).toEqual(["pending"]);
-    const broken = { ...env, DB: { prepare: () => { throw new Error("D1 down"); } } } as unknown as typeof env;
-    const row = (await findCompositionById(env.DB, res.json.id))!;
-    await expect(emitCompositionEvent(broken, row, "composition.cancelled")).resolves.toBeNull();
+    const rows = await deliveryRows(res.json.id);
+    expect(rows.map((r) => r.status)).toEqual(["pending"]);
+    sent.length = 0;
+    await sweepDeliveries(env, rows[0]!.next_attempt_at + OVERDUE_MS + 1);
+    expect(sent.map((s) => s.body).filter((b) => b.deliveryId === rows[0]!.id)).toEqual([{ kind: "deliver", deliveryId: rows[0]!.id, attempt: 0 }]);
+  });
+
+  it("a transition and its event are written together or not at all", async () => {
+    const org = uid("wha");
+    await call("POST", "/webhooks", { as: supervisor(org), body: { url: "https://ops.example/" } });
+    const conv = uid("conv");
+    await ingest(conv, { as: service(org) });
+    const id = (await createComposition(conv, supervisor(org))).json.id;
+    // The outbox refuses this organization's rows: the cancel that would write one fails whole.
+    const trigger = `outbox_down_${org.replace(/\W/g, "_")}`;
+    await env.DB.prepare(
+      `CREATE TRIGGER ${trigger} BEFORE INSERT ON webhook_deliveries WHEN NEW.organization_id = '${org}' BEGIN SELECT RAISE(ABORT, 'outbox down'); END`,
+    ).run();
+    try {
+      const refused = await call("POST", `/${conv}/${id}/cancel`, { as: supervisor(org) });
+      expect(refused.status).toBe(500);
+      expect(refused.headers.get("content-type")).toContain("application/problem+json");
+    } finally {
+      await env.DB.prepare(`DROP TRIGGER ${trigger}`).run();
+    }
+    const listed = await call("GET", `/query/conversation/${conv}`, { as: supervisor(org) });
+    expect(listed.json.compositions.map((c: { state: string }) => c.state)).toEqual(["QUEUED"]);
+    expect((await deliveryRows(id)).map((r) => r.type)).toEqual(["composition.queued"]);
+    // Once the outbox takes rows again, the same command goes through with its event.
+    expect((await call("POST", `/${conv}/${id}/cancel`, { as: supervisor(org) })).status).toBe(200);
+    expect((await deliveryRows(id)).map((r) => r.type)).toEqual(["composition.queued", "composition.cancelled"]);
   });
 });
 

@@ -3,12 +3,27 @@ import { createMessageBatch } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RenderJob } from "../../contract/renderer";
 import { reclaim } from "../../worker/jobs/dispatch";
+import { applyReport } from "../../worker/jobs/reports";
 import { runOutputKey } from "../../worker/jobs/outputs";
 import { findCompositionById } from "../../worker/db/compositions";
 import { deliverOne, RETRY_WINDOW_MS, sweepDeliveries } from "../../worker/webhooks/deliver";
 import { verifySignature } from "../../worker/webhooks/signature";
 import worker from "../../worker/index";
-import { call, captureQueue, createComposition, fakeRenderer, ingest, resetRenderer, runQueue, service, supervisor, uid, type FakeRenderer } from "./helpers";
+import {
+  at,
+  call,
+  captureQueue,
+  createComposition,
+  fakeRenderer,
+  ingest,
+  recordingBody,
+  resetRenderer,
+  runQueue,
+  service,
+  supervisor,
+  uid,
+  type FakeRenderer,
+} from "./helpers";
 import { setRendererForTests } from "../../worker/jobs/renderer";
 import { captureWebhooks, deliveryRows, drain, independentlyVerify, receiver, type Received, type Sent } from "./webhook-helpers";
 import type { WebhookMessage } from "../../worker/webhooks/types";
@@ -208,6 +223,122 @@ describe("status callbacks over a composition's life", () => {
     expect(mine[3].data.error).toBe("cannot read [url] (Bearer [redacted]): corrupt EBML header");
     const lost = rx.seen.filter((r) => r.json.data.id === other.id).map((r) => r.json);
     expect(lost.at(-1)).toMatchObject({ type: "composition.failed", data: { state: "FAILED", error: "renderer lost the job (lease expired) on the last of 3 attempts" } });
+  });
+});
+
+/** From now on a wake-up runs the JOBS consumer at once, before the code that sent it goes on. */
+function consumeWakeUpsAtOnce(): void {
+  let running = false;
+  vi.spyOn(env.JOBS, "send").mockImplementation(async () => {
+    if (!running) {
+      running = true;
+      await runQueue().finally(() => (running = false));
+    }
+    return {} as QueueSendResponse;
+  });
+}
+
+const typesAndSeqs = async (id: string) => (await deliveryRows(id)).map((r) => [r.type, r.seq]);
+
+describe("the outbox: events written with their transitions", () => {
+  it("numbers queued before started when the queue consumer runs at once (request, re-execute, hook)", async () => {
+    const org = uid("whk");
+    const conv = uid("conv");
+    await ingest(conv, { as: service(org) });
+    consumeWakeUpsAtOnce();
+    const created = await createComposition(conv, supervisor(org), { priority: 10, callbackUrl: CALLBACK });
+    expect(created.status, created.text).toBe(200);
+    const id = created.json.id as string;
+    expect(fake.jobs.at(-1)!.jobId).toBe(id);
+    expect(await typesAndSeqs(id)).toEqual([["composition.queued", 1], ["composition.started", 2]]);
+
+    await complete(fake.jobs.at(-1)!);
+    const again = await call("POST", "/reexecute", { as: supervisor(org), body: { conversationId: conv, id } });
+    expect(again.status, again.text).toBe(200);
+    expect(fake.jobs.at(-1)!.attempt).toBe(1);
+    expect((await typesAndSeqs(id)).slice(2)).toEqual([["composition.completed", 3], ["composition.queued", 4], ["composition.started", 5]]);
+    await complete(fake.jobs.at(-1)!);
+
+    const rule = await call("POST", "/hooks", { as: supervisor(org), body: { type: "AUDIO", resolution: "640x360", nameTemplate: "auto", callbackUrl: CALLBACK } });
+    expect(rule.status, rule.text).toBe(201);
+    const hooked = uid("conv");
+    await ingest(hooked, { as: service(org) });
+    const made = fake.jobs.at(-1)!;
+    expect(made.jobId).not.toBe(id);
+    expect(await typesAndSeqs(made.jobId)).toEqual([["composition.queued", 1], ["composition.started", 2]]);
+
+    const rx = receiver();
+    await drain(sent, { fetch: rx.fetch });
+    expect(rx.seen.filter((r) => r.json.data.id === made.jobId).map((r) => r.json.type)).toEqual(["composition.queued", "composition.started"]);
+  });
+
+  it("a refused transition records no event: a duplicate, late or stale-lease report changes nothing and announces nothing", async () => {
+    const org = uid("whk");
+    const { conv, id, job } = await started(org);
+    // The row as a report read it while its lease held; the throttle would let a progress event out.
+    const asRead = (await findCompositionById(env.DB, id))!;
+    const stale = { ...asRead, startedAt: asRead.startedAt! - 60_000 };
+    type Report = Parameters<typeof applyReport>[3];
+    const late: Report[] = [
+      { event: "completed", attempt: job.attempt, durationMs: 62_500, size: 4096, engine: "native" },
+      { event: "failed", attempt: job.attempt, error: "late", retryable: false },
+      { event: "progress", attempt: job.attempt, progress: 90 },
+    ];
+    await complete(job);
+    for (const r of late) expect(await applyReport(env, stale, job.callback.token, r)).toBeNull();
+    expect((await typesAndSeqs(id)).map(([t]) => t)).toEqual(["composition.queued", "composition.started", "composition.completed"]);
+
+    // Cancelled while the renderer still runs: its reports come under a lease that no longer exists.
+    const other = await started(org);
+    const running = (await findCompositionById(env.DB, other.id))!;
+    expect((await call("POST", `/${other.conv}/${other.id}/cancel`, { as: supervisor(org) })).status).toBe(200);
+    await env.MEDIA.put(runOutputKey(running, other.job.callback.token), new Uint8Array(16));
+    for (const r of late) expect(await applyReport(env, { ...running, startedAt: running.startedAt! - 60_000 }, other.job.callback.token, r)).toBeNull();
+    expect((await typesAndSeqs(other.id)).map(([t]) => t)).toEqual(["composition.queued", "composition.started", "composition.cancelled"]);
+    expect((await call("GET", `/query/conversation/${conv}`, { as: supervisor(org) })).json.compositions[0].state).toBe("COMPLETED");
+  });
+
+  it("a claim that never reaches a renderer announces only its outcome: nothing when refused, failed when the job cannot be built", async () => {
+    const org = uid("whk");
+    const conv = uid("conv");
+    await ingest(conv, { as: service(org) });
+    const id = (await createComposition(conv, supervisor(org), { priority: 10, callbackUrl: CALLBACK })).json.id as string;
+    fake.answer = { accepted: false, reason: "busy" };
+    await runQueue();
+    await runQueue();
+    expect(await typesAndSeqs(id)).toEqual([["composition.queued", 1]]);
+    fake.answer = { accepted: true, instance: "fake-1" };
+    await runQueue();
+    const rows = await deliveryRows(id);
+    expect(rows.map((r) => [r.type, r.seq])).toEqual([["composition.queued", 1], ["composition.started", 2]]);
+    expect(sent.filter((m) => m.body.deliveryId === rows[1]!.id)).toHaveLength(1);
+
+    // A track added without media: the dispatcher cannot build the job and fails it at once.
+    const broken = uid("conv");
+    await ingest(broken, { as: service(org) });
+    const doomed = (await createComposition(broken, supervisor(org), { priority: 10, callbackUrl: CALLBACK })).json.id as string;
+    const put = await call("PUT", `/recordings/${broken}`, {
+      as: service(org),
+      body: recordingBody("alice", [{ id: "t-late", participantId: "late", started: at(10), audio: true, video: false }]),
+    });
+    expect(put.status, put.text).toBe(200);
+    await runQueue();
+    expect((await typesAndSeqs(doomed)).map(([t]) => t)).toEqual(["composition.queued", "composition.failed"]);
+  });
+
+  it("a completion whose event cannot be built is still recorded", async () => {
+    const org = uid("whk");
+    const { conv, id, job } = await started(org);
+    const keys = env.MEDIA_SIGNING_KEYS;
+    // Links cannot be signed, so the completed event (which carries them) cannot be made.
+    (env as { MEDIA_SIGNING_KEYS?: string }).MEDIA_SIGNING_KEYS = "not-a-key";
+    try {
+      await complete(job);
+    } finally {
+      (env as { MEDIA_SIGNING_KEYS?: string }).MEDIA_SIGNING_KEYS = keys;
+    }
+    expect((await call("GET", `/query/conversation/${conv}`, { as: supervisor(org) })).json.compositions[0].state).toBe("COMPLETED");
+    expect((await typesAndSeqs(id)).map(([t]) => t)).toEqual(["composition.queued", "composition.started"]);
   });
 });
 

@@ -1,7 +1,8 @@
-import { and, asc, count, desc, eq, or, sql, type SQL } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
+import { and, asc, count, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import type { Principal } from "../auth/principal";
 import { isoDuration, isoInstant } from "../http/format";
+import { insertWhere } from "./insert";
 import { compositions, recordings, type CompositionRow } from "./schema";
 
 export type NewComposition = Omit<
@@ -11,8 +12,22 @@ export type NewComposition = Omit<
   | "callbackUrl" | "options" | "progressEventAt" | "progressEventValue"
 > & Partial<Pick<CompositionRow, "callbackUrl" | "options">>;
 
-export async function insertComposition(db: D1Database, row: NewComposition): Promise<void> {
-  await drizzle(db).insert(compositions).values(row);
+/** The row as a fresh insert leaves it, defaults included. */
+export function asInserted(row: NewComposition): CompositionRow {
+  return {
+    progress: 0, etaSeconds: null, error: null, warnings: null, attempts: 0, leaseToken: null, leaseExpiresAt: null,
+    rendererInstance: null, outputKey: null, outputSize: null, durationMs: null, startedAt: null, completedAt: null,
+    callbackUrl: null, options: null, progressEventAt: null, progressEventValue: null,
+    ...row,
+  };
+}
+
+/**
+ * The one statement that writes a composition (requests and hooks alike): the row is written only
+ * if `when` holds as the statement runs, so a batch can make it depend on a claim before it.
+ */
+export function compositionInsert(orm: DrizzleD1Database, row: NewComposition, when: SQL = sql`1`) {
+  return insertWhere(orm, compositions, row, when).returning({ id: compositions.id });
 }
 
 /**
@@ -43,6 +58,36 @@ export async function findVisibleComposition(
 export async function findCompositionById(db: D1Database, id: string): Promise<CompositionRow | null> {
   const rows = await drizzle(db).select().from(compositions).where(eq(compositions.id, id));
   return rows[0] ?? null;
+}
+
+/** The output a signed link names, found by ids alone: the link's signature is the credential. */
+export async function findOutput(db: D1Database, conversationId: string, id: string) {
+  const row = await drizzle(db)
+    .select({ id: compositions.id, format: compositions.format, name: compositions.name, outputKey: compositions.outputKey })
+    .from(compositions)
+    .where(and(eq(compositions.id, id), eq(compositions.conversationId, conversationId)))
+    .get();
+  return row ?? null;
+}
+
+/** The lease is still the one a renderer holds: the job is PROCESSING under this token. */
+export async function holdsLease(db: D1Database, id: string, leaseToken: string): Promise<boolean> {
+  const row = await drizzle(db)
+    .select({ id: compositions.id })
+    .from(compositions)
+    .where(and(eq(compositions.id, id), eq(compositions.leaseToken, leaseToken), eq(compositions.state, "PROCESSING")))
+    .get();
+  return row !== undefined;
+}
+
+/** How many jobs have waited in the queue since before `before`. */
+export async function countQueuedSince(db: D1Database, before: number): Promise<number> {
+  const row = await drizzle(db)
+    .select({ n: count() })
+    .from(compositions)
+    .where(and(eq(compositions.state, "QUEUED"), lt(compositions.queuedAt, before)))
+    .get();
+  return row?.n ?? 0;
 }
 
 export async function listConversationCompositions(db: D1Database, p: Principal, conversationId: string) {

@@ -67,18 +67,37 @@ export async function upsertRecording(
   return dropped.flatMap((d) => (d.key ? [d.key] : []));
 }
 
+export interface TrackKey {
+  organizationId: string;
+  conversationId: string;
+  id: string;
+}
+
+const trackIs = (key: TrackKey) => and(eq(tracks.organizationId, key.organizationId), eq(tracks.conversationId, key.conversationId), eq(tracks.id, key.id));
+
 export async function markTrackStored(
   db: D1Database,
-  key: { organizationId: string; conversationId: string; id: string },
+  key: TrackKey,
   media: { mediaKey: string; mediaSize: number; contentType: string },
   now: number,
 ): Promise<boolean> {
   const result = await drizzle(db)
     .update(tracks)
     .set({ ...media, storedAt: now })
-    .where(and(eq(tracks.organizationId, key.organizationId), eq(tracks.conversationId, key.conversationId), eq(tracks.id, key.id)))
+    .where(trackIs(key))
     .returning({ id: tracks.id });
   return result.length > 0;
+}
+
+/** The track's media is not (or no longer) stored. */
+export async function clearTrackMedia(db: D1Database, key: TrackKey): Promise<void> {
+  await drizzle(db).update(tracks).set({ mediaKey: null, mediaSize: null, contentType: null, storedAt: null }).where(trackIs(key));
+}
+
+/** Where a track's media is stored, and as what. */
+export async function findTrackMedia(db: D1Database, key: TrackKey): Promise<Pick<TrackRow, "mediaKey" | "contentType"> | null> {
+  const row = await drizzle(db).select({ mediaKey: tracks.mediaKey, contentType: tracks.contentType }).from(tracks).where(trackIs(key)).get();
+  return row ?? null;
 }
 
 /** What can be exported: a kind of media is exportable when every track that has it is stored. */

@@ -1,3 +1,4 @@
+import { storageReferences } from "../db/audit";
 import type { Env } from "../env";
 import { organizationPrefix } from "../media/keys";
 import { runOutputKey } from "./outputs";
@@ -43,23 +44,11 @@ async function listAll(bucket: R2Bucket, prefix: string): Promise<StoredObject[]
 
 /** The keys the organization's rows refer to right now (stored tracks, outputs, in-flight outputs). */
 export async function referencedKeys(db: D1Database, organizationId: string): Promise<Set<string>> {
-  const [tracks, compositions] = await db.batch<Record<string, unknown>>([
-    db.prepare(`SELECT media_key FROM tracks WHERE organization_id = ?1 AND media_key IS NOT NULL`).bind(organizationId),
-    db
-      .prepare(
-        `SELECT id, conversation_id, format, state, output_key, lease_token FROM compositions
-         WHERE organization_id = ?1 AND (output_key IS NOT NULL OR (state = 'PROCESSING' AND lease_token IS NOT NULL))`,
-      )
-      .bind(organizationId),
-  ]);
-  const keys = new Set<string>();
-  for (const t of tracks!.results) keys.add(t.media_key as string);
-  for (const c of compositions!.results) {
-    if (c.output_key) keys.add(c.output_key as string);
-    if (c.state === "PROCESSING" && c.lease_token) {
-      const row = { organizationId, conversationId: c.conversation_id as string, id: c.id as string, format: c.format as "MP3" | "MP4" };
-      keys.add(runOutputKey(row, c.lease_token as string));
-    }
+  const refs = await storageReferences(db, organizationId);
+  const keys = new Set(refs.trackKeys);
+  for (const row of refs.compositions) {
+    if (row.outputKey) keys.add(row.outputKey);
+    if (row.state === "PROCESSING" && row.leaseToken) keys.add(runOutputKey(row, row.leaseToken));
   }
   return keys;
 }

@@ -1,15 +1,16 @@
 import type { Principal } from "../auth/principal";
-import { findCompositionById, findVisibleComposition, insertComposition } from "../db/compositions";
+import { findVisibleComposition } from "../db/compositions";
 import { exportability, findRecording, type Recording } from "../db/recordings";
 import type { CompositionRow } from "../db/schema";
+import { cancel, deleteSettled, insertQueued, requeue } from "../db/transitions";
 import type { Env } from "../env";
 import { problem } from "../http/problem";
-import { cancel, deleteRow, requeue } from "./lifecycle";
 import { wakeUp } from "./messages";
 import { cleanupOutputs } from "./outputs";
 import { rendererFor } from "./renderer";
 import { hasSelection, parseOptions, select, type CompositionOptions } from "./selection";
-import { emitCompositionEvent } from "../webhooks/events";
+import { announcer } from "../webhooks/events";
+import { queueDeliveries } from "../webhooks/queue";
 import { assertTarget } from "../webhooks/targets";
 
 export interface CreateCommand {
@@ -55,7 +56,7 @@ export async function createComposition(env: Env, p: Principal, cmd: CreateInput
   const options: CompositionOptions = { audioSources, audioSourcesExcluded, videoSources, videoSourcesExcluded, trim, from, to };
   composable(rec, cmd.type, options);
   const id = crypto.randomUUID();
-  await insertComposition(env.DB, {
+  const deliveries = await insertQueued(env.DB, {
     id,
     organizationId: p.organizationId,
     conversationId: cmd.conversationId,
@@ -72,10 +73,10 @@ export async function createComposition(env: Env, p: Principal, cmd: CreateInput
     updatedAt: now,
     callbackUrl: cmd.callbackUrl ?? null,
     options: hasSelection(options) ? JSON.stringify(options) : null,
-  });
+  }, announcer(env));
+  // Wake-ups only once the row and its `queued` are in: a consumer that runs at once numbers `started` after it.
+  await queueDeliveries(env, deliveries);
   await wakeUp(env.JOBS, `created ${id}`);
-  const row = await findCompositionById(env.DB, id);
-  if (row) await emitCompositionEvent(env, row, "composition.queued");
   return { conversationId: cmd.conversationId, id };
 }
 
@@ -92,23 +93,22 @@ export async function reexecuteComposition(env: Env, p: Principal, conversationI
   if (!rec) throw problem.conflict("The recording of this composition no longer exists.");
   if (["COMPLETED", "FAILED", "CANCELLED"].includes(row.state)) composable(rec, row.type, parseOptions(row.options));
   // A new callbackUrl replaces the old one; without one the composition keeps where it reported to.
-  const updated = await requeue(env.DB, row.id, priority, Date.now(), callbackUrl ? { callbackUrl } : {});
+  const updated = await requeue(env.DB, row, priority, Date.now(), callbackUrl ? { callbackUrl } : {}, announcer(env));
   if (!updated) throw problem.conflict(`A ${row.state} composition cannot be re-executed; only COMPLETED, FAILED or CANCELLED ones can.`);
+  await queueDeliveries(env, updated.deliveries);
   await wakeUp(env.JOBS, `re-executed ${id}`);
-  await emitCompositionEvent(env, updated, "composition.queued");
   return { conversationId, id };
 }
 
 /** Stops a job: the row changes first, so a running render's later reports are refused. */
 async function stop(env: Env, row: CompositionRow): Promise<CompositionRow | null> {
-  const cancelled = await cancel(env.DB, row.id, Date.now());
-  if (cancelled && row.state === "PROCESSING") {
-    await rendererFor(env).cancel(row.id, row.rendererInstance).catch(() => undefined);
-  }
-  if (cancelled) await cleanupOutputs(env, cancelled);
-  if (cancelled) await emitCompositionEvent(env, cancelled, "composition.cancelled");
-  if (cancelled && row.state === "PROCESSING") await wakeUp(env.JOBS, `slot freed by ${row.id}`);
-  return cancelled;
+  const cancelled = await cancel(env.DB, row, Date.now(), announcer(env));
+  if (!cancelled) return null;
+  if (row.state === "PROCESSING") await rendererFor(env).cancel(row.id, row.rendererInstance).catch(() => undefined);
+  await cleanupOutputs(env, cancelled.row);
+  await queueDeliveries(env, cancelled.deliveries);
+  if (row.state === "PROCESSING") await wakeUp(env.JOBS, `slot freed by ${row.id}`);
+  return cancelled.row;
 }
 
 export async function cancelComposition(env: Env, p: Principal, conversationId: string, id: string) {
@@ -122,6 +122,6 @@ export async function deleteComposition(env: Env, p: Principal, conversationId: 
   const row = await visibleOr404(env, p, conversationId, id);
   const settled = (await stop(env, row)) ?? row;
   await cleanupOutputs(env, settled, true);
-  const gone = await deleteRow(env.DB, row.id);
-  if (gone.meta.changes > 0) await emitCompositionEvent(env, settled, "composition.deleted");
+  const deliveries = await deleteSettled(env.DB, settled, Date.now(), announcer(env));
+  if (deliveries) await queueDeliveries(env, deliveries);
 }

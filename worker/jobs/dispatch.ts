@@ -1,13 +1,15 @@
 import type { RenderJob } from "../../contract/renderer";
+import { countQueuedSince } from "../db/compositions";
 import { findRecording } from "../db/recordings";
 import type { CompositionRow } from "../db/schema";
+import { claimNext, fail, reclaimExpired, recordRendererInstance, releaseClaim } from "../db/transitions";
 import type { Env } from "../env";
 import { cleanupOutputs } from "./outputs";
-import { claimNext, fail, reclaimExpired, recordRendererInstance, releaseClaim } from "./lifecycle";
-import { wakeUp, wakeUpToFill, type RenderJobMessage } from "./messages";
+import { wakeUpToFill, type RenderJobMessage } from "./messages";
 import { rendererFor } from "./renderer";
 import { parseOptions, select } from "./selection";
-import { emitCompositionEvent, emitStarted } from "../webhooks/events";
+import { announcer } from "../webhooks/events";
+import { queueDeliveries } from "../webhooks/queue";
 import { internalUrls, jobSettings } from "./settings";
 
 export type DispatchOutcome = "dispatched" | "idle" | "busy" | "failed";
@@ -17,28 +19,35 @@ function randomToken(): string {
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** Claims the best QUEUED job and hands it to a renderer; a full renderer undoes the claim. */
+/**
+ * Claims the best QUEUED job and hands it to a renderer; a full renderer undoes the claim. The
+ * claim records `started`, so every report of the run (it needs the claim's token) comes after it;
+ * its deliveries are queued once a renderer took the job, and taken back with a claim it did not.
+ */
 export async function dispatchOne(env: Env, now = Date.now()): Promise<DispatchOutcome> {
   const { leaseMs, maxAttempts } = jobSettings(env);
+  const announce = announcer(env);
   const token = randomToken();
-  const job = await claimNext(env.DB, token, now, leaseMs);
-  if (!job) return "idle";
+  const claim = await claimNext(env.DB, token, now, leaseMs, announce);
+  if (!claim) return "idle";
+  const job = claim.row;
 
   let renderJob: RenderJob;
   try {
     renderJob = await buildRenderJob(env, job, token);
   } catch (err) {
-    const failed = await fail(env.DB, job.id, token, (err as Error).message, false, maxAttempts, Date.now());
-    if (failed) await emitCompositionEvent(env, failed, "composition.failed");
+    const failure = { error: (err as Error).message, retryable: false };
+    const failed = await fail(env.DB, job, token, failure, maxAttempts, Date.now(), announce, claim.started);
+    if (failed) await queueDeliveries(env, failed.deliveries);
     return "failed";
   }
   const started = await rendererFor(env).start(renderJob);
   if (started.accepted) {
     await recordRendererInstance(env.DB, job.id, token, started.instance);
-    await emitStarted(env, { ...job, rendererInstance: started.instance });
+    await queueDeliveries(env, claim.deliveries);
     return "dispatched";
   }
-  await releaseClaim(env.DB, job.id, token, Date.now());
+  await releaseClaim(env.DB, job.id, token, Date.now(), claim.started);
   console.log(JSON.stringify({ msg: "renderer refused job", id: job.id, reason: started.reason }));
   return "busy";
 }
@@ -80,13 +89,13 @@ export async function buildRenderJob(env: Env, job: CompositionRow, token: strin
 
 /** Expired leases go back to the queue (with a wake-up) or end FAILED; their partial outputs go. */
 export async function reclaim(env: Env, now = Date.now()): Promise<CompositionRow[]> {
-  const rows = await reclaimExpired(env.DB, jobSettings(env).maxAttempts, now);
-  for (const row of rows) {
+  const reclaimed = await reclaimExpired(env.DB, jobSettings(env).maxAttempts, now, announcer(env));
+  for (const { row, deliveries } of reclaimed) {
     await cleanupOutputs(env, row);
+    await queueDeliveries(env, deliveries);
     if (row.state === "QUEUED") await wakeUpToFill(env.JOBS, `lease expired: ${row.id}`);
-    if (row.state === "FAILED") await emitCompositionEvent(env, row, "composition.failed");
   }
-  return rows;
+  return reclaimed.map((r) => r.row);
 }
 
 /** Backoff for a full or unreachable renderer: 2, 4, 8 … 60 s. */
@@ -128,8 +137,6 @@ export async function handleQueueBatch(batch: MessageBatch<RenderJobMessage>, en
 /** The cron's safety net: reclaim leases, and wake the queue for QUEUED jobs whose messages were lost. */
 export async function handleCron(env: Env, now = Date.now()): Promise<void> {
   await reclaim(env, now);
-  const stale = await env.DB.prepare(`SELECT count(*) AS n FROM compositions WHERE state = 'QUEUED' AND queued_at < ?1`)
-    .bind(now - 60_000)
-    .first<{ n: number }>();
-  if (stale && stale.n > 0) await wakeUpToFill(env.JOBS, `cron: ${stale.n} queued`);
+  const stale = await countQueuedSince(env.DB, now - 60_000);
+  if (stale > 0) await wakeUpToFill(env.JOBS, `cron: ${stale} queued`);
 }

@@ -1,14 +1,15 @@
 import type { RenderReport } from "../../contract/renderer";
 import { findCompositionById } from "../db/compositions";
 import type { CompositionRow } from "../db/schema";
+import { complete, fail, handBack, heartbeat } from "../db/transitions";
 import type { Env } from "../env";
 import { extractToken } from "../auth/jwt";
 import { problem } from "../http/problem";
-import { complete, fail, handBack, heartbeat } from "./lifecycle";
 import { wakeUp } from "./messages";
 import { cleanupOutputs, runOutputKey } from "./outputs";
 import { jobSettings } from "./settings";
-import { emitCompositionEvent, emitProgressIfDue, emitStarted } from "../webhooks/events";
+import { announcer } from "../webhooks/events";
+import { queueDeliveries } from "../webhooks/queue";
 
 function sameToken(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
@@ -29,15 +30,16 @@ export async function leasedJob(env: Env, jobId: string, authorization: string |
   return { row, token };
 }
 
+/** Applies a renderer's report; null when the lease it was made under no longer holds (nothing changed). */
 export async function applyReport(env: Env, row: CompositionRow, token: string, report: RenderReport): Promise<CompositionRow | null> {
   const { leaseMs, maxAttempts } = jobSettings(env);
   const now = Date.now();
   if (report.attempt !== row.attempts) throw problem.conflict(`Report for attempt ${report.attempt}, but attempt ${row.attempts} is running.`);
   switch (report.event) {
     case "progress": {
-      const beat = await heartbeat(env.DB, row.id, token, report.progress, report.etaSeconds ?? null, now, leaseMs);
-      if (beat) await emitProgressIfDue(env, beat, token, now);
-      return beat;
+      const beat = await heartbeat(env.DB, row, token, { progress: report.progress, etaSeconds: report.etaSeconds ?? null }, now, leaseMs, announcer(env));
+      if (beat) await queueDeliveries(env, beat.deliveries);
+      return beat?.row ?? null;
     }
     case "completed": {
       const key = runOutputKey(row, token);
@@ -45,16 +47,15 @@ export async function applyReport(env: Env, row: CompositionRow, token: string, 
       if (!head) {
         return settleFailure(env, row, token, "renderer reported completion but no output was uploaded", true, maxAttempts);
       }
-      const done = await complete(env.DB, row.id, token, { key, size: head.size, durationMs: Math.round(report.durationMs), warnings: report.warnings ?? [] }, now);
+      const output = { key, size: head.size, durationMs: Math.round(report.durationMs), warnings: report.warnings ?? [] };
+      const done = await complete(env.DB, row, token, output, now, announcer(env));
+      if (!done) return null;
       // The previous run's output (re-execution) is replaced only now that the new one is in place.
-      if (done) {
-        await cleanupOutputs(env, done);
-        // A renderer slot just freed up: the next job need not wait for a busy message's backoff.
-        await wakeUp(env.JOBS, `slot freed by ${row.id}`);
-        await emitStarted(env, row);
-        await emitCompositionEvent(env, done, "composition.completed");
-      }
-      return done;
+      await cleanupOutputs(env, done.row);
+      await queueDeliveries(env, done.deliveries);
+      // A renderer slot just freed up: the next job need not wait for a busy message's backoff.
+      await wakeUp(env.JOBS, `slot freed by ${row.id}`);
+      return done.row;
     }
     case "failed":
       if (report.handedBack) return settleHandBack(env, row, token, report.error);
@@ -65,23 +66,17 @@ export async function applyReport(env: Env, row: CompositionRow, token: string, 
 /** Back to the queue without costing an attempt; like any requeue, not news to a webhook receiver. */
 async function settleHandBack(env: Env, row: CompositionRow, token: string, reason: string) {
   const after = await handBack(env.DB, row.id, token, `handed back unfinished (${reason}); requeued`, Date.now());
-  if (after) {
-    await cleanupOutputs(env, after);
-    await wakeUp(env.JOBS, `handed back ${row.id}`);
-  }
-  return after;
+  if (!after) return null;
+  await cleanupOutputs(env, after.row);
+  await wakeUp(env.JOBS, `handed back ${row.id}`);
+  return after.row;
 }
 
 async function settleFailure(env: Env, row: CompositionRow, token: string, error: string, retryable: boolean, maxAttempts: number) {
-  const after = await fail(env.DB, row.id, token, error, retryable, maxAttempts, Date.now());
-  if (after) {
-    await cleanupOutputs(env, after);
-    await wakeUp(env.JOBS, after.state === "QUEUED" ? `retry ${row.id}` : `slot freed by ${row.id}`);
-    // A failure that goes back to the queue is not news to a receiver; the final one is.
-    if (after.state === "FAILED") {
-      await emitStarted(env, row);
-      await emitCompositionEvent(env, after, "composition.failed");
-    }
-  }
-  return after;
+  const after = await fail(env.DB, row, token, { error, retryable }, maxAttempts, Date.now(), announcer(env));
+  if (!after) return null;
+  await cleanupOutputs(env, after.row);
+  await queueDeliveries(env, after.deliveries);
+  await wakeUp(env.JOBS, after.row.state === "QUEUED" ? `retry ${row.id}` : `slot freed by ${row.id}`);
+  return after.row;
 }

@@ -1,5 +1,5 @@
 import type { Principal } from "../auth/principal";
-import { findVisibleComposition } from "../db/compositions";
+import { findOutput, findVisibleComposition } from "../db/compositions";
 import type { CompositionRow } from "../db/schema";
 import type { Env } from "../env";
 import { problem } from "../http/problem";
@@ -69,12 +69,10 @@ export async function openSignedMedia(
   const now = new Date();
   const verdict = await verifyMediaLink(signingKeys(env), url.pathname, mediaLinkQuery(url), now);
   if (!verdict.ok) throw refused();
-  const row = await env.DB.prepare(`SELECT id, format, name, output_key FROM compositions WHERE id = ?1 AND conversation_id = ?2`)
-    .bind(target.compositionId, target.conversationId)
-    .first<{ id: string; format: "MP3" | "MP4"; name: string; output_key: string | null }>();
-  if (!row?.output_key) throw problem.notFound("This composition no longer exists.");
+  const row = await findOutput(env.DB, target.conversationId, target.compositionId);
+  if (!row?.outputKey) throw problem.notFound("This composition no longer exists.");
   if (target.fileName !== mediaFileName(row)) throw refused();
-  const res = await serveMediaObject(request, env.MEDIA, row.output_key, {
+  const res = await serveMediaObject(request, env.MEDIA, row.outputKey, {
     contentType: row.format === "MP3" ? "audio/mpeg" : "video/mp4",
     disposition: target.disposition,
     fileName: displayFileName(row),

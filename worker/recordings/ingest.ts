@@ -1,6 +1,6 @@
 import type { z } from "@hono/zod-openapi";
 import type { Principal } from "../auth/principal";
-import { findRecording, markTrackStored, recordingMessage, upsertRecording } from "../db/recordings";
+import { clearTrackMedia, findRecording, markTrackStored, recordingMessage, upsertRecording } from "../db/recordings";
 import type { Env } from "../env";
 import { Problem, problem, type FieldError } from "../http/problem";
 import { trackKey } from "../media/keys";
@@ -154,12 +154,7 @@ export async function storeTrackMedia(env: Env, p: Principal, conversationId: st
   if (await body.overflowed()) {
     // R2 took the announced bytes but more followed: what was stored is not the client's file.
     await env.MEDIA.delete(key);
-    await env.DB.prepare(
-      `UPDATE tracks SET media_key = NULL, media_size = NULL, content_type = NULL, stored_at = NULL
-       WHERE organization_id = ?1 AND conversation_id = ?2 AND id = ?3`,
-    )
-      .bind(p.organizationId, conversationId, trackId)
-      .run();
+    await clearTrackMedia(env.DB, { organizationId: p.organizationId, conversationId, id: trackId });
     throw await wrongLength();
   }
   if (!object) throw problem.status(500, "Storage refused the upload.");

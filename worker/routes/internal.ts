@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import type { z } from "zod";
 import { INTERNAL_ROUTES as ROUTES, MultipartCompleteSchema, RenderReportSchema } from "../../contract/renderer";
+import { holdsLease } from "../db/compositions";
+import { findTrackMedia } from "../db/recordings";
 import type { AppEnv } from "../env";
 import { problem } from "../http/problem";
 import { runOutputKey } from "../jobs/outputs";
@@ -18,8 +20,7 @@ async function jsonBody<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
 
 /** After a long upload the lease may be gone (cancelled, re-leased): what was written must not stay. */
 async function stillLeased(c: { env: AppEnv["Bindings"] }, id: string, token: string, key: string): Promise<void> {
-  const row = await c.env.DB.prepare(`SELECT 1 AS ok FROM compositions WHERE id = ?1 AND lease_token = ?2 AND state = 'PROCESSING'`).bind(id, token).first();
-  if (!row) {
+  if (!(await holdsLease(c.env.DB, id, token))) {
     await c.env.MEDIA.delete(key);
     throw problem.conflict("The job was cancelled or re-leased during the upload; the output was discarded.");
   }
@@ -28,12 +29,10 @@ async function stillLeased(c: { env: AppEnv["Bindings"] }, id: string, token: st
 export const internal = new Hono<AppEnv>()
   .on(ROUTES.track.method, ROUTES.track.path, async (c) => {
     const { row } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const track = await c.env.DB.prepare(`SELECT media_key, content_type FROM tracks WHERE organization_id = ?1 AND conversation_id = ?2 AND id = ?3`)
-      .bind(row.organizationId, row.conversationId, c.req.param("trackId"))
-      .first<{ media_key: string | null; content_type: string | null }>();
-    if (!track?.media_key) throw problem.notFound("No stored media for this track.");
-    const res = await serveMediaObject(c.req.raw, c.env.MEDIA, track.media_key, {
-      contentType: track.content_type ?? "application/octet-stream",
+    const track = await findTrackMedia(c.env.DB, { organizationId: row.organizationId, conversationId: row.conversationId, id: c.req.param("trackId") });
+    if (!track?.mediaKey) throw problem.notFound("No stored media for this track.");
+    const res = await serveMediaObject(c.req.raw, c.env.MEDIA, track.mediaKey, {
+      contentType: track.contentType ?? "application/octet-stream",
       disposition: "inline",
       fileName: c.req.param("trackId"),
       maxAgeSeconds: 0,

@@ -1,3 +1,15 @@
+import type { WebhookDeliveryRow } from "../db/schema";
+import { endpointSigning } from "../db/webhook-endpoints";
+import {
+  findDelivery,
+  hasPendingPredecessor,
+  overdueDeliveries,
+  pendingSuccessor,
+  purgeSettled,
+  settleAttempt,
+  takeAttempt,
+  type AttemptOutcome,
+} from "../db/webhook-deliveries";
 import type { Env } from "../env";
 import { sendDelivery } from "./queue";
 import { callbackSecret, signatureHeaders } from "./signature";
@@ -23,20 +35,6 @@ function waitSeconds(waits: number): number {
   return Math.min(60, 2 * 2 ** waits);
 }
 
-interface Delivery {
-  id: string;
-  event_id: string;
-  organization_id: string;
-  composition_id: string;
-  endpoint_id: string | null;
-  target_url: string;
-  payload: string;
-  seq: number;
-  status: string;
-  attempts: number;
-  created_at: number;
-}
-
 export interface DeliverOptions {
   /** The HTTP client (tests pass a fake receiver). */
   fetch?: typeof fetch;
@@ -50,64 +48,34 @@ type Attempt = { code: number | null; error: string | null };
 /** Secrets to sign with, a reason never to send (dead at once), or a problem that may pass (retried). */
 type Secret = { secrets: string[] } | { refused: string } | { failed: string };
 
-async function secretFor(env: Env, d: Delivery, now: number): Promise<Secret> {
-  const refusal = targetRefusal(d.target_url, loopbackAllowed(env));
+async function secretFor(env: Env, d: WebhookDeliveryRow, now: number): Promise<Secret> {
+  const refusal = targetRefusal(d.targetUrl, loopbackAllowed(env));
   if (refusal) return { refused: `the target is not allowed: it ${refusal}` };
-  if (d.endpoint_id === null) {
+  if (d.endpointId === null) {
     if (!env.WEBHOOK_SIGNING_SECRET) return { failed: "WEBHOOK_SIGNING_SECRET is not configured" };
-    return { secrets: [await callbackSecret(env.WEBHOOK_SIGNING_SECRET, d.organization_id)] };
+    return { secrets: [await callbackSecret(env.WEBHOOK_SIGNING_SECRET, d.organizationId)] };
   }
-  const ep = await env.DB.prepare(
-    `SELECT secret, previous_secret, previous_secret_until, enabled FROM webhook_endpoints WHERE id = ?1 AND organization_id = ?2`,
-  )
-    .bind(d.endpoint_id, d.organization_id)
-    .first<{ secret: string; previous_secret: string | null; previous_secret_until: number | null; enabled: number }>();
+  const ep = await endpointSigning(env.DB, d.organizationId, d.endpointId);
   if (!ep) return { refused: "the webhook endpoint was deleted" };
   if (!ep.enabled) return { refused: "the webhook endpoint is disabled" };
-  const rotating = ep.previous_secret !== null && (ep.previous_secret_until ?? 0) > now;
-  return { secrets: rotating ? [ep.secret, ep.previous_secret!] : [ep.secret] };
+  const rotating = ep.previousSecret !== null && (ep.previousSecretUntil ?? 0) > now;
+  return { secrets: rotating ? [ep.secret, ep.previousSecret!] : [ep.secret] };
 }
 
 /** The next event for the same target goes as soon as this one settles, instead of at its next re-check. */
-async function kickSuccessor(env: Env, d: Delivery): Promise<void> {
-  const next = await env.DB.prepare(
-    `SELECT id, attempts FROM webhook_deliveries WHERE composition_id = ?1 AND target_url = ?2 AND status = 'pending' AND seq > ?3
-     ORDER BY seq, created_at LIMIT 1`,
-  )
-    .bind(d.composition_id, d.target_url, d.seq)
-    .first<{ id: string; attempts: number }>();
+async function kickSuccessor(env: Env, d: WebhookDeliveryRow): Promise<void> {
+  const next = await pendingSuccessor(env.DB, d);
   if (next) await sendDelivery(env, next.id, next.attempts);
 }
 
-/**
- * Takes attempt n+1 for this message. Only one of several messages for the same delivery (a
- * duplicate, a kick and a re-check) wins, so no attempt is ever made twice. The due time becomes
- * the attempt's deadline: if this consumer dies mid-attempt, the cron sees it overdue.
- */
-async function claim(env: Env, d: Delivery, now: number): Promise<boolean> {
-  const res = await env.DB.prepare(
-    `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?3 WHERE id = ?1 AND status = 'pending' AND attempts = ?2`,
-  )
-    .bind(d.id, d.attempts, now + DELIVERY_TIMEOUT_MS)
-    .run();
-  return res.meta.changes === 1;
+/** Records an attempt's outcome, conditional on the attempt count (a message that lost the claim cannot overwrite it). */
+function settle(env: Env, d: WebhookDeliveryRow, attempts: number, status: AttemptOutcome["status"], result: Attempt, now: number, nextAt: number | null) {
+  return settleAttempt(env.DB, d.id, attempts, { status, code: result.code, error: result.error, nextAt }, now);
 }
 
-/** Conditional on the attempt count, so a message that lost the claim can never overwrite the outcome. */
-async function settle(env: Env, d: Delivery, attempts: number, status: "pending" | "delivered" | "dead", result: Attempt, now: number, nextAt: number | null) {
-  const res = await env.DB.prepare(
-    `UPDATE webhook_deliveries SET status = ?3, last_status = ?4, last_error = ?5, next_attempt_at = ?6,
-       delivered_at = CASE WHEN ?3 = 'delivered' THEN ?7 ELSE delivered_at END
-     WHERE id = ?1 AND status = 'pending' AND attempts = ?2`,
-  )
-    .bind(d.id, attempts, status, result.code, result.error, nextAt, now)
-    .run();
-  return res.meta.changes === 1;
-}
-
-async function post(doFetch: typeof fetch, d: Delivery, headers: Record<string, string>): Promise<Attempt> {
+async function post(doFetch: typeof fetch, d: WebhookDeliveryRow, headers: Record<string, string>): Promise<Attempt> {
   try {
-    const res = await doFetch(d.target_url, {
+    const res = await doFetch(d.targetUrl, {
       method: "POST",
       headers: { ...headers, "content-type": "application/json", "user-agent": USER_AGENT },
       body: d.payload,
@@ -128,16 +96,11 @@ async function post(doFetch: typeof fetch, d: Delivery, headers: Record<string, 
 /** One attempt at one delivery, in event order per (composition, target). */
 export async function deliverOne(env: Env, msg: WebhookMessage, opts: DeliverOptions = {}): Promise<DeliveryOutcome> {
   const now = opts.now ?? Date.now();
-  const d = await env.DB.prepare(`SELECT * FROM webhook_deliveries WHERE id = ?1`).bind(msg.deliveryId).first<Delivery>();
+  const d = await findDelivery(env.DB, msg.deliveryId);
   if (!d || d.status !== "pending") return "settled";
   if (msg.attempt !== d.attempts) return "stale";
 
-  const blocked = await env.DB.prepare(
-    `SELECT 1 AS b FROM webhook_deliveries WHERE composition_id = ?1 AND target_url = ?2 AND seq < ?3 AND status = 'pending' LIMIT 1`,
-  )
-    .bind(d.composition_id, d.target_url, d.seq)
-    .first();
-  if (blocked) {
+  if (await hasPendingPredecessor(env.DB, d)) {
     const waits = msg.waits ?? 0;
     await sendDelivery(env, d.id, d.attempts, waitSeconds(waits), waits + 1);
     return "waiting";
@@ -149,19 +112,21 @@ export async function deliverOne(env: Env, msg: WebhookMessage, opts: DeliverOpt
     if (await settle(env, d, d.attempts, "dead", { code: null, error: `not sent: ${secret.refused}` }, now, null)) await kickSuccessor(env, d);
     return "dead";
   }
-  if (!(await claim(env, d, now))) return "stale";
+  // Of several messages for this delivery (a duplicate, a kick, a re-check) one takes the attempt; the
+  // due time becomes its deadline, so if this consumer dies mid-attempt the cron sees it overdue.
+  if (!(await takeAttempt(env.DB, d.id, d.attempts, now + DELIVERY_TIMEOUT_MS))) return "stale";
   const attempts = d.attempts + 1;
 
   const result =
     "failed" in secret
       ? { code: null, error: `not sent: ${secret.failed}` }
-      : await post(opts.fetch ?? fetch, d, await signatureHeaders(secret.secrets, d.event_id, d.payload, now));
+      : await post(opts.fetch ?? fetch, d, await signatureHeaders(secret.secrets, d.eventId, d.payload, now));
   if (result.code !== null && result.code >= 200 && result.code < 300) {
     await settle(env, d, attempts, "delivered", result, now, null);
     await kickSuccessor(env, d);
     return "delivered";
   }
-  const deadline = d.created_at + RETRY_WINDOW_MS;
+  const deadline = d.createdAt + RETRY_WINDOW_MS;
   if (now >= deadline) {
     await settle(env, d, attempts, "dead", result, now, null);
     await kickSuccessor(env, d);
@@ -196,15 +161,8 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookMessage>, en
  * crash mid-attempt), and forgets settled ones past the retention period.
  */
 export async function sweepDeliveries(env: Env, now = Date.now()): Promise<number> {
-  const { results } = await env.DB.prepare(
-    `SELECT d.id, d.attempts FROM webhook_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at < ?1
-       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.composition_id = d.composition_id AND p.target_url = d.target_url
-                       AND p.status = 'pending' AND p.seq < d.seq)
-     LIMIT 100`,
-  )
-    .bind(now - OVERDUE_MS)
-    .all<{ id: string; attempts: number }>();
-  for (const r of results) await sendDelivery(env, r.id, r.attempts);
-  await env.DB.prepare(`DELETE FROM webhook_deliveries WHERE status != 'pending' AND created_at < ?1`).bind(now - RETENTION_MS).run();
-  return results.length;
+  const overdue = await overdueDeliveries(env.DB, now - OVERDUE_MS, 100);
+  for (const r of overdue) await sendDelivery(env, r.id, r.attempts);
+  await purgeSettled(env.DB, now - RETENTION_MS);
+  return overdue.length;
 }

@@ -1,6 +1,5 @@
-import { and, asc, eq, isNull, lte, or, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { webhookEndpoints, type WebhookEndpointRow } from "../db/schema";
+import { deleteEndpointRow, findEndpoint, insertEndpointWithin, listEndpointRows, replaceSecret, updateEndpointRow } from "../db/webhook-endpoints";
+import type { WebhookEndpointRow } from "../db/schema";
 import type { Env } from "../env";
 import { isoInstant } from "../http/format";
 import { problem } from "../http/problem";
@@ -40,8 +39,6 @@ function eventsColumn(events: EventType[] | null | undefined): string | null {
   return JSON.stringify(EVENT_TYPES.filter((t) => events.includes(t)));
 }
 
-const scoped = (organizationId: string, id: string) => and(eq(webhookEndpoints.organizationId, organizationId), eq(webhookEndpoints.id, id));
-
 export async function createEndpoint(env: Env, organizationId: string, input: EndpointInput, now = Date.now()) {
   assertTarget(env, input.url, "body.url");
   const row: WebhookEndpointRow = {
@@ -56,30 +53,18 @@ export async function createEndpoint(env: Env, organizationId: string, input: En
     createdAt: now,
     updatedAt: now,
   };
-  // Conditional insert: two concurrent creates cannot both slip under the limit.
-  const res = await env.DB.prepare(
-    `INSERT INTO webhook_endpoints (id, organization_id, url, secret, events, enabled, created_at, updated_at)
-     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7 WHERE (SELECT count(*) FROM webhook_endpoints WHERE organization_id = ?2) < ?8`,
-  )
-    .bind(row.id, organizationId, row.url, row.secret, row.events, row.enabled ? 1 : 0, now, MAX_ENDPOINTS_PER_ORG)
-    .run();
-  if (res.meta.changes !== 1) throw problem.conflict(`An organization may have at most ${MAX_ENDPOINTS_PER_ORG} webhook endpoints.`);
+  if (!(await insertEndpointWithin(env.DB, row, MAX_ENDPOINTS_PER_ORG))) throw problem.conflict(`An organization may have at most ${MAX_ENDPOINTS_PER_ORG} webhook endpoints.`);
   return withSecret(row);
 }
 
 export async function listEndpoints(db: D1Database, organizationId: string) {
-  const rows = await drizzle(db)
-    .select()
-    .from(webhookEndpoints)
-    .where(eq(webhookEndpoints.organizationId, organizationId))
-    .orderBy(asc(webhookEndpoints.createdAt), asc(webhookEndpoints.id));
-  return rows.map(endpointView);
+  return (await listEndpointRows(db, organizationId)).map(endpointView);
 }
 
 async function findOr404(db: D1Database, organizationId: string, id: string): Promise<WebhookEndpointRow> {
-  const rows = await drizzle(db).select().from(webhookEndpoints).where(scoped(organizationId, id));
-  if (!rows[0]) throw problem.notFound(`No webhook endpoint "${id}".`);
-  return rows[0];
+  const row = await findEndpoint(db, organizationId, id);
+  if (!row) throw problem.notFound(`No webhook endpoint "${id}".`);
+  return row;
 }
 
 export async function getEndpoint(db: D1Database, organizationId: string, id: string) {
@@ -92,15 +77,14 @@ export async function updateEndpoint(env: Env, organizationId: string, id: strin
   if (patch.url !== undefined) set.url = patch.url;
   if (patch.events !== undefined) set.events = eventsColumn(patch.events);
   if (patch.enabled !== undefined) set.enabled = patch.enabled;
-  const rows = await drizzle(env.DB).update(webhookEndpoints).set(set).where(scoped(organizationId, id)).returning();
-  if (!rows[0]) throw problem.notFound(`No webhook endpoint "${id}".`);
-  return endpointView(rows[0]);
+  const row = await updateEndpointRow(env.DB, organizationId, id, set);
+  if (!row) throw problem.notFound(`No webhook endpoint "${id}".`);
+  return endpointView(row);
 }
 
 /** Pending deliveries to a deleted endpoint are marked dead when their turn comes (deliver.ts). */
 export async function deleteEndpoint(db: D1Database, organizationId: string, id: string) {
-  const rows = await drizzle(db).delete(webhookEndpoints).where(scoped(organizationId, id)).returning({ id: webhookEndpoints.id });
-  if (!rows[0]) throw problem.notFound(`No webhook endpoint "${id}".`);
+  if (!(await deleteEndpointRow(db, organizationId, id))) throw problem.notFound(`No webhook endpoint "${id}".`);
 }
 
 /** How long the secret before a rotation keeps signing by default: receivers get a day to switch. */
@@ -113,20 +97,9 @@ export const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600;
  * running is refused: it would silently drop the secret receivers may still hold.
  */
 export async function rotateSecret(db: D1Database, organizationId: string, id: string, graceSeconds = DEFAULT_ROTATION_GRACE_SECONDS, now = Date.now()) {
-  const keep = graceSeconds > 0;
-  const noGraceRunning = or(isNull(webhookEndpoints.previousSecretUntil), lte(webhookEndpoints.previousSecretUntil, now));
-  const rows = await drizzle(db)
-    .update(webhookEndpoints)
-    .set({
-      previousSecret: keep ? sql`${webhookEndpoints.secret}` : null,
-      previousSecretUntil: keep ? now + graceSeconds * 1000 : null,
-      secret: generateSecret(),
-      updatedAt: now,
-    })
-    .where(keep ? and(scoped(organizationId, id), noGraceRunning) : scoped(organizationId, id))
-    .returning();
-  if (rows[0]) return withSecret(rows[0]);
-  const existing = await drizzle(db).select().from(webhookEndpoints).where(scoped(organizationId, id)).get();
+  const rotated = await replaceSecret(db, organizationId, id, generateSecret(), graceSeconds > 0 ? now + graceSeconds * 1000 : null, now);
+  if (rotated) return withSecret(rotated);
+  const existing = await findEndpoint(db, organizationId, id);
   if (!existing) throw problem.notFound(`No webhook endpoint "${id}".`);
   throw problem.conflict(
     `The previous rotation's grace runs until ${isoInstant(existing.previousSecretUntil ?? now)}: rotate with body.graceSeconds 0 to end it, or wait.`,

@@ -17,3 +17,7 @@ export type EventType = (typeof EVENT_TYPES)[number];
  * dropped; `waits` counts how often it stood behind an earlier event, to space the re-checks.
  */
 export type WebhookMessage = { kind: "deliver"; deliveryId: string; attempt: number; waits?: number };
+
+/** composition.progress: at most one per PROGRESS_EVENT_MIN_MS and per PROGRESS_EVENT_MIN_STEP percent. */
+export const PROGRESS_EVENT_MIN_MS = 5_000;
+export const PROGRESS_EVENT_MIN_STEP = 10;
