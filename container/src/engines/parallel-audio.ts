@@ -23,11 +23,11 @@
 // and hands every packet (20 ms of Opus) across threads, which cost as much CPU as the decoding.
 // Each decoder here has one input (no thread), and the mixer gets 1 s packets, 50× fewer hand-offs.
 //
-// The plan's own filter graph is split, not rebuilt: a chain that reads one input (`[k:a]…[label]`)
-// runs in that input's decoder, every other chain in the mixer, so whatever the planner composes
+// The plan's own render graph is split, not rebuilt: each input's source chain runs in that
+// input's decoder, the mix chains in the mixer (pipeline-spec.ts), so whatever the planner composes
 // (trims, selections) is rendered as it wrote it. Anything that does not fit that shape, or any
 // failure, falls back to the single command (which also produces the usual error for bad media).
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import type { Writable } from "node:stream";
 import { SAMPLE_RATE, type RenderPlan } from "../planner/types.ts";
@@ -204,11 +204,9 @@ export function withParallelAudio(engine: Engine, o: ParallelAudioOptions = {}):
     name: engine.name,
     async run(plan: RenderPlan, opts: RunOptions): Promise<void> {
       if (plan.kind !== "audio" || plan.durationSeconds < minSeconds) return engine.run(plan, opts);
-      const scriptAt = plan.args.indexOf("-filter_complex_script");
-      const graph = scriptAt >= 0 ? await readFile(plan.args[scriptAt + 1]!, "utf8") : undefined;
       const chunks = chunkCount(plan.durationSeconds, cores, chunkMinSeconds, o.windowsPerEncoder);
       const layout = chunkLayout(Math.round(plan.durationSeconds * SAMPLE_RATE), chunks);
-      const spec = pipelineFor(plan, graph, layout);
+      const spec = pipelineFor(plan, layout);
       if (typeof spec === "string") {
         info(`parallel audio: ${spec}; single command`);
         return engine.run(plan, opts);
