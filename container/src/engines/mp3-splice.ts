@@ -305,24 +305,3 @@ export function spliceMp3(parts: readonly SplicePart[], cutsFrom: readonly numbe
   view.setUint16(lame + LAME.tagCrc, crc16(out.subarray(info, info + TAG_CRC_SPAN)));
   return { bytes: out, cuts, frames: frameSizes.length };
 }
-
-/** For tests and the benchmark: the Info frame fields a player reads. */
-export function describeMp3(bytes: Uint8Array): { frames: number; bytes: number; delay: number; padding: number; samples: number } {
-  const p = parse(bytes, "mp3");
-  const tag = p.info.dataOffset;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const frames = view.getUint32(tag + XING.frames);
-  return {
-    frames,
-    bytes: view.getUint32(tag + XING.bytes),
-    delay: p.delay,
-    padding: p.padding,
-    samples: frames * SAMPLES_PER_FRAME - p.delay - p.padding,
-  };
-}
-
-/** Byte range of the Info frame (for comparing headers of two encodes). */
-export function infoFrameRange(bytes: Uint8Array): [number, number] {
-  const p = parse(bytes, "mp3");
-  return [p.info.offset, p.info.offset + p.info.length];
-}

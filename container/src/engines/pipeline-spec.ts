@@ -1,7 +1,7 @@
 // The process pipeline of a long AUDIO render, read from the plan's render graph (pure, so
 // unit-testable): each input's source chain runs in that input's decoder, the mix in the mixer,
 // then the encoder(s). parallel-audio.ts explains the shape and runs it.
-import { audioEncoderArgs, chainText, filterArgs, MAX_INLINE_GRAPH, outputArgs } from "../planner/graph.ts";
+import { chainText, filterArgs, MAX_INLINE_GRAPH, outputArgs } from "../planner/graph.ts";
 import type { FilterChain, PlanInput, RenderPlan, SourceChain, StreamGraph } from "../planner/types.ts";
 import type { ChunkLayout, Window, WindowFiles } from "./chunked-mp3.ts";
 import { FFMPEG_BASE_ARGS, PROGRESS_ARGS } from "./ffmpeg-runner.ts";

@@ -27,7 +27,7 @@ export function filterArgs(text: string, scriptPath?: string): string[] {
   return scriptPath ? ["-filter_complex_script", scriptPath] : ["-filter_complex", text];
 }
 
-export function audioEncoderArgs(a: OutputSettings["audio"]): string[] {
+function audioEncoderArgs(a: OutputSettings["audio"]): string[] {
   return ["-c:a", a.codec, "-b:a", a.bitrate, "-ar", String(a.sampleRate), "-ac", String(a.channels)];
 }
 
