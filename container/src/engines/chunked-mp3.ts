@@ -66,6 +66,7 @@ export interface WindowFiles {
   bytes?: number;
   /** The MP3 part its encoder writes. */
   part: string;
+  /** The encoder's ffmpeg arguments (the window file in, the part out). */
   encoder: string[];
 }
 

@@ -148,7 +148,7 @@ function startStages(ffmpeg: string, spec: PipelineSpec, signal: AbortSignal, pr
   // Our copies of the pipe ends must go, or a consumer's death would block its producer forever.
   encoder?.process.child.stdin!.destroy();
   spec.decoders.forEach((_, j) => mixerInput(j).destroy());
-  return { ...(encoder ? { encoder } : {}), mixer, decoders, all };
+  return { encoder, mixer, decoders, all };
 }
 
 /**

@@ -70,6 +70,7 @@ interface PlacedTrack extends PlanTrack {
   joinMs: number;
 }
 
+/** The plan of a job: its render graph, the graph's single command, and what the engines need to know. */
 export function planRender(
   job: RenderJob,
   facts: Readonly<Record<string, ProbeFacts>>,
