@@ -11,7 +11,6 @@ import type { Engine } from "../container/src/engines/types.ts";
 import { createWasmRuntime } from "../container/src/engines/wasm.ts";
 import { FFMPEG, tempDir } from "../test/fixtures/media.ts";
 import { audioSpecs, cachedCut, cachedTracks } from "./lib/media.ts";
-import { fixedWasmEngine, WORKER_NEEDS_FIX } from "./lib/wasm-fixed.ts";
 import { localJob, localPlan } from "./lib/plans.ts";
 import { fmt, median, Report, runIfMain } from "./lib/report.ts";
 
@@ -34,11 +33,7 @@ export async function benchEngines(): Promise<Report[]> {
   const dir = await tempDir("bench-engines-");
   const sources = await cachedTracks(audioSpecs(2, 1800));
   const shipped = createWasmRuntime();
-  // Until wasm-worker.ts has its copyIn fix, the timings come from the same worker with that line fixed.
-  const fixed = WORKER_NEEDS_FIX ? await fixedWasmEngine() : undefined;
-  const wasm = () => fixed?.engine ?? shipped.engine;
   const native = createNativeEngine(FFMPEG);
-  const failures: string[] = [];
   try {
     await shipped.load();
     const rows: { seconds: number; bytes: number; native: number; pipeline: number; wasm: number }[] = [];
@@ -47,22 +42,15 @@ export async function benchEngines(): Promise<Report[]> {
       const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
       const job = localJob({ type: "AUDIO", spanSec: d, tracks: files.map((file, i) => ({ file, offsetSec: i === 0 ? 0 : Math.min(2, d / 5), audio: true, video: false })) });
       const { plan } = await localPlan(job, files, join(dir, `out-${d}.mp3`));
-      // The renderer's wasm engine as shipped: does it take this input at all?
-      const shippedOk =
-        !fixed ||
-        (await shipped.engine.run(plan, { signal: new AbortController().signal, onProgress: () => {} }).then(
-          () => true,
-          (e: Error) => (failures.push(`${d} s: ${e.message.slice(0, 160)}`), false),
-        ));
       // One untimed run each: page cache, and wasm's lazily compiled functions for this graph.
       if (d <= 60) {
-        await timeRun(wasm(), plan, 1);
+        await timeRun(shipped.engine, plan, 1);
         await timeRun(native, plan, 1);
       }
       const reps = REPS[d] ?? 1;
       const n = await timeRun(native, plan, reps);
       const p = d >= 60 ? await timeRun(withParallelAudio(native, { minSeconds: 0 }), plan, reps) : n;
-      const w = await timeRun(wasm(), plan, reps);
+      const w = await timeRun(shipped.engine, plan, reps);
       rows.push({ seconds: d, bytes, native: n, pipeline: p, wasm: w });
       const label = d < 60 ? `${d} s` : `${d / 60} min`;
       report.add({
@@ -70,7 +58,7 @@ export async function benchEngines(): Promise<Report[]> {
         value: `wasm ${fmt.s(w)}`,
         baseline: `native ${fmt.s(n)}${d >= 60 ? `, native pipeline ${fmt.s(p)}` : ""}`,
         ratio: fmt.x(Math.min(n, p) / w),
-        note: `${w < Math.min(n, p) ? "wasm faster" : "native faster"}${shippedOk ? "" : "; shipped wasm engine FAILS on this input"}`,
+        note: w < Math.min(n, p) ? "wasm faster" : "native faster",
       });
     }
     // Crossover: where wasm time = best native time, interpolated on log(duration).
@@ -92,12 +80,8 @@ export async function benchEngines(): Promise<Report[]> {
       if (first.wasm > Math.min(first.native, first.pipeline)) report.note("wasm is slower at every size measured: the threshold is below the smallest job");
       else report.note("wasm is faster at every size measured");
     }
-    if (failures.length) {
-      report.note(`the shipped wasm engine failed ${failures.length} of ${DURATIONS.length} sizes (every input over 1 MiB): ${failures[0]}`);
-      if (WORKER_NEEDS_FIX) report.note("cause: wasm-worker.ts copyIn() hands MEMFS a reused Node Buffer whose slice() is a view, not a copy; wasm times above are with that one line fixed (bench/lib/wasm-fixed.ts)");
-    } else {
-      report.note("the shipped wasm engine rendered every size (inputs over 1 MiB included)");
-    }
+    // A failed wasm run throws above: reaching here means it took every size.
+    report.note("the shipped wasm engine rendered every size (inputs over 1 MiB included)");
     const recommended = crossover ?? (rows[0]!.wasm > rows[0]!.native ? 0 : Infinity);
     report.add({
       metric: "wasm threshold (input bytes)",
@@ -107,7 +91,6 @@ export async function benchEngines(): Promise<Report[]> {
     });
   } finally {
     await shipped.close();
-    await fixed?.close();
     rmSync(dir, { recursive: true, force: true });
   }
   return [report];

@@ -6,9 +6,11 @@ import { HEARTBEAT_SECONDS, type RenderJob, type RenderReport } from "../../cont
 import { chooseEngine, type AvailableEngines } from "./engines/choose.ts";
 import { withParallelAudio } from "./engines/parallel-audio.ts";
 import { EngineError, type Engine, type Prober } from "./engines/types.ts";
-import { downloadTrack, JobError, LeaseLostError, sendReport, uploadOutput, type ReportResult } from "./http-io.ts";
+import { downloadTrack, JobError, LeaseLostError, sendReport, uploadOutput } from "./http-io.ts";
+import { commandArgs, graphText, MAX_INLINE_GRAPH } from "./planner/graph.ts";
 import { planRender, type ProbeFacts, type RenderPlan } from "./planner/index.ts";
 import { InvalidMediaError } from "./probe.ts";
+import { Heartbeat, percentOf, type ReportSender } from "./progress.ts";
 
 export { JobError } from "./http-io.ts";
 
@@ -31,7 +33,7 @@ export interface JobContext {
   /** Longest gap between progress reports (they are the lease heartbeat). */
   heartbeatMs: number;
   log(line: string): void;
-  report?: (job: RenderJob, report: RenderReport, retries?: number) => Promise<ReportResult>;
+  report?: ReportSender;
 }
 
 export interface JobOutcome {
@@ -45,60 +47,7 @@ export interface JobOutcome {
 export const DEFAULT_WATCHDOG_MS = 60_000;
 /** Below HEARTBEAT_SECONDS: the 1 s tick and a slow POST must still land inside the promised gap. */
 export const DEFAULT_HEARTBEAT_MS = HEARTBEAT_SECONDS * 700;
-/** Linux refuses single arguments above 128 KiB; bigger graphs go through a script file. */
-const MAX_INLINE_GRAPH = 64 * 1024;
 const DOWNLOAD_CONCURRENCY = 4;
-
-/** Sends progress at least every heartbeatMs, sooner (≥1 s apart) when the percent moves by 5. */
-class Heartbeat {
-  private percent = 0;
-  private eta: number | undefined;
-  private lastSent = 0;
-  private lastPercent = -1;
-  private inflight: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly job: RenderJob,
-    private readonly send: NonNullable<JobContext["report"]>,
-    private readonly everyMs: number,
-    private readonly onLeaseLost: () => void,
-  ) {}
-
-  set(percent: number, eta?: number): void {
-    this.percent = Math.max(this.percent, Math.min(99, Math.floor(percent)));
-    this.eta = eta;
-  }
-
-  start(): void {
-    this.tick(true);
-    this.timer = setInterval(() => this.tick(false), Math.min(1000, this.everyMs / 2));
-  }
-
-  private tick(force: boolean): void {
-    const now = Date.now();
-    const due =
-      force ||
-      now - this.lastSent >= this.everyMs ||
-      (this.percent >= this.lastPercent + 5 && now - this.lastSent >= 1000);
-    if (!due || this.inflight || (!this.timer && !force)) return;
-    this.lastSent = now;
-    this.lastPercent = this.percent;
-    const report: RenderReport = { event: "progress", attempt: this.job.attempt, progress: this.percent };
-    if (this.eta !== undefined) report.etaSeconds = this.eta;
-    this.inflight = this.send(this.job, report, 1).then((r) => {
-      this.inflight = undefined;
-      if (r === "lease-lost") this.onLeaseLost();
-    });
-  }
-
-  /** Stops the timer and waits for an in-flight report, so a final report is never overtaken. */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.inflight;
-  }
-}
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -110,15 +59,13 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, 
   return out;
 }
 
+/** A graph too long for one argument is handed to ffmpeg as a script file (an input, for wasm's FS). */
 async function externalizeGraph(plan: RenderPlan, dir: string): Promise<RenderPlan> {
-  const at = plan.args.indexOf("-filter_complex");
-  const graph = plan.args[at + 1];
-  if (at < 0 || graph === undefined || graph.length <= MAX_INLINE_GRAPH) return plan;
+  const graph = graphText(plan.graph);
+  if (graph.length <= MAX_INLINE_GRAPH) return plan;
   const script = join(dir, "graph.txt");
   await writeFile(script, graph);
-  const args = [...plan.args];
-  args.splice(at, 2, "-filter_complex_script", script);
-  return { ...plan, args, inputs: [...plan.inputs, script] };
+  return { ...plan, args: commandArgs(plan.graph, plan.output, script), inputs: [...plan.inputs, script] };
 }
 
 /** Which track an ffmpeg error is about, from a path or an `#input:stream` mention in its log. */
@@ -153,7 +100,7 @@ export async function runJob(
   ctx: JobContext,
   onFinished: () => void = () => {},
 ): Promise<JobOutcome> {
-  const send = ctx.report ?? sendReport;
+  const send: ReportSender = ctx.report ?? sendReport;
   const tag = `[job ${job.jobId}#${job.attempt}]`;
   const { outcome, final } = await execute(job, signal, ctx, send, tag);
   onFinished();
@@ -164,115 +111,140 @@ export async function runJob(
   return outcome;
 }
 
-async function execute(
-  job: RenderJob,
-  signal: AbortSignal,
-  ctx: JobContext,
-  send: NonNullable<JobContext["report"]>,
-  tag: string,
-): Promise<{ outcome: JobOutcome; final?: RenderReport }> {
+/** One run of a job, as its steps see it. */
+interface Run {
+  job: RenderJob;
+  ctx: JobContext;
+  tag: string;
+  /** Aborted by the caller's signal, a lost lease, the watchdog, or the job's own end. */
+  signal: AbortSignal;
+  abort(reason: unknown): void;
+  heartbeat: Heartbeat;
+}
+
+type Ended = { outcome: JobOutcome; final?: RenderReport };
+
+async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, send: ReportSender, tag: string): Promise<Ended> {
   const inner = new AbortController();
   const forward = () => inner.abort(signal.reason);
   if (signal.aborted) forward();
   else signal.addEventListener("abort", forward, { once: true });
   const heartbeat = new Heartbeat(job, send, ctx.heartbeatMs, () => inner.abort(new JobStop("lease-lost")));
-  const s = inner.signal;
+  const run: Run = { job, ctx, tag, signal: inner.signal, abort: (reason) => inner.abort(reason), heartbeat };
   let dir: string | undefined;
   let plan: RenderPlan | undefined;
   try {
     dir = await mkdtemp(join(ctx.tmpRoot, `render-${job.jobId.replace(/[^\w.-]/g, "_").slice(0, 40)}-`));
     heartbeat.start();
-
-    const total = job.tracks.reduce((n, t) => n + t.size, 0) || 1;
-    let got = 0;
-    const inputs: Record<string, string> = {};
-    const facts: Record<string, ProbeFacts> = {};
-    // Each track is probed as soon as it is down, while the others are still downloading.
-    const sizes = await mapLimit(job.tracks, DOWNLOAD_CONCURRENCY, async (t, i) => {
-      const path = join(dir!, `track-${i}`);
-      inputs[t.id] = path;
-      const size = await downloadTrack(t, job.callback.token, path, s, (n) => heartbeat.set((10 * Math.min(total, (got += n))) / total));
-      try {
-        facts[t.id] = await ctx.engines.prober.probe(path, s);
-      } catch (e) {
-        if (e instanceof InvalidMediaError) throw new JobError(`track "${t.id}": invalid data (${e.message})`, false);
-        throw e;
-      }
-      return size;
-    });
-    heartbeat.set(10);
-
+    const { inputs, facts, inputBytes } = await fetchTracks(run, dir);
     plan = await externalizeGraph(planRender(job, facts, { inputs, output: join(dir, job.format === "MP4" ? "output.mp4" : "output.mp3") }), dir);
-    const inputBytes = sizes.reduce((a, b) => a + b, 0);
     const engine = withParallelAudio(chooseEngine(plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), { onInfo: (l) => ctx.log(`${tag} ${l}`) });
     ctx.log(`${tag} rendering ${plan.kind} ${plan.durationSeconds}s from ${plan.inputs.length} input(s), ${inputBytes} bytes, engine ${engine.name}`);
-
-    const started = Date.now();
-    let lastAdvance = Date.now();
-    let position = 0;
-    const watchdog = setInterval(() => {
-      if (Date.now() - lastAdvance > ctx.watchdogMs) {
-        inner.abort(new JobError(`render stalled: no progress for ${Math.round(ctx.watchdogMs / 1000)} s (killed)`, true));
-      }
-    }, Math.min(5000, ctx.watchdogMs / 4));
-    try {
-      await engine.run(plan, {
-        signal: s,
-        onProgress: (t) => {
-          if (t <= position) return;
-          position = t;
-          lastAdvance = Date.now();
-          const frac = Math.min(1, t / plan!.durationSeconds);
-          const elapsed = (Date.now() - started) / 1000;
-          heartbeat.set(10 + 85 * frac, frac > 0.02 ? Math.round((elapsed * (1 - frac)) / frac) : undefined);
-        },
-      });
-    } finally {
-      clearInterval(watchdog);
-    }
-    ctx.log(`${tag} rendered in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    heartbeat.set(95);
-
-    let out: ProbeFacts;
-    try {
-      out = await ctx.engines.prober.probe(plan.output, s);
-    } catch (e) {
-      if (e instanceof InvalidMediaError) throw new JobError(`render produced no valid output (${e.message})`, true);
-      throw e;
-    }
-    const outBytes = Math.max(1, (await stat(plan.output)).size);
-    let sent = 0;
-    const size = await uploadOutput(job, plan.output, s, (n) => heartbeat.set(95 + (4 * (sent += n)) / outBytes));
-    await heartbeat.stop();
-    if (s.aborted) throw s.reason;
-    const report: RenderReport = {
-      event: "completed",
-      attempt: job.attempt,
-      durationMs: Math.round((out.durationSec ?? plan.durationSeconds) * 1000),
-      size,
-      engine: engine.name,
-    };
-    if (plan.warnings.length) report.warnings = plan.warnings;
-    ctx.log(`${tag} completed: ${size} bytes, ${report.durationMs} ms`);
-    return { outcome: { status: "completed", engine: engine.name }, final: report };
+    await render(run, engine, plan);
+    return await deliver(run, plan, engine);
   } catch (caught) {
-    const e = s.aborted ? s.reason : caught;
-    // Siblings of a failed download or probe would otherwise keep running into a deleted dir.
-    if (!s.aborted) inner.abort(new Error("job ended"));
-    await heartbeat.stop();
-    if (e instanceof JobStop || caught instanceof LeaseLostError) {
-      const kind = e instanceof JobStop ? e.kind : "lease-lost";
-      ctx.log(`${tag} stopped (${kind})`);
-      const outcome: JobOutcome = { status: "stopped", stop: kind };
-      if (kind !== "shutdown") return { outcome };
-      return { outcome, final: { event: "failed", attempt: job.attempt, error: "renderer shutting down", retryable: true, handedBack: true } };
-    }
-    const { error, retryable } = classify(e, plan, dir);
-    ctx.log(`${tag} failed (${retryable ? "retryable" : "final"}): ${error}`);
-    return { outcome: { status: "failed", error, retryable }, final: { event: "failed", attempt: job.attempt, error, retryable } };
+    return await failed(run, caught, plan, dir);
   } finally {
     signal.removeEventListener("abort", forward);
     await heartbeat.stop();
     if (dir) await rm(dir, { recursive: true, force: true }).catch((e) => ctx.log(`${tag} cleanup failed: ${e}`));
   }
+}
+
+/** Downloads every track into `dir`, probing each as soon as it is down while the others still download. */
+async function fetchTracks(run: Run, dir: string): Promise<{ inputs: Record<string, string>; facts: Record<string, ProbeFacts>; inputBytes: number }> {
+  const { job, ctx, signal, heartbeat } = run;
+  const total = job.tracks.reduce((n, t) => n + t.size, 0) || 1;
+  let got = 0;
+  const inputs: Record<string, string> = {};
+  const facts: Record<string, ProbeFacts> = {};
+  const sizes = await mapLimit(job.tracks, DOWNLOAD_CONCURRENCY, async (t, i) => {
+    const path = join(dir, `track-${i}`);
+    inputs[t.id] = path;
+    const size = await downloadTrack(t, job.callback.token, path, signal, (n) => heartbeat.set(percentOf("download", Math.min(total, (got += n)) / total)));
+    facts[t.id] = await probeOrBlame(ctx.engines.prober, path, signal, (m) => new JobError(`track "${t.id}": invalid data (${m})`, false));
+    return size;
+  });
+  heartbeat.set(percentOf("download", 1));
+  return { inputs, facts, inputBytes: sizes.reduce((a, b) => a + b, 0) };
+}
+
+/** Probes a file; unreadable media becomes the JobError `blame` makes of ffprobe's reason. */
+async function probeOrBlame(prober: Prober, file: string, signal: AbortSignal, blame: (reason: string) => JobError): Promise<ProbeFacts> {
+  try {
+    return await prober.probe(file, signal);
+  } catch (e) {
+    if (e instanceof InvalidMediaError) throw blame(e.message);
+    throw e;
+  }
+}
+
+/** Runs the engine under the watchdog: a render whose output position stops advancing is killed. */
+async function render(run: Run, engine: Engine, plan: RenderPlan): Promise<void> {
+  const { ctx, heartbeat } = run;
+  const started = Date.now();
+  let lastAdvance = Date.now();
+  let position = 0;
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastAdvance > ctx.watchdogMs) {
+      run.abort(new JobError(`render stalled: no progress for ${Math.round(ctx.watchdogMs / 1000)} s (killed)`, true));
+    }
+  }, Math.min(5000, ctx.watchdogMs / 4));
+  try {
+    await engine.run(plan, {
+      signal: run.signal,
+      onProgress: (t) => {
+        if (t <= position) return;
+        position = t;
+        lastAdvance = Date.now();
+        const frac = Math.min(1, t / plan.durationSeconds);
+        const elapsed = (Date.now() - started) / 1000;
+        heartbeat.set(percentOf("render", frac), frac > 0.02 ? Math.round((elapsed * (1 - frac)) / frac) : undefined);
+      },
+    });
+  } finally {
+    clearInterval(watchdog);
+  }
+  ctx.log(`${run.tag} rendered in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  heartbeat.set(percentOf("render", 1));
+}
+
+/** Checks the output is media, uploads it and makes the completed report. */
+async function deliver(run: Run, plan: RenderPlan, engine: Engine): Promise<Ended> {
+  const { job, ctx, signal, heartbeat } = run;
+  const out = await probeOrBlame(ctx.engines.prober, plan.output, signal, (m) => new JobError(`render produced no valid output (${m})`, true));
+  const outBytes = Math.max(1, (await stat(plan.output)).size);
+  let sent = 0;
+  const size = await uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes)));
+  await heartbeat.stop();
+  if (signal.aborted) throw signal.reason;
+  const report: RenderReport = {
+    event: "completed",
+    attempt: job.attempt,
+    durationMs: Math.round((out.durationSec ?? plan.durationSeconds) * 1000),
+    size,
+    engine: engine.name,
+  };
+  if (plan.warnings.length) report.warnings = plan.warnings;
+  ctx.log(`${run.tag} completed: ${size} bytes, ${report.durationMs} ms`);
+  return { outcome: { status: "completed", engine: engine.name }, final: report };
+}
+
+/** How a job that did not complete ends: stopped from outside (reported only on shutdown), or failed. */
+async function failed(run: Run, caught: unknown, plan: RenderPlan | undefined, dir: string | undefined): Promise<Ended> {
+  const { job, ctx, tag, signal } = run;
+  const e = signal.aborted ? signal.reason : caught;
+  // Siblings of a failed download or probe would otherwise keep running into a deleted dir.
+  if (!signal.aborted) run.abort(new Error("job ended"));
+  await run.heartbeat.stop();
+  if (e instanceof JobStop || caught instanceof LeaseLostError) {
+    const kind = e instanceof JobStop ? e.kind : "lease-lost";
+    ctx.log(`${tag} stopped (${kind})`);
+    const outcome: JobOutcome = { status: "stopped", stop: kind };
+    if (kind !== "shutdown") return { outcome };
+    return { outcome, final: { event: "failed", attempt: job.attempt, error: "renderer shutting down", retryable: true, handedBack: true } };
+  }
+  const { error, retryable } = classify(e, plan, dir);
+  ctx.log(`${tag} failed (${retryable ? "retryable" : "final"}): ${error}`);
+  return { outcome: { status: "failed", error, retryable }, final: { event: "failed", attempt: job.attempt, error, retryable } };
 }

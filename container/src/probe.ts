@@ -3,7 +3,6 @@
 // container has none the length is measured from packet timestamps: the first packet and those
 // after a seek to the end (5× faster than reading all of them on 30-minute tracks, same length,
 // measured in bench/compose.ts), and every packet when that seek does not work.
-import type { ProbeFacts } from "./planner/types.ts";
 import type { FfprobeRunner, Prober } from "./engines/types.ts";
 
 /** The file is not readable media; the message is ffprobe's reason (no paths). */

@@ -12,11 +12,10 @@
 // The mixer writes each window to a file of its own (parallel-audio.ts) and never waits for an
 // encoder: an encoder starts on a window once its file is whole, and the file goes once encoded.
 // (Feeding encoders through this process instead cost more CPU in pipe copies than it gained.)
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { exitError, spawnFfmpeg, type FfmpegProcess } from "./ffmpeg-runner.ts";
 import { SAMPLES_PER_FRAME, spliceMp3 } from "./mp3-splice.ts";
-import { stopProcess } from "./native.ts";
-import { EngineError, LogTail } from "./types.ts";
+import { EngineError } from "./types.ts";
 
 /** Frames of overlap on each side of a join (≈ 1.2 s): room for the splicer to find its cut. */
 export const ROLL_FRAMES = 48;
@@ -67,6 +66,7 @@ export interface WindowFiles {
   bytes?: number;
   /** The MP3 part its encoder writes. */
   part: string;
+  /** The encoder's ffmpeg arguments (the window file in, the part out). */
   encoder: string[];
 }
 
@@ -83,17 +83,19 @@ export interface EncodeWindowsOptions {
   signal: AbortSignal;
   /** Seconds of the output encoded so far (summed over parts, overlaps counted once). */
   onProgress(seconds: number): void;
-  /** Every encoder process, as it starts (for the caller's kill-all). */
-  onSpawn(child: ChildProcess): void;
+  /** Every encoder process, as it starts (for the caller's stop-all). */
+  onSpawn(encoder: FfmpegProcess): void;
 }
 
 interface Part extends WindowFiles {
   index: number;
-  child?: ChildProcess;
+  process?: FfmpegProcess;
   done?: Promise<void>;
   finished?: boolean;
   encodedSeconds: number;
 }
+
+type MixerState = { now: "running" | "done" | "failed" };
 
 /**
  * Encodes the mixer's window files as they become whole and writes the joined MP3 to `output`.
@@ -101,102 +103,99 @@ interface Part extends WindowFiles {
  */
 export async function encodeWindows(o: EncodeWindowsOptions): Promise<number[]> {
   const parts: Part[] = o.windows.map((w, index) => ({ ...w, index, encodedSeconds: 0 }));
-  const state: { mixer: "running" | "done" | "failed" } = { mixer: "running" };
+  const mixer: MixerState = { now: "running" };
   o.mixed.then(
-    (ok) => (state.mixer = ok ? "done" : "failed"),
-    () => (state.mixer = "failed"),
+    (ok) => (mixer.now = ok ? "done" : "failed"),
+    () => (mixer.now = "failed"),
   );
-  /** The span of the timeline a part's frames end up in, after the joins (samples). */
-  const kept = (p: Part) => ({
-    from: p.index === 0 ? 0 : o.layout.cutsFrom[p.index - 1]! * SAMPLES_PER_FRAME,
-    to: p.index < o.layout.cutsFrom.length ? o.layout.cutsFrom[p.index]! * SAMPLES_PER_FRAME : Infinity,
-  });
-  const progress = () =>
-    o.onProgress(
-      parts.reduce((sum, p) => {
-        const { from, to } = kept(p);
-        const at = o.layout.windows[p.index]!.start + p.encodedSeconds * o.rate;
-        return sum + Math.max(0, Math.min(at, to) - from) / o.rate;
-      }, 0),
-    );
-
-  const start = (p: Part) => {
-    const tail = new LogTail(20);
-    const child = spawn(o.ffmpeg, p.encoder, { stdio: ["ignore", "pipe", "pipe"] });
-    p.child = child;
-    o.onSpawn(child);
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => tail.push(d));
-    let pending = "";
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-      const lines = (pending + chunk).split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        const m = /^out_time_us=(\d+)/.exec(line);
-        if (m) p.encodedSeconds = Number(m[1]) / 1e6;
-      }
-      progress();
-    });
-    p.done = new Promise<void>((resolve, reject) => {
-      child.once("error", (e) => reject(new EngineError(`encoder ${p.index} failed (${e.message})`, tail.toString(), true)));
-      child.once("close", (code, signal) => {
-        p.finished = true;
-        // The window's samples are in its part now. The mixer holds the file open until it exits,
-        // so removing it alone would free no disk: emptied first (the mixer is done writing it).
-        void truncate(p.raw, 0)
-          .catch(() => {})
-          .then(() => rm(p.raw, { force: true }));
-        if (code === 0) return resolve();
-        const log = tail.toString();
-        reject(new EngineError(`encoder ${p.index} failed (${code ?? signal}): ${log.split("\n").slice(-3).join(" | ")}`, log, code === null));
-      });
-    });
-    // Seen by the loop below or the final wait; never an unhandled rejection in between.
-    p.done.catch(() => {});
-  };
-  const whole = async (p: Part) => {
-    if (state.mixer === "done") return true;
-    if (p.bytes === undefined) return false;
-    return (await stat(p.raw).catch(() => undefined))?.size === p.bytes;
-  };
-
+  const progress = () => o.onProgress(encodedSeconds(parts, o.layout, o.rate));
   try {
-    for (;;) {
-      if (o.signal.aborted) throw o.signal.reason;
-      // The caller reports the mixer's own error.
-      if (state.mixer === "failed") throw new EngineError("mixer failed", "");
-      const live = parts.filter((p) => p.done && !p.finished);
-      const next = parts.find((p) => !p.done);
-      if (!next && !live.length) break;
-      if (next && live.length < o.encoders && (await whole(next))) {
-        start(next);
-        continue;
-      }
-      // Wake on an encoder's end (a failure rejects here), the mixer's end, or the next poll; only
-      // unsettled promises, or this loop would spin without letting their events in.
-      await Promise.race([
-        ...live.map((p) => p.done),
-        ...(state.mixer === "running" ? [o.mixed] : []),
-        new Promise((r) => setTimeout(r, POLL_MS)),
-      ]);
-    }
+    await encodeAsWindowsFill(parts, mixer, o, (p) => startEncoder(p, o, progress));
     await Promise.all(parts.map((p) => p.done));
-    const bytes = await Promise.all(parts.map((p) => readFile(p.part)));
-    if (parts.length === 1) {
-      await writeFile(o.output, bytes[0]!);
-      return [];
-    }
-    const joined = spliceMp3(
-      bytes.map((b, k) => ({ bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength), startFrame: o.layout.windows[k]!.start / SAMPLES_PER_FRAME })),
-      o.layout.cutsFrom,
-    );
-    await writeFile(o.output, joined.bytes);
-    // Frame c holds the encoder's input from sample c·1152, less LAME's delay (576 + 529 decoder).
-    return joined.cuts.map((c) => c * SAMPLES_PER_FRAME - LAME_DELAY_SAMPLES);
+    return await joinParts(parts, o);
   } catch (e) {
-    for (const p of parts) if (p.child) stopProcess(p.child);
+    for (const p of parts) p.process?.stop();
     throw e;
   } finally {
     await Promise.all(parts.map((p) => p.done?.catch(() => {})));
     await Promise.all(parts.flatMap((p) => [rm(p.raw, { force: true }), rm(p.part, { force: true })]));
   }
+}
+
+/** Starts each part's encoder once its window file is whole, `o.encoders` at a time; returns when all have ended. */
+async function encodeAsWindowsFill(parts: Part[], mixer: MixerState, o: EncodeWindowsOptions, start: (p: Part) => void): Promise<void> {
+  for (;;) {
+    if (o.signal.aborted) throw o.signal.reason;
+    // The caller reports the mixer's own error.
+    if (mixer.now === "failed") throw new EngineError("mixer failed", "");
+    const live = parts.filter((p) => p.done && !p.finished);
+    const next = parts.find((p) => !p.done);
+    if (!next && !live.length) return;
+    if (next && live.length < o.encoders && (await isWhole(next, mixer))) {
+      start(next);
+      continue;
+    }
+    // Wake on an encoder's end (a failure rejects here), the mixer's end, or the next poll; only
+    // unsettled promises, or this loop would spin without letting their events in.
+    await Promise.race([
+      ...live.map((p) => p.done),
+      ...(mixer.now === "running" ? [o.mixed] : []),
+      new Promise((r) => setTimeout(r, POLL_MS)),
+    ]);
+  }
+}
+
+async function isWhole(p: Part, mixer: MixerState): Promise<boolean> {
+  if (mixer.now === "done") return true;
+  if (p.bytes === undefined) return false;
+  return (await stat(p.raw).catch(() => undefined))?.size === p.bytes;
+}
+
+function startEncoder(p: Part, o: EncodeWindowsOptions, progress: () => void): void {
+  const encoder = spawnFfmpeg(o.ffmpeg, p.encoder, {
+    signal: o.signal,
+    onProgress: (seconds) => {
+      p.encodedSeconds = seconds;
+      progress();
+    },
+  });
+  p.process = encoder;
+  o.onSpawn(encoder);
+  p.done = encoder.exit.then((exit) => {
+    p.finished = true;
+    // The window's samples are in its part now. The mixer holds the file open until it exits,
+    // so removing it alone would free no disk: emptied first (the mixer is done writing it).
+    void truncate(p.raw, 0)
+      .catch(() => {})
+      .then(() => rm(p.raw, { force: true }));
+    const failure = exitError(`encoder ${p.index}`, exit);
+    if (failure) throw failure;
+  });
+  // Seen by the loop or the final wait; never an unhandled rejection in between.
+  p.done.catch(() => {});
+}
+
+/** Seconds of the output encoded: each part counts only the span of the timeline it keeps after the joins. */
+function encodedSeconds(parts: readonly Part[], layout: ChunkLayout, rate: number): number {
+  return parts.reduce((sum, p) => {
+    const from = p.index === 0 ? 0 : layout.cutsFrom[p.index - 1]! * SAMPLES_PER_FRAME;
+    const to = p.index < layout.cutsFrom.length ? layout.cutsFrom[p.index]! * SAMPLES_PER_FRAME : Infinity;
+    const at = layout.windows[p.index]!.start + p.encodedSeconds * rate;
+    return sum + Math.max(0, Math.min(at, to) - from) / rate;
+  }, 0);
+}
+
+async function joinParts(parts: readonly Part[], o: EncodeWindowsOptions): Promise<number[]> {
+  const bytes = await Promise.all(parts.map((p) => readFile(p.part)));
+  if (parts.length === 1) {
+    await writeFile(o.output, bytes[0]!);
+    return [];
+  }
+  const joined = spliceMp3(
+    bytes.map((b, k) => ({ bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength), startFrame: o.layout.windows[k]!.start / SAMPLES_PER_FRAME })),
+    o.layout.cutsFrom,
+  );
+  await writeFile(o.output, joined.bytes);
+  // Frame c holds the encoder's input from sample c·1152, less LAME's delay (576 + 529 decoder).
+  return joined.cuts.map((c) => c * SAMPLES_PER_FRAME - LAME_DELAY_SAMPLES);
 }

@@ -15,6 +15,8 @@
 //    and the only difference from a single encode is each encoder's own quantisation noise.
 // The Info frame is rebuilt for the whole (frame count, size, seek table, end padding, CRCs) the way
 // ffmpeg's mp3 muxer writes it, so players see the exact duration and trim the encoder delay.
+// Reading the frames is mp3-frames.ts.
+import { LAME, parseMp3, SpliceError, TAG_CRC_SPAN, XING, type Frame, type ParsedMp3 } from "./mp3-frames.ts";
 
 export const SAMPLES_PER_FRAME = 1152;
 
@@ -30,119 +32,6 @@ export interface SpliceResult {
   /** The global frame at which each join switched parts. */
   cuts: number[];
   frames: number;
-}
-
-export class SpliceError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SpliceError";
-  }
-}
-
-interface Frame {
-  offset: number;
-  length: number;
-  /** Start of this frame's main-data area (after header, CRC and side info). */
-  dataOffset: number;
-  mainDataBegin: number;
-  /** window_switching_flag<<2 | block_type, per granule and channel. */
-  blocks: number[];
-}
-
-interface ParsedMp3 {
-  bytes: Uint8Array;
-  /** ID3v2 tag (may be empty). */
-  id3End: number;
-  info: Frame;
-  frames: Frame[];
-  delay: number;
-  padding: number;
-}
-
-const MPEG1_L3_KBPS = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
-const MPEG1_RATES = [44100, 48000, 32000];
-
-function readHeader(b: Uint8Array, at: number) {
-  if (at + 4 > b.length || b[at] !== 0xff || (b[at + 1]! & 0xe0) !== 0xe0) return null;
-  const version = (b[at + 1]! >> 3) & 3;
-  const layer = (b[at + 1]! >> 1) & 3;
-  // Only what ffmpeg writes for the mix: MPEG-1 Layer III (48 kHz stereo).
-  if (version !== 3 || layer !== 1) return null;
-  const crc = (b[at + 1]! & 1) === 0;
-  const bitrate = MPEG1_L3_KBPS[(b[at + 2]! >> 4) & 15];
-  const rate = MPEG1_RATES[(b[at + 2]! >> 2) & 3];
-  if (!bitrate || !rate) return null;
-  const padding = (b[at + 2]! >> 1) & 1;
-  const mono = ((b[at + 3]! >> 6) & 3) === 3;
-  const length = Math.floor((144 * bitrate * 1000) / rate) + padding;
-  const sideInfo = mono ? 17 : 32;
-  return { length, crc, mono, sideInfo };
-}
-
-/** Reads `n` bits MSB-first from a byte array starting at bit `pos`. */
-function bits(b: Uint8Array, start: number, pos: number, n: number): number {
-  let v = 0;
-  for (let i = 0; i < n; i++) {
-    const bit = pos + i;
-    v = (v << 1) | ((b[start + (bit >> 3)]! >> (7 - (bit & 7))) & 1);
-  }
-  return v;
-}
-
-function parseSideInfo(b: Uint8Array, at: number, mono: boolean): { mainDataBegin: number; blocks: number[] } {
-  const nch = mono ? 1 : 2;
-  const mainDataBegin = bits(b, at, 0, 9);
-  let pos = 9 + (mono ? 5 : 3) + 4 * nch;
-  const blocks: number[] = [];
-  for (let gr = 0; gr < 2; gr++) {
-    for (let ch = 0; ch < nch; ch++) {
-      // part2_3_length 12, big_values 9, global_gain 8, scalefac_compress 4
-      const wsf = bits(b, at, pos + 33, 1);
-      const blockType = wsf ? bits(b, at, pos + 34, 2) : 0;
-      blocks.push((wsf << 2) | blockType);
-      pos += 59;
-    }
-  }
-  return { mainDataBegin, blocks };
-}
-
-function id3v2Length(b: Uint8Array): number {
-  if (b.length < 10 || b[0] !== 0x49 || b[1] !== 0x44 || b[2] !== 0x33) return 0;
-  const size = ((b[6]! & 0x7f) << 21) | ((b[7]! & 0x7f) << 14) | ((b[8]! & 0x7f) << 7) | (b[9]! & 0x7f);
-  const footer = (b[5]! & 0x10) !== 0 ? 10 : 0;
-  return 10 + size + footer;
-}
-
-/** Offsets inside the Info frame, relative to the "Info"/"Xing" tag (ffmpeg's and LAME's layout). */
-const XING = { flags: 4, frames: 8, bytes: 12, toc: 16, lame: 120 };
-const LAME = { delayPadding: 21, musicLength: 28, musicCrc: 32, tagCrc: 34 };
-const TAG_CRC_SPAN = 190;
-
-function parse(bytes: Uint8Array, what: string): ParsedMp3 {
-  const id3End = id3v2Length(bytes);
-  const frames: Frame[] = [];
-  let at = id3End;
-  while (at < bytes.length) {
-    const h = readHeader(bytes, at);
-    if (!h) {
-      // ID3v1 or trailing junk: ffmpeg writes none by default; anything else is not ours to join.
-      if (bytes.length - at === 128 && bytes[at] === 0x54) break;
-      throw new SpliceError(`${what}: no MP3 frame at byte ${at}`);
-    }
-    if (at + h.length > bytes.length) throw new SpliceError(`${what}: truncated frame at byte ${at}`);
-    const si = at + 4 + (h.crc ? 2 : 0);
-    const { mainDataBegin, blocks } = parseSideInfo(bytes, si, h.mono);
-    frames.push({ offset: at, length: h.length, dataOffset: si + h.sideInfo, mainDataBegin, blocks });
-    at += h.length;
-  }
-  const info = frames.shift();
-  if (!info) throw new SpliceError(`${what}: no frames`);
-  const tag = info.dataOffset;
-  const id = String.fromCharCode(...bytes.subarray(tag, tag + 4));
-  if (id !== "Info" && id !== "Xing") throw new SpliceError(`${what}: no Info/Xing frame (found ${JSON.stringify(id)})`);
-  const dp = tag + XING.lame + LAME.delayPadding;
-  const v = (bytes[dp]! << 16) | (bytes[dp + 1]! << 8) | bytes[dp + 2]!;
-  return { bytes, id3End, info, frames, delay: v >> 12, padding: v & 0xfff };
 }
 
 /** CRC-16/ARC (ffmpeg's AV_CRC_16_ANSI_LE, initial value 0), as the LAME tag stores it. */
@@ -162,7 +51,7 @@ export function crc16(data: Uint8Array, crc = 0): number {
 }
 
 /** ffmpeg's Xing seek table: byte positions sampled the way mp3enc.c's "bags" do. */
-function xingToc(infoSize: number, frameSizes: readonly number[]): Uint8Array {
+export function xingToc(infoSize: number, frameSizes: readonly number[]): Uint8Array {
   const NUM_BAGS = 400;
   const bag = new Array<number>(NUM_BAGS).fill(0);
   let size = infoSize;
@@ -197,7 +86,7 @@ const sameBlocks = (a: Frame, b: Frame) => a.blocks.length === b.blocks.length &
  * (away from its end-of-stream flush), B has c-1 and c, block types agree on both, and B's frame c
  * reaches back into the reservoir no further than A's did.
  */
-function findCut(a: ParsedMp3, aStart: number, b: ParsedMp3, bStart: number, from: number): number {
+export function findCut(a: ParsedMp3, aStart: number, b: ParsedMp3, bStart: number, from: number): number {
   const FLUSH_GUARD = 4;
   const last = aStart + a.frames.length - FLUSH_GUARD;
   for (let c = Math.max(from, bStart + 1); c < last; c++) {
@@ -216,7 +105,7 @@ function findCut(a: ParsedMp3, aStart: number, b: ParsedMp3, bStart: number, fro
  * Copies the `n` main-data bytes that precede `frames[index]` in `src` into the `n` main-data bytes
  * that precede the end of `dst` (whose last frames are described by `dstFrames`, offsets in `dst`).
  */
-function copyReservoir(src: Uint8Array, srcFrames: readonly Frame[], index: number, dst: Uint8Array, dstFrames: readonly { dataOffset: number; end: number }[], n: number): void {
+export function copyReservoir(src: Uint8Array, srcFrames: readonly Frame[], index: number, dst: Uint8Array, dstFrames: readonly { dataOffset: number; end: number }[], n: number): void {
   const take: number[] = [];
   // Walk back through the source's main-data areas.
   for (let i = index - 1; i >= 0 && take.length < n; i--) {
@@ -232,6 +121,18 @@ function copyReservoir(src: Uint8Array, srcFrames: readonly Frame[], index: numb
   if (k < n) throw new SpliceError("not enough room before the cut for the reservoir");
 }
 
+/** Main-data area of a frame already written to the output (offsets in the output). */
+interface Written {
+  dataOffset: number;
+  end: number;
+}
+
+/** Frame range [from, to) of the timeline taken from a part. */
+interface Range {
+  from: number;
+  to: number;
+}
+
 /**
  * Joins parts (ordered, overlapping) into one MP3. `cutsFrom[k]` is the earliest global frame at
  * which part k+1 may take over from part k (its nominal boundary, past its pre-roll).
@@ -239,90 +140,73 @@ function copyReservoir(src: Uint8Array, srcFrames: readonly Frame[], index: numb
 export function spliceMp3(parts: readonly SplicePart[], cutsFrom: readonly number[]): SpliceResult {
   if (parts.length === 0) throw new SpliceError("nothing to join");
   if (cutsFrom.length !== parts.length - 1) throw new SpliceError("one cut per join expected");
-  const parsed = parts.map((p, i) => parse(p.bytes, `part ${i}`));
+  const parsed = parts.map((p, i) => parseMp3(p.bytes, `part ${i}`));
+  const cuts = chooseCuts(parsed, parts, cutsFrom);
+  const ranges = parts.map((p, k) => ({
+    from: k === 0 ? p.startFrame : cuts[k - 1]!,
+    to: k + 1 < parts.length ? cuts[k]! : p.startFrame + parsed[k]!.frames.length,
+  }));
+  const frameSizes = ranges.flatMap((r, k) => taken(parsed[k]!, parts[k]!.startFrame, r).map((f) => f.length));
   const first = parsed[0]!;
-  const lastPart = parsed[parsed.length - 1]!;
+  const audioBytes = frameSizes.reduce((n, s) => n + s, 0);
+  const out = new Uint8Array(first.id3End + first.info.length + audioBytes);
+  out.set(first.bytes.subarray(0, first.id3End + first.info.length), 0);
+  writeFrames(out, first.id3End + first.info.length, parsed, parts, ranges);
+  rewriteInfo(out, first, parsed[parsed.length - 1]!.padding, frameSizes);
+  return { bytes: out, cuts, frames: frameSizes.length };
+}
 
-  // Frame ranges [from, to) in global frames taken from each part.
+/** Where each join switches parts: the first seamless frame from its `cutsFrom` on. */
+function chooseCuts(parsed: readonly ParsedMp3[], parts: readonly SplicePart[], cutsFrom: readonly number[]): number[] {
   const cuts: number[] = [];
   for (let k = 0; k + 1 < parts.length; k++) {
     const c = findCut(parsed[k]!, parts[k]!.startFrame, parsed[k + 1]!, parts[k + 1]!.startFrame, cutsFrom[k]!);
     if (cuts.length && c <= cuts[cuts.length - 1]!) throw new SpliceError("cuts out of order");
     cuts.push(c);
   }
-  const ranges = parts.map((p, k) => ({
-    from: k === 0 ? p.startFrame : cuts[k - 1]!,
-    to: k + 1 < parts.length ? cuts[k]! : p.startFrame + parsed[k]!.frames.length,
-  }));
+  return cuts;
+}
 
-  const infoLen = first.info.length;
-  let audioBytes = 0;
-  const frameSizes: number[] = [];
+/** A part's frames of the global range `r`. */
+function taken(p: ParsedMp3, startFrame: number, r: Range): Frame[] {
+  return p.frames.slice(r.from - startFrame, r.to - startFrame);
+}
+
+/** Copies each part's range after `at`, first handing each later part's reservoir to its frame at the cut. */
+function writeFrames(out: Uint8Array, at: number, parsed: readonly ParsedMp3[], parts: readonly SplicePart[], ranges: readonly Range[]): void {
+  let w = at;
+  const written: Written[] = [];
   ranges.forEach((r, k) => {
     const p = parsed[k]!;
-    for (let g = r.from; g < r.to; g++) {
-      const f = p.frames[g - parts[k]!.startFrame]!;
-      audioBytes += f.length;
-      frameSizes.push(f.length);
-    }
-  });
-  const out = new Uint8Array(first.id3End + infoLen + audioBytes);
-  out.set(first.bytes.subarray(0, first.id3End + infoLen), 0);
-
-  let w = first.id3End + infoLen;
-  const written: { dataOffset: number; end: number }[] = [];
-  ranges.forEach((r, k) => {
-    const p = parsed[k]!;
-    const start = parts[k]!.startFrame;
-    if (k > 0) {
-      const index = r.from - start;
-      const n = p.frames[index]!.mainDataBegin;
-      if (n > 0) copyReservoir(p.bytes, p.frames, index, out, written, n);
-    }
-    for (let g = r.from; g < r.to; g++) {
-      const f = p.frames[g - start]!;
+    const index = r.from - parts[k]!.startFrame;
+    const n = k > 0 ? p.frames[index]!.mainDataBegin : 0;
+    if (n > 0) copyReservoir(p.bytes, p.frames, index, out, written, n);
+    for (const f of taken(p, parts[k]!.startFrame, r)) {
       out.set(p.bytes.subarray(f.offset, f.offset + f.length), w);
       written.push({ dataOffset: w + (f.dataOffset - f.offset), end: w + f.length });
+      // The reservoir reaches back at most 511 bytes: a few frames are enough to keep.
       if (written.length > 64) written.shift();
       w += f.length;
     }
   });
+}
 
-  // The Info frame of the whole, as ffmpeg's muxer would have written it for one encode.
+/** The Info frame of the whole, as ffmpeg's muxer would have written it for one encode. */
+function rewriteInfo(out: Uint8Array, first: ParsedMp3, padding: number, frameSizes: readonly number[]): void {
   const info = first.id3End;
+  const infoLen = first.info.length;
+  const size = infoLen + frameSizes.reduce((n, s) => n + s, 0);
   const tag = info + (first.info.dataOffset - first.info.offset);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint32(tag + XING.frames, frameSizes.length);
-  view.setUint32(tag + XING.bytes, infoLen + audioBytes);
+  view.setUint32(tag + XING.bytes, size);
   out.set(xingToc(infoLen, frameSizes), tag + XING.toc);
   const lame = tag + XING.lame;
-  const dp = (first.delay << 12) | lastPart.padding;
+  const dp = (first.delay << 12) | padding;
   out[lame + LAME.delayPadding] = (dp >> 16) & 0xff;
   out[lame + LAME.delayPadding + 1] = (dp >> 8) & 0xff;
   out[lame + LAME.delayPadding + 2] = dp & 0xff;
-  view.setUint32(lame + LAME.musicLength, infoLen + audioBytes);
+  view.setUint32(lame + LAME.musicLength, size);
   view.setUint16(lame + LAME.musicCrc, crc16(out.subarray(info + infoLen)));
   view.setUint16(lame + LAME.tagCrc, crc16(out.subarray(info, info + TAG_CRC_SPAN)));
-  return { bytes: out, cuts, frames: frameSizes.length };
-}
-
-/** For tests and the benchmark: the Info frame fields a player reads. */
-export function describeMp3(bytes: Uint8Array): { frames: number; bytes: number; delay: number; padding: number; samples: number } {
-  const p = parse(bytes, "mp3");
-  const tag = p.info.dataOffset;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const frames = view.getUint32(tag + XING.frames);
-  return {
-    frames,
-    bytes: view.getUint32(tag + XING.bytes),
-    delay: p.delay,
-    padding: p.padding,
-    samples: frames * SAMPLES_PER_FRAME - p.delay - p.padding,
-  };
-}
-
-/** Byte range of the Info frame (for comparing headers of two encodes). */
-export function infoFrameRange(bytes: Uint8Array): [number, number] {
-  const p = parse(bytes, "mp3");
-  return [p.info.offset, p.info.offset + p.info.length];
 }

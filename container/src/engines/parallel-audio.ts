@@ -23,19 +23,18 @@
 // and hands every packet (20 ms of Opus) across threads, which cost as much CPU as the decoding.
 // Each decoder here has one input (no thread), and the mixer gets 1 s packets, 50× fewer hand-offs.
 //
-// The plan's own filter graph is split, not rebuilt: a chain that reads one input (`[k:a]…[label]`)
-// runs in that input's decoder, every other chain in the mixer, so whatever the planner composes
+// The plan's own render graph is split, not rebuilt: each input's source chain runs in that
+// input's decoder, the mix chains in the mixer (pipeline-spec.ts), so whatever the planner composes
 // (trims, selections) is rendered as it wrote it. Anything that does not fit that shape, or any
 // failure, falls back to the single command (which also produces the usual error for bad media).
-import { spawn, type ChildProcess } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import type { Readable, Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import { SAMPLE_RATE, type RenderPlan } from "../planner/types.ts";
 import { chunkCount, chunkLayout, encodeWindows, MIN_CHUNK_SECONDS, type ChunkLayout } from "./chunked-mp3.ts";
 import { pipelineFor, type PipelineSpec } from "./pipeline-spec.ts";
-import { stopProcess } from "./native.ts";
-import { EngineError, LogTail, type Engine, type RunOptions } from "./types.ts";
+import { exitError, spawnFfmpeg, type Exit, type FfmpegProcess, type SpawnOptions } from "./ffmpeg-runner.ts";
+import type { Engine, RunOptions } from "./types.ts";
 
 /**
  * Shortest output worth the extra processes: bench/engines.ts measured the pipeline slower than the
@@ -58,127 +57,134 @@ export interface ParallelAudioOptions {
   onInfo?: (line: string) => void;
 }
 
-function stopAll(children: ChildProcess[]): void {
-  for (const c of children) stopProcess(c);
+type PipelineRun = RunOptions & { encoders: number; layout: ChunkLayout };
+
+interface Stage {
+  name: string;
+  process: FfmpegProcess;
+}
+
+interface Stages {
+  encoder?: Stage;
+  mixer: Stage;
+  decoders: Stage[];
+  /** Every process of the run, the windows' encoders included as they start. */
+  all: FfmpegProcess[];
+}
+
+interface StageEnd {
+  stage: Stage;
+  exit: Exit;
+  /** Ended by our stop or after the mix was complete: not a cause. */
+  late: boolean;
+  order: number;
 }
 
 /** Runs the pipeline; rejects with an EngineError naming the stage that failed. */
-async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan, opts: RunOptions & { encoders: number; layout: ChunkLayout }): Promise<number[]> {
+async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan, opts: PipelineRun): Promise<number[]> {
   for (const [path, text] of spec.scripts) await writeFile(path, text);
   if (opts.signal.aborted) throw opts.signal.reason;
-  const children: ChildProcess[] = [];
-  const tails = new Map<ChildProcess, LogTail>();
-  const start = (name: string, args: string[], stdio: ("pipe" | "ignore" | Readable | Writable)[]) => {
-    const child = spawn(ffmpeg, args, { stdio });
-    const tail = new LogTail(20);
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => tail.push(d));
-    children.push(child);
-    tails.set(child, tail);
-    return Object.assign(child, { stageName: name });
-  };
-  // Started downstream first: each process gets the write end of its consumer's pipe, and the
-  // data flows process to process (this process never touches the samples).
-  const windowed = spec.windows.length > 1;
-  const encoder = windowed ? undefined : start("encoder", spec.encoder, ["pipe", "pipe", "pipe"]);
-  const mixer = start("mixer", spec.mixer, ["ignore", encoder ? encoder.stdin! : "pipe", "pipe", ...spec.decoders.map(() => "pipe" as const)]);
-  const decoders = spec.decoders.map((args, j) => start(`decoder ${j}`, args, ["ignore", mixer.stdio[3 + j] as Writable, "pipe"]));
-  const stages = [...(encoder ? [encoder] : []), mixer, ...decoders];
-  // Our copies of the pipe ends must go, or a consumer's death would block its producer forever.
-  encoder?.stdin!.destroy();
-  for (let j = 0; j < spec.decoders.length; j++) (mixer.stdio[3 + j] as Writable).destroy();
-
-  // ffmpeg exits 255 on SIGTERM, like a real failure: what we stopped is remembered, not guessed.
-  const stopped = new Set<ChildProcess>();
-  const stop = (list: ChildProcess[]) => {
-    for (const c of list) stopped.add(c);
-    stopAll(list);
-  };
-  const kill = () => stop(children);
   // Progress: the encoder's position; with windows, the mean of the mix's and the encoders' (the
   // first window's encoder starts only when half the mix is done, and the watchdog needs movement).
   let mixedSeconds = 0;
   let encodedSeconds = 0;
-  const positions = (stream: Readable, on: (seconds: number) => void) => {
-    let pending = "";
-    stream.setEncoding("utf8").on("data", (chunk: string) => {
-      const lines = (pending + chunk).split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        const m = /^out_time_us=(\d+)/.exec(line);
-        if (m) on(Number(m[1]) / 1e6);
-      }
-    });
-  };
-  if (encoder) positions(encoder.stdout!, opts.onProgress);
-  else {
-    positions(mixer.stdout!, (t) => {
+  const both = () => opts.onProgress((mixedSeconds + encodedSeconds) / 2);
+  const stages = startStages(ffmpeg, spec, opts.signal, {
+    encoded: opts.onProgress,
+    mixed: (t) => {
       mixedSeconds = Math.max(mixedSeconds, t);
-      opts.onProgress((mixedSeconds + encodedSeconds) / 2);
-    });
-  }
-  const windows = windowed
-    ? encodeWindows({
-        ffmpeg,
-        windows: spec.windows,
-        layout: opts.layout,
-        rate: spec.rate,
-        encoders: opts.encoders,
-        mixed: new Promise<boolean>((resolve) => mixer.once("close", (code) => resolve(code === 0))),
-        output: plan.output,
-        signal: opts.signal,
-        onProgress: (t) => {
-          encodedSeconds = Math.max(encodedSeconds, t);
-          opts.onProgress((mixedSeconds + encodedSeconds) / 2);
-        },
-        onSpawn: (c) => children.push(c),
-      }).then(
-        (joins) => joins,
-        (e: Error) => (kill(), e),
-      )
-    : undefined;
+      both();
+    },
+  });
+  const stopAll = () => stages.all.forEach((p) => p.stop());
+  const windows =
+    spec.windows.length > 1
+      ? encodeWindows({
+          ffmpeg,
+          windows: spec.windows,
+          layout: opts.layout,
+          rate: spec.rate,
+          encoders: opts.encoders,
+          mixed: stages.mixer.process.exit.then((e) => e.code === 0),
+          output: plan.output,
+          signal: opts.signal,
+          onProgress: (t) => {
+            encodedSeconds = Math.max(encodedSeconds, t);
+            both();
+          },
+          onSpawn: (p) => stages.all.push(p),
+        }).then(
+          (joins) => joins,
+          (e: Error) => (stopAll(), e),
+        )
+      : undefined;
+  const ends = await awaitStages(stages, stopAll);
+  const joined = await windows;
+  if (opts.signal.aborted) throw opts.signal.reason;
+  return outcome(ends, joined);
+}
 
-  opts.signal.addEventListener("abort", kill, { once: true });
-  // The mixer stops reading once the output is complete (the graph trims to the span): decoders
-  // still writing then die of a broken pipe, which is no failure.
+/**
+ * Starts the stages downstream first: each process gets the write end of its consumer's pipe, and
+ * the data flows process to process (this process never touches the samples).
+ */
+function startStages(ffmpeg: string, spec: PipelineSpec, signal: AbortSignal, progress: { encoded(t: number): void; mixed(t: number): void }): Stages {
+  const all: FfmpegProcess[] = [];
+  const start = (name: string, args: string[], o: SpawnOptions): Stage => {
+    const run = spawnFfmpeg(ffmpeg, args, { ...o, signal });
+    all.push(run);
+    return { name, process: run };
+  };
+  const windowed = spec.windows.length > 1;
+  const encoder = windowed ? undefined : start("encoder", spec.encoder, { stdin: "pipe", onProgress: progress.encoded });
+  const mixer = start("mixer", spec.mixer, {
+    stdout: encoder ? encoder.process.child.stdin! : "pipe",
+    extraPipes: spec.decoders.length,
+    // Its -progress is the job's heartbeat until the first window is whole (half the mix, or more).
+    ...(windowed ? { onProgress: progress.mixed } : {}),
+  });
+  const mixerInput = (j: number) => mixer.process.child.stdio[3 + j] as Writable;
+  const decoders = spec.decoders.map((args, j) => start(`decoder ${j}`, args, { stdout: mixerInput(j) }));
+  // Our copies of the pipe ends must go, or a consumer's death would block its producer forever.
+  encoder?.process.child.stdin!.destroy();
+  spec.decoders.forEach((_, j) => mixerInput(j).destroy());
+  return { encoder, mixer, decoders, all };
+}
+
+/**
+ * Waits for every stage. One stage down on its own means the others can never finish: they are
+ * stopped. The mixer stops reading once the output is complete (the graph trims to the span):
+ * decoders still writing then die of a broken pipe, which is no failure, and are stopped.
+ */
+async function awaitStages(stages: Stages, stopAll: () => void): Promise<StageEnd[]> {
   let mixed = false;
   let closes = 0;
-  try {
-    const results = await Promise.all(
-      stages.map(
-        (c) =>
-          new Promise<{ name: string; code: number | null; signal: NodeJS.Signals | null; error?: Error; late: boolean; log: string; order: number }>((resolve) => {
-            const name = c.stageName;
-            const log = () => tails.get(c)!.toString();
-            c.once("error", (error) => resolve({ name, code: null, signal: null, error, late: false, log: log(), order: closes++ }));
-            c.once("close", (code, signal) => {
-              const late = (mixed && decoders.includes(c)) || stopped.has(c);
-              if (c === mixer && code === 0) {
-                mixed = true;
-                stop(decoders);
-              } else if (code !== 0 && !late) {
-                // One stage down means the others can never finish: stop them now.
-                kill();
-              }
-              resolve({ name, code, signal, late, log: log(), order: closes++ });
-            });
-          }),
-      ),
-    );
-    const joined = await windows;
-    if (opts.signal.aborted) throw opts.signal.reason;
-    // The first stage to fail on its own is the cause; the others died of our kill (or of the
-    // broken pipe it left). Failing encoders of windows stop the stages: then theirs is the cause.
-    const failed = results.filter((r) => r.code !== 0 && !r.late).sort((a, b) => a.order - b.order)[0];
-    if (joined instanceof Error && !failed) throw joined;
-    if (failed) {
-      if (process.env.DEBUG_PARALLEL_AUDIO) results.forEach((r) => console.error(r.name, r.code, r.signal, r.log));
-      throw new EngineError(`${failed.name} failed (${failed.error?.message ?? failed.code ?? failed.signal}): ${failed.log.split("\n").slice(-3).join(" | ")}`, failed.log, failed.code === null);
-    }
-    if (joined instanceof Error) throw joined;
-    return joined ?? [];
-  } finally {
-    opts.signal.removeEventListener("abort", kill);
+  const list = [...(stages.encoder ? [stages.encoder] : []), stages.mixer, ...stages.decoders];
+  return Promise.all(
+    list.map(async (stage) => {
+      const exit = await stage.process.exit;
+      const late = exit.stopped || (mixed && stages.decoders.includes(stage));
+      if (stage === stages.mixer && exit.code === 0) {
+        mixed = true;
+        for (const d of stages.decoders) d.process.stop();
+      } else if (exit.code !== 0 && !late) stopAll();
+      return { stage, exit, late, order: closes++ };
+    }),
+  );
+}
+
+/**
+ * The first stage to fail on its own is the cause; the others died of our stop (or of the broken
+ * pipe it left). Failing encoders of windows stop the stages: then theirs is the cause.
+ */
+function outcome(ends: readonly StageEnd[], joined: number[] | Error | undefined): number[] {
+  const failed = ends.filter((r) => r.exit.code !== 0 && !r.late).sort((a, b) => a.order - b.order)[0];
+  if (failed) {
+    if (process.env.DEBUG_PARALLEL_AUDIO) ends.forEach((r) => console.error(r.stage.name, r.exit.code, r.exit.signal, r.exit.log));
+    throw exitError(failed.stage.name, failed.exit)!;
   }
+  if (joined instanceof Error) throw joined;
+  return joined ?? [];
 }
 
 /**
@@ -198,11 +204,9 @@ export function withParallelAudio(engine: Engine, o: ParallelAudioOptions = {}):
     name: engine.name,
     async run(plan: RenderPlan, opts: RunOptions): Promise<void> {
       if (plan.kind !== "audio" || plan.durationSeconds < minSeconds) return engine.run(plan, opts);
-      const scriptAt = plan.args.indexOf("-filter_complex_script");
-      const graph = scriptAt >= 0 ? await readFile(plan.args[scriptAt + 1]!, "utf8") : undefined;
       const chunks = chunkCount(plan.durationSeconds, cores, chunkMinSeconds, o.windowsPerEncoder);
       const layout = chunkLayout(Math.round(plan.durationSeconds * SAMPLE_RATE), chunks);
-      const spec = pipelineFor(plan, graph, layout);
+      const spec = pipelineFor(plan, layout);
       if (typeof spec === "string") {
         info(`parallel audio: ${spec}; single command`);
         return engine.run(plan, opts);

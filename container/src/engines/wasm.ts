@@ -141,40 +141,61 @@ export interface WasmRuntime {
   close(): Promise<void>;
 }
 
-export function createWasmRuntime(): WasmRuntime {
-  const { coreUrl, wasmPath } = resolveCore();
-  let module: Promise<WebAssembly.Module> | undefined;
-  let ok = false;
-  const idle: Instance[] = [];
-  const busy = new Set<Instance>();
+type Caller = (msg: Call, onProgress?: (s: number) => void, signal?: AbortSignal) => Promise<Done>;
 
-  const compile = () => (module ??= readFile(wasmPath).then((bytes) => WebAssembly.compile(bytes)));
+/** The compiled module and its instances: idle ones reused, busy ones tracked for close(). */
+class InstancePool {
+  private module: Promise<WebAssembly.Module> | undefined;
+  private readonly idle: Instance[] = [];
+  private readonly busy = new Set<Instance>();
+  constructor(private readonly coreUrl: string, private readonly wasmPath: string) {}
 
-  async function acquire(): Promise<Instance> {
-    for (let inst = idle.pop(); inst; inst = idle.pop()) if (!inst.dead) return inst;
-    return Instance.start(await compile(), coreUrl);
+  compile(): Promise<WebAssembly.Module> {
+    return (this.module ??= readFile(this.wasmPath).then((bytes) => WebAssembly.compile(bytes)));
   }
 
-  function release(inst: Instance, healthy: boolean): void {
-    busy.delete(inst);
-    if (healthy && !inst.dead && inst.runs < MAX_RUNS && idle.length < MAX_IDLE) idle.push(inst);
+  async start(): Promise<Instance> {
+    const inst = await Instance.start(await this.compile(), this.coreUrl);
+    this.busy.add(inst);
+    return inst;
+  }
+
+  async acquire(): Promise<Instance> {
+    for (let inst = this.idle.pop(); inst; inst = this.idle.pop()) {
+      if (!inst.dead) {
+        this.busy.add(inst);
+        return inst;
+      }
+    }
+    return this.start();
+  }
+
+  release(inst: Instance, healthy: boolean): void {
+    this.busy.delete(inst);
+    if (healthy && !inst.dead && inst.runs < MAX_RUNS && this.idle.length < MAX_IDLE) this.idle.push(inst);
     else if (!inst.dead) inst.kill();
   }
 
-  async function call(msg: Call, onProgress?: (s: number) => void, signal?: AbortSignal): Promise<Done> {
-    const inst = await acquire();
-    busy.add(inst);
+  readonly call: Caller = async (msg, onProgress, signal) => {
+    const inst = await this.acquire();
     let healthy = false;
     try {
       const done = await inst.call(msg, onProgress, signal);
       healthy = !done.crashed;
       return done;
     } finally {
-      release(inst, healthy);
+      this.release(inst, healthy);
     }
-  }
+  };
 
-  const engine: Engine = {
+  close(): void {
+    for (const inst of [...this.idle, ...this.busy]) inst.kill();
+    this.idle.length = 0;
+  }
+}
+
+function wasmEngine(call: Caller): Engine {
+  return {
     name: "wasm",
     async run(plan: RenderPlan, opts: RunOptions): Promise<void> {
       // Its in-memory FS knows nothing of ours: inputs are copied in, paths rewritten, output copied out.
@@ -195,32 +216,37 @@ export function createWasmRuntime(): WasmRuntime {
       }
     },
   };
+}
 
-  const ffprobe: FfprobeRunner = async (file, args, signal) => {
+function wasmFfprobe(call: Caller): FfprobeRunner {
+  return async (file, args, signal) => {
     const mem = `/probe${extname(file)}`;
     const done = await call({ args: [...args, mem], inputs: [[file, mem]], probe: true, keepStdout: true }, undefined, signal);
     if (done.crashed) throw new EngineError(`ffprobe.wasm crashed: ${done.crashed}`, done.log);
     // ffprobe's return code is not reported by this build; callers judge by the output.
     return { stdout: done.stdout, stderr: done.log.split(mem).join(file) };
   };
+}
 
+export function createWasmRuntime(): WasmRuntime {
+  const { coreUrl, wasmPath } = resolveCore();
+  const pool = new InstancePool(coreUrl, wasmPath);
+  let ok = false;
   return {
-    engine,
-    ffprobe,
+    engine: wasmEngine(pool.call),
+    ffprobe: wasmFfprobe(pool.call),
     async load() {
-      const inst = await Instance.start(await compile(), coreUrl);
+      const inst = await pool.start();
       ok = true;
       // In the background: nothing waits for the warm-up, a job arriving meanwhile gets its own instance.
-      busy.add(inst);
       void inst.call(WARM_UP).then(
-        (done) => release(inst, !done.crashed),
-        () => release(inst, false),
+        (done) => pool.release(inst, !done.crashed),
+        () => pool.release(inst, false),
       );
     },
     loaded: () => ok,
     async close() {
-      for (const inst of [...idle, ...busy]) inst.kill();
-      idle.length = 0;
+      pool.close();
     },
   };
 }

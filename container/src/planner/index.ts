@@ -1,12 +1,14 @@
-// The planner: job + probed facts → the complete ffmpeg argument array. Pure: no I/O, no ffmpeg.
+// The planner: job + probed facts → the render graph (inputs, filter chains, output settings) and
+// its single ffmpeg command. Pure: no I/O, no ffmpeg.
 import type { RenderJob } from "../../../contract/renderer.ts";
-import { audioGraph, type AudioSource } from "./audio-graph.ts";
-import { audioCut, keptSegments, normalizeKeep } from "./keep.ts";
-import { segments, totalFrames, videoSpans, formatMs, type Segment } from "./timeline.ts";
-import { FPS, SAMPLE_RATE, type PlanTrack, type ProbeFacts, type RenderPlan } from "./types.ts";
-import { videoGraph, type VideoSource } from "./video-graph.ts";
+import { audioStream, type AudioSource } from "./audio-graph.ts";
+import { commandArgs } from "./graph.ts";
+import { audioCut, keptSegments, normalizeKeep, type KeptSpan } from "./keep.ts";
+import { formatMs, segments, totalFrames, videoSpans, type Segment } from "./timeline.ts";
+import { FPS, SAMPLE_RATE, type OutputSettings, type PlanInput, type PlanTrack, type ProbeFacts, type RenderGraph, type RenderPlan, type StreamGraph } from "./types.ts";
+import { videoStream, type VideoSource } from "./video-graph.ts";
 
-export type { PlanTrack, ProbeFacts, RenderPlan } from "./types.ts";
+export type { PlanTrack, ProbeFacts, RenderGraph, RenderPlan } from "./types.ts";
 export { FPS, SAMPLE_RATE } from "./types.ts";
 
 export interface PlanFiles {
@@ -50,6 +52,25 @@ export function resolveTracks(
 /** How far past its probed end a track is still mixed into a kept span (lengths are packet-approximate). */
 const SLACK_MS = 1000;
 
+/** What of the timeline is rendered (keep.ts): [originMs, originMs + windowMs), and of it `cuts`. */
+interface RenderWindow {
+  /** The kept spans on the recording's timeline; null = the whole span. */
+  keep: KeptSpan[] | null;
+  originMs: number;
+  windowMs: number;
+  /** The kept spans in ms from originMs, when they have holes. */
+  cuts: KeptSpan[] | null;
+  outputMs: number;
+}
+
+/** A track on the rendered window, read from `seekMs` into its file. */
+interface PlacedTrack extends PlanTrack {
+  seekMs: number;
+  /** When it joined, on the recording's timeline (tile order). */
+  joinMs: number;
+}
+
+/** The plan of a job: its render graph, the graph's single command, and what the engines need to know. */
 export function planRender(
   job: RenderJob,
   facts: Readonly<Record<string, ProbeFacts>>,
@@ -57,107 +78,121 @@ export function planRender(
 ): RenderPlan {
   const warnings: string[] = [];
   const kind = job.format === "MP4" ? "video" : "audio";
-  const spanSec = job.durationMs / 1000;
   const tracks = resolveTracks(job, facts, files, warnings);
+  warnUnused(tracks, job, kind, warnings);
+  const window = renderWindow(job, kind);
+  const placed = placeTracks(tracks, window.originMs);
+  const audioTracks = heardTracks(tracks, placed, job, window.keep);
+  const videoSegments = kind === "video" ? videoSegmentsOf(placed, window) : [];
+  const videoIds = new Set(videoSegments.flatMap((s) => s.live));
+  const used = placed.filter((t) => audioTracks.includes(t) || videoIds.has(t.id));
+  const index = new Map(used.map((t, i) => [t.id, i]));
+  const graph: RenderGraph = {
+    inputs: used.map(planInput),
+    audio: audioStreamOf(audioTracks, index, window),
+    ...(kind === "video" ? { video: videoStreamOf(job, used.filter((t) => videoIds.has(t.id)), index, videoSegments) } : {}),
+    output: outputSettings(kind, window.outputMs),
+  };
+  if (!tracks.some((t) => t.audio && inSpan(t, job))) warnings.push("no audio in any track: the audio is silent");
+  return {
+    graph,
+    args: commandArgs(graph, files.output),
+    inputs: used.map((t) => t.path),
+    inputTracks: used.map((t) => t.id),
+    output: files.output,
+    durationSeconds: window.outputMs / 1000,
+    kind,
+    warnings,
+  };
+}
 
-  // A track past the end of the recording contributes nothing; leave it out of the inputs.
-  const inSpan = (t: PlanTrack) => t.offsetSec < spanSec && t.durationSec > 0;
-  const fullSpans = kind === "video" ? videoSpans(tracks, totalFrames(spanSec)) : [];
+/** A track past the end of the recording contributes nothing; it is left out of the inputs. */
+const inSpan = (t: PlanTrack, job: RenderJob) => t.offsetSec < job.durationMs / 1000 && t.durationSec > 0;
+
+function warnUnused(tracks: readonly PlanTrack[], job: RenderJob, kind: RenderPlan["kind"], warnings: string[]): void {
+  const fullSpans = kind === "video" ? videoSpans(tracks, totalFrames(job.durationMs / 1000)) : [];
   for (const t of tracks) {
-    if (!(t.audio && inSpan(t)) && !fullSpans.some((s) => s.id === t.id)) {
+    if (!(t.audio && inSpan(t, job)) && !fullSpans.some((s) => s.id === t.id)) {
       warnings.push(`track "${t.id}": nothing to use inside the recording span`);
     }
   }
+}
 
-  // Trimming (keep.ts): only [originMs, originMs + windowMs) of the timeline is rendered, and of
-  // it only `cuts` (ms from originMs) when the kept spans have holes.
+function renderWindow(job: RenderJob, kind: RenderPlan["kind"]): RenderWindow {
   const keep = normalizeKeep(job.keep, job.durationMs, kind === "video" ? FPS : undefined);
   const originMs = keep ? keep[0]!.startMs : 0;
-  const windowMs = keep ? keep[keep.length - 1]!.endMs - originMs : job.durationMs;
-  const cuts = keep && keep.length > 1 ? keep.map((k) => ({ startMs: k.startMs - originMs, endMs: k.endMs - originMs })) : null;
-  const outputMs = keep ? keep.reduce((sum, k) => sum + k.endMs - k.startMs, 0) : job.durationMs;
-  const windowSec = windowMs / 1000;
+  return {
+    keep,
+    originMs,
+    windowMs: keep ? keep[keep.length - 1]!.endMs - originMs : job.durationMs,
+    cuts: keep && keep.length > 1 ? keep.map((k) => ({ startMs: k.startMs - originMs, endMs: k.endMs - originMs })) : null,
+    outputMs: keep ? keep.reduce((sum, k) => sum + k.endMs - k.startMs, 0) : job.durationMs,
+  };
+}
 
-  // Each track on the rendered window: a track that began before it is read from the window's start.
-  const placed = tracks.map((t) => {
+/** Each track on the rendered window: a track that began before it is read from the window's start. */
+function placeTracks(tracks: readonly PlanTrack[], originMs: number): PlacedTrack[] {
+  return tracks.map((t) => {
     const offsetMs = Math.round(t.offsetSec * 1000);
     const seekMs = Math.max(0, originMs - offsetMs);
     return { ...t, offsetSec: Math.max(0, offsetMs - originMs) / 1000, durationSec: t.durationSec - seekMs / 1000, seekMs, joinMs: offsetMs };
   });
+}
+
+/** The tracks mixed: a probed length is approximate to a packet, so a track that might still reach a kept span is. */
+function heardTracks(tracks: readonly PlanTrack[], placed: readonly PlacedTrack[], job: RenderJob, keep: KeptSpan[] | null): PlacedTrack[] {
   const byId = new Map(placed.map((t) => [t.id, t]));
-  // A probed length is approximate to a packet: a track that might still reach a kept span is mixed.
   const heard = (t: PlanTrack) => {
-    if (!t.audio || !inSpan(t)) return false;
+    if (!t.audio || !inSpan(t, job)) return false;
     if (!keep) return true;
     const a = t.offsetSec * 1000;
     const b = a + t.durationSec * 1000 + SLACK_MS;
     return keep.some((k) => a < k.endMs && b > k.startMs);
   };
-  const audioTracks = tracks.filter(heard).map((t) => byId.get(t.id)!);
+  return tracks.filter(heard).map((t) => byId.get(t.id)!);
+}
 
-  const total = totalFrames(windowSec);
-  let videoSegments: Segment[] = [];
-  if (kind === "video") {
-    // Tile order is join order: tracks that joined before the window all start on its first frame,
-    // so they are ranked by their real join time.
-    const ranked = originMs > 0 ? [...placed].sort((a, b) => a.joinMs - b.joinMs) : placed;
-    const all = segments(videoSpans(ranked, total), total);
-    videoSegments = cuts
-      ? keptSegments(all, cuts.map((k) => ({ startFrame: Math.round((k.startMs * FPS) / 1000), endFrame: Math.min(total, Math.ceil((k.endMs * FPS) / 1000 - 1e-9)) })))
-      : all;
-  }
-  const videoIds = new Set(videoSegments.flatMap((s) => s.live));
+function videoSegmentsOf(placed: readonly PlacedTrack[], window: RenderWindow): Segment[] {
+  const total = totalFrames(window.windowMs / 1000);
+  // Tile order is join order: tracks that joined before the window all start on its first frame,
+  // so they are ranked by their real join time.
+  const ranked = window.originMs > 0 ? [...placed].sort((a, b) => a.joinMs - b.joinMs) : placed;
+  const all = segments(videoSpans(ranked, total), total);
+  if (!window.cuts) return all;
+  const frames = window.cuts.map((k) => ({ startFrame: Math.round((k.startMs * FPS) / 1000), endFrame: Math.min(total, Math.ceil((k.endMs * FPS) / 1000 - 1e-9)) }));
+  return keptSegments(all, frames);
+}
 
-  const used = placed.filter((t) => audioTracks.includes(t) || videoIds.has(t.id));
-  const index = new Map(used.map((t, i) => [t.id, i]));
+function planInput(t: PlacedTrack): PlanInput {
+  // reinit_filter 0: a mid-stream resolution change (WebRTC adapts it) must not rebuild the whole
+  // graph — scale absorbs it; a rebuild would restart every segment and the mix.
+  return { path: t.path, track: t.id, options: ["-reinit_filter", "0", ...(t.seekMs > 0 ? ["-ss", formatMs(t.seekMs)] : [])] };
+}
 
-  const audio: AudioSource[] = audioTracks.map((t) => ({
-    input: index.get(t.id)!,
-    offsetMs: Math.round(t.offsetSec * 1000),
-  }));
-  const audioOut = keep ? "akept" : "aout";
-  const graph = cuts
-    ? [...audioGraph(audio, windowMs, "afull"), ...audioCut(cuts, "afull", audioOut)]
-    : audioGraph(audio, windowMs, audioOut);
-  const args: string[] = [];
-  for (const t of used) {
-    // reinit_filter 0: a mid-stream resolution change (WebRTC adapts it) must not rebuild the whole
-    // graph — scale absorbs it; a rebuild would restart every segment and the mix.
-    args.push("-reinit_filter", "0");
-    if (t.seekMs > 0) args.push("-ss", formatMs(t.seekMs));
-    args.push("-i", t.path);
-  }
-  const seconds = formatMs(outputMs);
+/** Input index by track id. */
+type InputIndex = ReadonlyMap<string, number>;
 
-  if (kind === "video") {
-    const sources: VideoSource[] = used
-      .filter((t) => videoIds.has(t.id))
-      .map((t) => ({ id: t.id, input: index.get(t.id)!, offsetMs: Math.round(t.offsetSec * 1000) }));
-    graph.push(...videoGraph({ sources, segments: videoSegments, width: job.width, height: job.height }));
-    args.push("-filter_complex", graph.join(";"), "-map", "[vout]", "-map", `[${audioOut}]`);
-    args.push(
-      "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-      "-r", String(FPS), "-g", String(FPS * 2),
-      "-c:a", "aac", "-b:a", "128k", "-ar", String(SAMPLE_RATE), "-ac", "2",
-      "-movflags", "+faststart", "-max_muxing_queue_size", "4096",
-      "-t", seconds, "-f", "mp4", files.output,
-    );
-  } else {
-    args.push("-filter_complex", graph.join(";"), "-map", `[${audioOut}]`);
-    args.push(
-      "-c:a", "libmp3lame", "-b:a", "128k", "-ar", String(SAMPLE_RATE), "-ac", "2",
-      "-t", seconds, "-f", "mp3", files.output,
-    );
-  }
-  if (!tracks.some((t) => t.audio && inSpan(t))) warnings.push("no audio in any track: the audio is silent");
+function audioStreamOf(audioTracks: readonly PlacedTrack[], index: InputIndex, window: RenderWindow): StreamGraph {
+  const sources: AudioSource[] = audioTracks.map((t) => ({ input: index.get(t.id)!, offsetMs: Math.round(t.offsetSec * 1000) }));
+  const out = window.keep ? "akept" : "aout";
+  if (!window.cuts) return audioStream(sources, window.windowMs, out);
+  const full = audioStream(sources, window.windowMs, "afull");
+  return { ...full, mix: [...full.mix, ...audioCut(window.cuts, "afull", out)], out };
+}
 
+function videoStreamOf(job: RenderJob, onCamera: readonly PlacedTrack[], index: InputIndex, videoSegments: Segment[]): StreamGraph {
+  const sources: VideoSource[] = onCamera.map((t) => ({ id: t.id, input: index.get(t.id)!, offsetMs: Math.round(t.offsetSec * 1000) }));
+  return videoStream({ sources, segments: videoSegments, width: job.width, height: job.height });
+}
+
+function outputSettings(kind: RenderPlan["kind"], durationMs: number): OutputSettings {
+  const audio = { bitrate: "128k", sampleRate: SAMPLE_RATE, channels: 2 };
+  if (kind === "audio") return { format: "mp3", audio: { codec: "libmp3lame", ...audio }, muxer: [], durationMs };
   return {
-    args,
-    inputs: used.map((t) => t.path),
-    inputTracks: used.map((t) => t.id),
-    output: files.output,
-    durationSeconds: outputMs / 1000,
-    kind,
-    warnings,
+    format: "mp4",
+    video: ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-r", String(FPS), "-g", String(FPS * 2)],
+    audio: { codec: "aac", ...audio },
+    muxer: ["-movflags", "+faststart", "-max_muxing_queue_size", "4096"],
+    durationMs,
   };
 }

@@ -9,8 +9,8 @@
 // Before the first span every input is seeked (-ss), and after the last one the graph ends: a
 // window late in a long call neither decodes the call's beginning nor sits without output long
 // enough for the watchdog to kill it.
-import { formatMs } from "./timeline.ts";
-import type { Segment } from "./timeline.ts";
+import { formatMs, type Segment } from "./timeline.ts";
+import type { FilterChain } from "./types.ts";
 
 export interface KeptSpan {
   startMs: number;
@@ -59,12 +59,13 @@ export function keptSegments(segments: readonly Segment[], kept: readonly { star
 }
 
 /** Cuts the audio `[from]` to the spans (ms on its own timeline) and joins them into `[out]`. */
-export function audioCut(spans: readonly KeptSpan[], from: string, out: string): string[] {
+export function audioCut(spans: readonly KeptSpan[], from: string, out: string): FilterChain[] {
   const n = spans.length;
-  const chains = [`[${from}]asplit=${n}${spans.map((_, i) => `[ak${i}]`).join("")}`];
-  spans.forEach((k, i) => {
-    chains.push(`[ak${i}]atrim=start=${formatMs(k.startMs)}:end=${formatMs(k.endMs)},asetpts=PTS-STARTPTS[ac${i}]`);
-  });
-  chains.push(`${spans.map((_, i) => `[ac${i}]`).join("")}concat=n=${n}:v=0:a=1,asetpts=N/SR/TB[${out}]`);
-  return chains;
+  const kept = spans.map((_, i) => `ak${i}`);
+  const cut = spans.map((_, i) => `ac${i}`);
+  return [
+    { ins: [from], filters: [`asplit=${n}`], outs: kept },
+    ...spans.map((k, i) => ({ ins: [kept[i]!], filters: [`atrim=start=${formatMs(k.startMs)}:end=${formatMs(k.endMs)}`, "asetpts=PTS-STARTPTS"], outs: [cut[i]!] })),
+    { ins: cut, filters: [`concat=n=${n}:v=0:a=1`, "asetpts=N/SR/TB"], outs: [out] },
+  ];
 }

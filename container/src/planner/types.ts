@@ -22,15 +22,70 @@ export interface PlanTrack {
   video: boolean;
 }
 
+/** One chain of a filter graph: `[in]…filter,filter…[out]…` (labels without brackets). */
+export interface FilterChain {
+  ins: string[];
+  filters: string[];
+  outs: string[];
+}
+
+/** A chain that reads one input's stream alone, so it can run wherever that input is decoded. */
+export interface SourceChain extends FilterChain {
+  /** ffmpeg input index. */
+  input: number;
+}
+
+/** One medium of the graph: a chain per input stream, then the chains that mix or lay them out. */
+export interface StreamGraph {
+  sources: SourceChain[];
+  mix: FilterChain[];
+  /** The label the last chain ends in (what the output maps). */
+  out: string;
+}
+
+export interface PlanInput {
+  path: string;
+  /** The track it holds (names the track in engine errors). */
+  track: string;
+  /** Input options, before its `-i` (seek, reinit). */
+  options: string[];
+}
+
+export interface OutputSettings {
+  format: "mp3" | "mp4";
+  /** Video encoder options (MP4 only). */
+  video?: string[];
+  audio: { codec: "libmp3lame" | "aac"; bitrate: string; sampleRate: number; channels: number };
+  /** Muxer options. */
+  muxer: string[];
+  /** Length of the output (ffmpeg's -t), in ms. */
+  durationMs: number;
+}
+
+/**
+ * What the planner decided, as data: read by the single command (graph.ts) and by the process
+ * pipeline of long AUDIO renders (engines/pipeline-spec.ts) alike.
+ */
+export interface RenderGraph {
+  inputs: PlanInput[];
+  audio: StreamGraph;
+  video?: StreamGraph;
+  output: OutputSettings;
+}
+
 export interface RenderPlan {
-  /** Full ffmpeg argument list (inputs, graph, maps, codecs, output), without engine flags. */
+  graph: RenderGraph;
+  /**
+   * The single ffmpeg command of `graph` (inputs, graph, maps, codecs, output), without engine
+   * flags: what an engine running one ffmpeg runs.
+   */
   args: string[];
   /** Files the args read, in input order (an engine with its own FS copies them in). */
   inputs: string[];
   /** Input index → track id, so engine errors mentioning `#k:` or a path can name the track. */
   inputTracks: string[];
   output: string;
-  /** Output length in seconds = the recording span; progress is measured against it. */
+  /** Output length in seconds: the recording span, or the sum of the kept spans; progress is measured against it. */
   durationSeconds: number;
   kind: "audio" | "video";
   warnings: string[];

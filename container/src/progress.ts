@@ -1,0 +1,81 @@
+// How a job's progress is told: the share of 0..100 % each phase gets (one table), and the
+// heartbeat that sends it (progress reports are the lease heartbeat).
+import type { RenderJob, RenderReport } from "../../contract/renderer.ts";
+import type { ReportResult } from "./http-io.ts";
+
+/**
+ * The share of 0..100 % each phase of a job reports, in order. 100 % is said by the completed
+ * report alone: progress reports stop at the end of the last share.
+ */
+export const PROGRESS_BUDGET = {
+  /** Downloading the tracks (each probed as soon as it is down), by bytes. */
+  download: { from: 0, to: 10 },
+  /** The render, by the output position against the plan's length. */
+  render: { from: 10, to: 95 },
+  /** Probing the output, then uploading it, by bytes. */
+  upload: { from: 95, to: 99 },
+} as const;
+
+export type Phase = keyof typeof PROGRESS_BUDGET;
+
+const CEILING = PROGRESS_BUDGET.upload.to;
+
+/** The percent at `fraction` (0..1) of a phase. */
+export function percentOf(phase: Phase, fraction: number): number {
+  const { from, to } = PROGRESS_BUDGET[phase];
+  return from + (to - from) * fraction;
+}
+
+export type ReportSender = (job: RenderJob, report: RenderReport, retries?: number) => Promise<ReportResult>;
+
+/** Sends progress at least every `everyMs`, sooner (≥1 s apart) when the percent moves by 5. */
+export class Heartbeat {
+  private percent = 0;
+  private eta: number | undefined;
+  private lastSent = 0;
+  private lastPercent = -1;
+  private inflight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly job: RenderJob,
+    private readonly send: ReportSender,
+    private readonly everyMs: number,
+    private readonly onLeaseLost: () => void,
+  ) {}
+
+  /** Progress only moves forward, and stays below 100 until the job has completed. */
+  set(percent: number, eta?: number): void {
+    this.percent = Math.max(this.percent, Math.min(CEILING, Math.floor(percent)));
+    this.eta = eta;
+  }
+
+  start(): void {
+    this.tick(true);
+    this.timer = setInterval(() => this.tick(false), Math.min(1000, this.everyMs / 2));
+  }
+
+  private tick(force: boolean): void {
+    const now = Date.now();
+    const due =
+      force ||
+      now - this.lastSent >= this.everyMs ||
+      (this.percent >= this.lastPercent + 5 && now - this.lastSent >= 1000);
+    if (!due || this.inflight || (!this.timer && !force)) return;
+    this.lastSent = now;
+    this.lastPercent = this.percent;
+    const report: RenderReport = { event: "progress", attempt: this.job.attempt, progress: this.percent };
+    if (this.eta !== undefined) report.etaSeconds = this.eta;
+    this.inflight = this.send(this.job, report, 1).then((r) => {
+      this.inflight = undefined;
+      if (r === "lease-lost") this.onLeaseLost();
+    });
+  }
+
+  /** Stops the timer and waits for an in-flight report, so a final report is never overtaken. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.inflight;
+  }
+}
