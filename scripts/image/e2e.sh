@@ -31,11 +31,15 @@ cleanup() {
 trap cleanup EXIT
 
 export E2E_RENDERER_URL="http://127.0.0.1:$port" RENDERER_CONTAINER="$cid"
+health() {
+  node -e 'fetch(process.env.E2E_RENDERER_URL + "/health").then(async (r) => { console.log(await r.text()); process.exit(r.ok ? 0 : 1); }, () => process.exit(1))'
+}
 for _ in $(seq 1 60); do
-  node -e 'fetch(process.env.E2E_RENDERER_URL + "/health").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' && break
+  health >/dev/null && break
   sleep 0.5
 done
-echo "image-e2e: renderer ${cid:0:12} answers at $E2E_RENDERER_URL: $(node -e 'fetch(process.env.E2E_RENDERER_URL + "/health").then((r) => r.text()).then(console.log)')"
+echo "image-e2e: renderer ${cid:0:12} at $E2E_RENDERER_URL: $(health || echo "no answer from /health")"
+health >/dev/null
 
 # Runs one command while sampling the container; prints its peaks.
 measured() {

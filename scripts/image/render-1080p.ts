@@ -2,7 +2,8 @@
 // 1920x1080 from four 1080p camera tracks (joins staggered, so the grid goes 1 → 2 → 3 → 4 up),
 // through the real stack, measuring the container's peak memory and scratch bytes while it renders.
 // Needs E2E_RENDERER_URL (the container's renderer) and RENDERER_CONTAINER (its id);
-// scripts/image/e2e.sh sets both. RENDER_1080P_SECONDS sets the length (default 6).
+// scripts/image/e2e.sh sets both. RENDER_1080P_SECONDS sets the length (default 6);
+// RENDER_1080P_JOBS how many such compositions are requested at once (default 2: every slot busy).
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { makeTrack, probe, tempDir, type TrackFormat } from "../../test/fixtures/media.ts";
@@ -12,6 +13,7 @@ import { describePeaks, mib, sampleUsage } from "./usage.ts";
 const containerId = process.env.RENDERER_CONTAINER;
 if (!process.env.E2E_RENDERER_URL || !containerId) throw new Error("set E2E_RENDERER_URL and RENDERER_CONTAINER (scripts/image/e2e.sh does)");
 const SPAN = Number(process.env.RENDER_1080P_SECONDS ?? 6);
+const JOBS = Number(process.env.RENDER_1080P_JOBS ?? 2);
 const CONVERSATION = "conv-1080p";
 
 const people: { name: string; format: TrackFormat; color: string; frequency: number; start: number }[] = [
@@ -43,24 +45,30 @@ try {
   await ingestRecording(stack, CONVERSATION, SPAN, tracks);
   const sampler = sampleUsage(containerId);
   const t0 = Date.now();
-  const res = await stack.api("POST", "/request", {
-    as: SUPERVISOR,
-    body: { conversationId: CONVERSATION, layout: "GRID", name: "1080p", resolution: "1920x1080", type: "VIDEO" },
-  });
-  if (res.status !== 200) throw new Error(`POST /request: ${res.status} ${res.text}`);
-  const view = await waitForState(stack, CONVERSATION, res.json.id, ["COMPLETED", "FAILED"], 900_000);
+  const ids = await Promise.all(Array.from({ length: JOBS }, (_, i) => requestVideo(`1080p ${i + 1}`)));
+  const views = await Promise.all(ids.map((id) => waitForState(stack, CONVERSATION, id, ["COMPLETED", "FAILED"], 900_000)));
   const seconds = (Date.now() - t0) / 1000;
   const peaks = sampler.stop();
-  if (view.state !== "COMPLETED") throw new Error(`the 1080p job ended ${view.state}: ${view.error}`);
+  const failed = views.find((v) => v.state !== "COMPLETED");
+  if (failed) throw new Error(`a 1080p job ended ${failed.state}: ${failed.error}`);
 
   const out = join(dir, "out.mp4");
-  await downloadOutput(stack, CONVERSATION, res.json.id, out);
+  await downloadOutput(stack, CONVERSATION, ids[0]!, out);
   const video = (await probe(out)).streams.find((s) => s.type === "video");
   if (video?.width !== 1920 || video.height !== 1080) throw new Error(`output is ${video?.width}x${video?.height}, not 1920x1080`);
   console.log(
-    `1080p 4-person VIDEO (${SPAN} s, inputs ${mib(inputBytes)}, output ${mib(statSync(out).size)}): ` +
-      `request → COMPLETED in ${seconds.toFixed(1)} s; ${describePeaks(peaks)}`,
+    `${JOBS} × 1080p 4-person VIDEO at once (${SPAN} s, inputs ${mib(inputBytes)}, output ${mib(statSync(out).size)} each): ` +
+      `request → all COMPLETED in ${seconds.toFixed(1)} s; ${describePeaks(peaks)}`,
   );
 } finally {
   await stack.dispose();
+}
+
+async function requestVideo(name: string): Promise<string> {
+  const res = await stack.api("POST", "/request", {
+    as: SUPERVISOR,
+    body: { conversationId: CONVERSATION, layout: "GRID", name, resolution: "1920x1080", type: "VIDEO" },
+  });
+  if (res.status !== 200) throw new Error(`POST /request: ${res.status} ${res.text}`);
+  return res.json.id as string;
 }
