@@ -1,5 +1,6 @@
 // Starts the local stack: `wrangler dev` (Worker over local D1/R2/Queues) and the renderer as a
-// plain Node process. Used by `npm start`, the end-to-end tests and the benchmarks.
+// plain Node process (or, with `externalRendererUrl`, a renderer already running elsewhere, such as
+// the image's container). Used by `npm start`, the end-to-end tests and the benchmarks.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
@@ -12,6 +13,11 @@ export const API_PATH = "/auvious.video/composition/api";
 export interface StackOptions {
   port: number;
   rendererPort: number;
+  /**
+   * A renderer that is already running (e.g. the image's container, scripts/image/e2e.sh): the
+   * stack starts none (rendererPort is unused) and points the Worker's RENDERER_URL at this one.
+   */
+  externalRendererUrl?: string;
   /** Where local D1/R2/Queue state lives (wrangler's --persist-to). */
   persistTo: string;
   /** Worker vars and secrets (passed as --var; nothing is written to disk). */
@@ -133,10 +139,14 @@ export async function applyMigrations(persistTo: string, quiet = true): Promise<
 export async function startStack(o: StackOptions): Promise<Stack> {
   const sink: string[] = [];
   const apiUrl = `http://127.0.0.1:${o.port}${API_PATH}`;
-  const rendererUrl = `http://127.0.0.1:${o.rendererPort}`;
+  const external = o.externalRendererUrl?.replace(/\/$/, "");
+  const rendererUrl = external ?? `http://127.0.0.1:${o.rendererPort}`;
   let worker: ChildProcess | null = null;
   let renderer: ChildProcess | null = null;
   let cron: NodeJS.Timeout | null = null;
+  const refuseIfExternal = () => {
+    if (external) throw new Error(`the renderer at ${external} is external: this stack cannot start or stop it`);
+  };
 
   const vars = { ...o.vars, RENDERER_URL: rendererUrl, INTERNAL_BASE_URL: `http://127.0.0.1:${o.port}` };
   const stack: Stack = {
@@ -161,6 +171,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       worker = null;
     },
     async startRenderer(env) {
+      refuseIfExternal();
       renderer = run(process.execPath, ["--import", "tsx", "container/src/server.ts"], {
         quiet: o.quiet,
         sink,
@@ -169,6 +180,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       await waitForHttp(`${rendererUrl}/health`, 30_000, renderer);
     },
     async stopRenderer(signal, so = {}) {
+      refuseIfExternal();
       const exit = await stopGroup(renderer, signal, { leaderOnly: true, graceMs: so.graceMs });
       renderer = null;
       return exit;
@@ -180,7 +192,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     },
   };
   await applyMigrations(o.persistTo, o.quiet);
-  await stack.startRenderer();
+  if (external) await waitForHttp(`${external}/health`, 30_000);
+  else await stack.startRenderer();
   await stack.startWorker();
   return stack;
 }

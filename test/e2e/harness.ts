@@ -1,5 +1,7 @@
 // The running stack for end-to-end tests: real `wrangler dev` (workerd, local D1/R2/Queues) and the
-// real renderer process on free ports, with throwaway state and test secrets.
+// real renderer process on free ports, with throwaway state and test secrets. With E2E_RENDERER_URL
+// set, the stack uses the renderer running there (the image's container: scripts/image/e2e.sh)
+// instead of starting its own; files that configure or restart the renderer cannot run that way.
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,12 +37,17 @@ export const SUPERVISOR: Who = { sub: "sue", org: "acme", roles: ["SUPERVISOR"] 
 export const SERVICE: Who = { sub: "platform", org: "acme", roles: ["SERVICE"] };
 
 export async function startTestStack(opts: { rendererEnv?: Record<string, string>; vars?: Record<string, string>; cronEveryMs?: number } = {}): Promise<TestStack> {
+  const externalRendererUrl = process.env.E2E_RENDERER_URL || undefined;
+  if (externalRendererUrl && opts.rendererEnv) {
+    throw new Error(`this file sets the renderer's environment (${JSON.stringify(opts.rendererEnv)}): it cannot run against E2E_RENDERER_URL=${externalRendererUrl}`);
+  }
   const persistTo = mkdtempSync(join(tmpdir(), "composition-e2e-"));
   const port = await freePort();
   const rendererPort = await freePort();
   const stack = await startStack({
     port,
     rendererPort,
+    externalRendererUrl,
     persistTo,
     quiet: true,
     cronEveryMs: opts.cronEveryMs ?? 2000,
