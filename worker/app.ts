@@ -9,6 +9,7 @@ import { audit } from "./routes/audit";
 import { commands } from "./routes/commands";
 import { hooks } from "./routes/hooks";
 import { internal } from "./routes/internal";
+import { links } from "./routes/links";
 import { player } from "./routes/player";
 import { queries } from "./routes/queries";
 import { recordingsRouter } from "./routes/recordings";
@@ -26,6 +27,7 @@ export function createApp() {
     .route("/", commands)
     .route("/", queries)
     .route("/", player)
+    .route("/", links)
     .route("/", recordingsRouter)
     .route("/", internal)
     // After the seed's routes: GET /{conversationId}/{compositionId}/deliveries must not shadow them.

@@ -178,3 +178,13 @@ export const hookRuns = sqliteTable(
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type HookRuleRow = typeof hookRules.$inferSelect;
+
+/**
+ * Beyond the seed: when a SUPERVISOR last revoked a composition's links (epoch ms). Every signed link
+ * whose `Date` is at or before this instant is refused; links signed afterwards carry a later `Date`.
+ */
+export const linkRevocations = sqliteTable("link_revocations", {
+  compositionId: text("composition_id").primaryKey(),
+  organizationId: text("organization_id").notNull(),
+  revokedAt: integer("revoked_at").notNull(),
+});

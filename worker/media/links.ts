@@ -1,12 +1,15 @@
 import type { Principal } from "../auth/principal";
 import { findVisibleComposition } from "../db/compositions";
+import { linksRevokedAt } from "../db/link-revocations";
 import type { CompositionRow } from "../db/schema";
 import type { Env } from "../env";
 import { problem } from "../http/problem";
+import { isRevoked, MAX_BROWSER_CACHE_SECONDS, signingInstant } from "./revocation";
 import { serveMediaObject } from "./serve";
 import {
   mediaLinkPath,
   mediaLinkQuery,
+  parseIsoBasic,
   parseSigningKeys,
   secondsRemaining,
   signedMediaUrl,
@@ -50,7 +53,8 @@ export async function mediaLink(
 
 export async function signLink(env: Env, row: CompositionRow, disposition: Disposition, ttlSeconds: number, origin: string) {
   const path = mediaLinkPath(disposition, row.conversationId, row.id, mediaFileName(row));
-  const signed = await signMediaLink(signingKeys(env), path, new Date(), ttlSeconds);
+  const signedAt = signingInstant(new Date(), await linksRevokedAt(env.DB, row.id));
+  const signed = await signMediaLink(signingKeys(env), path, signedAt, ttlSeconds);
   return { url: signedMediaUrl(origin, path, signed), validUntil: signed.validUntil.toISOString() };
 }
 
@@ -69,16 +73,21 @@ export async function openSignedMedia(
   const now = new Date();
   const verdict = await verifyMediaLink(signingKeys(env), url.pathname, mediaLinkQuery(url), now);
   if (!verdict.ok) throw refused();
-  const row = await env.DB.prepare(`SELECT id, format, name, output_key FROM compositions WHERE id = ?1 AND conversation_id = ?2`)
-    .bind(target.compositionId, target.conversationId)
-    .first<{ id: string; format: "MP3" | "MP4"; name: string; output_key: string | null }>();
+  const [row, revokedAt] = await Promise.all([
+    env.DB.prepare(`SELECT id, format, name, output_key FROM compositions WHERE id = ?1 AND conversation_id = ?2`)
+      .bind(target.compositionId, target.conversationId)
+      .first<{ id: string; format: "MP3" | "MP4"; name: string; output_key: string | null }>(),
+    linksRevokedAt(env.DB, target.compositionId),
+  ]);
+  // A verified link has a well-formed Date.
+  if (isRevoked(parseIsoBasic(mediaLinkQuery(url).Date!)!, revokedAt)) throw refused();
   if (!row?.output_key) throw problem.notFound("This composition no longer exists.");
   if (target.fileName !== mediaFileName(row)) throw refused();
   const res = await serveMediaObject(request, env.MEDIA, row.output_key, {
     contentType: row.format === "MP3" ? "audio/mpeg" : "video/mp4",
     disposition: target.disposition,
     fileName: displayFileName(row),
-    maxAgeSeconds: secondsRemaining(verdict.validUntil, now),
+    maxAgeSeconds: Math.min(secondsRemaining(verdict.validUntil, now), MAX_BROWSER_CACHE_SECONDS),
   });
   if (!res) throw problem.notFound("This composition's media no longer exists.");
   return res;
