@@ -23,6 +23,14 @@ export function createApp() {
     in: "header",
     description: "`Bearer <JWT>` (a bare token is accepted too)",
   });
+  api.openAPIRegistry.registerComponent("securitySchemes", "signature", {
+    type: "apiKey",
+    name: "Signature",
+    in: "query",
+    description:
+      "Signed links (player inline/attachment): `Signature=<kid>.<HMAC-SHA256>` over the method, path, `Date` and `Expires`, " +
+      "which travel in the same query. Given by the url/inline and url/attachment operations; no Authorization header.",
+  });
   api
     .route("/", commands)
     .route("/", queries)

@@ -27,6 +27,7 @@ const StorageAudit = z
 const storage = createRoute({
   method: "get",
   path: "/audit/storage",
+  operationId: "auditStorage",
   tags,
   summary: "Audit the organization's stored objects and list the orphans",
   description: "Supported roles (SUPERVISOR). Only the caller's own organization is listed.",

@@ -3,7 +3,7 @@ import { requireRoles } from "../auth/middleware";
 import { createRouter } from "../http/router";
 import { problem } from "../http/problem";
 import { mediaLink, openSignedMedia } from "../media/links";
-import { bearerSecurity, conflictResponse, Id, problemResponses } from "../schemas/common";
+import { bearerSecurity, conflictResponse, Id, problemResponses, signatureSecurity } from "../schemas/common";
 import { CompositionPath } from "../schemas/composition";
 
 // Seed section "Composition Media Player".
@@ -36,6 +36,7 @@ function linkRoute(disposition: "inline" | "attachment") {
   return createRoute({
     method: "get",
     path: `/player/{conversationId}/{compositionId}/url/${disposition}`,
+    operationId: disposition === "inline" ? "getInlineUrl" : "getAttachmentUrl",
     tags,
     summary:
       disposition === "inline"
@@ -61,8 +62,11 @@ function mediaRoute(disposition: "inline" | "attachment") {
     method: "get",
     path: `/player/${disposition}/{conversationId}/{compositionId}/{fileName}`,
     tags,
+    // The seed's own names for these two operations.
+    operationId: disposition === "inline" ? "getInline" : "getAttachment",
     summary: disposition === "inline" ? "getInline" : "getAttachment",
     description: "The signed link is the credential: no Authorization header. Supports Range, If-Range, If-None-Match, If-Modified-Since, HEAD.",
+    security: signatureSecurity,
     request: { params: MediaPath, query: SignedQuery },
     responses: {
       200: { description: "OK", content: { "video/mp4": { schema: z.any().openapi({ type: "string", format: "binary" }) } } },

@@ -17,6 +17,7 @@ const tags = ["Composition Query Controller"];
 const mine = createRoute({
   method: "get",
   path: "/query/composition",
+  operationId: "queryCompositions",
   tags,
   summary: "Get all compositions initiated by the currently authenticated user",
   description: "Supported roles (AGENT, SUPERVISOR). Spring Data paging: page, size (max 2000), sort=field,dir (created, completed, name, state).",
@@ -32,6 +33,7 @@ const mine = createRoute({
 const conversation = createRoute({
   method: "get",
   path: "/query/conversation/{conversationId}",
+  operationId: "queryConversation",
   tags,
   summary: "Get recording data and associated composition by conversationId",
   description: "Supported roles (AGENT, SUPERVISOR)",
