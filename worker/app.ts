@@ -7,6 +7,7 @@ import { createRouter } from "./http/router";
 import { API_BASE } from "./jobs/settings";
 import { audit } from "./routes/audit";
 import { commands } from "./routes/commands";
+import { consolePage } from "./routes/console";
 import { hooks } from "./routes/hooks";
 import { internal } from "./routes/internal";
 import { links } from "./routes/links";
@@ -42,6 +43,7 @@ export function createApp() {
     .route("/", webhooks)
     .route("/", hooks)
     .route("/", audit)
+    .route("/", consolePage)
     .get("/health", (c) => c.json({ status: "UP" }));
   api.get("/docs", Scalar({ url: `${API_BASE}/openapi.json`, pageTitle: "Auvious Composition API" }));
 
