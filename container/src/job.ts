@@ -2,6 +2,7 @@
 // all along and cleanup in `finally` whatever happens (modelled on PeerTube's peertube-runner).
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { publishReviewAssets } from "./assets/review-assets.ts";
 import { HEARTBEAT_SECONDS, type RenderJob, type RenderReport } from "./contract.ts";
 import { chooseEngine, type AvailableEngines } from "./engines/choose.ts";
 import { withParallelAudio } from "./engines/parallel-audio.ts";
@@ -242,7 +243,12 @@ async function execute(
     }
     const outBytes = Math.max(1, (await stat(plan.output)).size);
     let sent = 0;
-    const size = await uploadOutput(job, plan.output, s, (n) => heartbeat.set(95 + (4 * (sent += n)) / outBytes));
+    // The review assets are made while the output uploads (CPU next to network); both land before the report.
+    const review = { output: plan.output, type: job.type, durationSec: out.durationSec ?? plan.durationSeconds, width: job.width, height: job.height, dir };
+    const [size] = await Promise.all([
+      uploadOutput(job, plan.output, s, (n) => heartbeat.set(95 + (4 * (sent += n)) / outBytes)),
+      publishReviewAssets(job, ctx.engines.native, review, s, (l) => ctx.log(`${tag} ${l}`)),
+    ]);
     await heartbeat.stop();
     if (s.aborted) throw s.reason;
     const report: RenderReport = {

@@ -40,6 +40,8 @@ export interface Upload {
 export class FakeWorker {
   readonly reports = new Map<string, ReceivedReport[]>();
   readonly uploads = new Map<string, Upload>();
+  /** Review assets uploaded next to the output: job id → asset name → stored file. */
+  readonly assets = new Map<string, Map<string, string>>();
   readonly unauthorized: string[] = [];
   readonly requests: string[] = [];
   private files = new Map<string, { file: string; behaviour: TrackBehaviour }>();
@@ -218,6 +220,13 @@ export class FakeWorker {
       await pipeline(req, createWriteStream(path));
       this.uploads.set(jobId, { path, size: (await stat(path)).size, contentLength: cl });
       return json(res, { key: "output", size: cl });
+    }
+    if (rest[0] === "assets" && rest.length === 2 && req.method === "PUT") {
+      if (cl === null) return void res.writeHead(411).end();
+      const path = join(this.dir, `${jobId}.asset.${rest[1]}`);
+      await pipeline(req, createWriteStream(path));
+      this.assets.set(jobId, (this.assets.get(jobId) ?? new Map()).set(rest[1]!, path));
+      return json(res, { key: rest[1], size: cl });
     }
     if (rest[0] !== "multipart") return void res.writeHead(404).end();
     if (rest.length === 1 && req.method === "POST") {

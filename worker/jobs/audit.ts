@@ -1,14 +1,17 @@
 import type { Env } from "../env";
 import { organizationPrefix } from "../media/keys";
 import { runOutputKey } from "./outputs";
+import { isReviewAssetKey, runKeys } from "./review-assets";
 
 // The storage audit: every R2 object of one organization, and which of them nothing refers to.
 //   track  orgs/{org}/conversations/{conv}/tracks/{trackId}               ← tracks.media_key
 //   output orgs/{org}/conversations/{conv}/compositions/{id}/run-….{ext}   ← compositions.output_key,
 //          or the in-flight output of a PROCESSING composition's current lease (runOutputKey)
+//   asset  …/compositions/{id}/run-….waveform.json (thumbnails.jpg, thumbnails.vtt): a run's review
+//          assets, referenced with that run's output (see review-assets.ts)
 // Anything else under the organization's prefix was written by nothing we know: kind "other", orphan.
 
-export type StoredKind = "track" | "output" | "other";
+export type StoredKind = "track" | "output" | "asset" | "other";
 
 export interface StoredObject {
   key: string;
@@ -26,7 +29,7 @@ const OUTPUT_RE = /^orgs\/[^/]+\/conversations\/[^/]+\/compositions\/[^/]+\/[^/]
 
 export function kindOf(key: string): StoredKind {
   if (TRACK_RE.test(key)) return "track";
-  if (OUTPUT_RE.test(key)) return "output";
+  if (OUTPUT_RE.test(key)) return isReviewAssetKey(key) ? "asset" : "output";
   return "other";
 }
 
@@ -55,10 +58,10 @@ export async function referencedKeys(db: D1Database, organizationId: string): Pr
   const keys = new Set<string>();
   for (const t of tracks!.results) keys.add(t.media_key as string);
   for (const c of compositions!.results) {
-    if (c.output_key) keys.add(c.output_key as string);
+    if (c.output_key) for (const k of runKeys(c.output_key as string)) keys.add(k);
     if (c.state === "PROCESSING" && c.lease_token) {
       const row = { organizationId, conversationId: c.conversation_id as string, id: c.id as string, format: c.format as "MP3" | "MP4" };
-      keys.add(runOutputKey(row, c.lease_token as string));
+      for (const k of runKeys(runOutputKey(row, c.lease_token as string))) keys.add(k);
     }
   }
   return keys;

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireRoles } from "../auth/middleware";
 import { createRouter } from "../http/router";
 import { problem } from "../http/problem";
+import { REVIEW_ASSET_NAMES } from "../jobs/review-assets";
 import { mediaLink, openSignedMedia } from "../media/links";
 import { bearerSecurity, conflictResponse, Id, problemResponses, signatureSecurity } from "../schemas/common";
 import { CompositionPath } from "../schemas/composition";
@@ -26,6 +27,10 @@ const LinkQuery = z.object({
     .pipe(z.number().int().min(1).max(MAX_LINK_SECONDS))
     .optional()
     .openapi({ description: `Beyond the seed: link lifetime in seconds (default ${DEFAULT_LINK_SECONDS}, max ${MAX_LINK_SECONDS})` }),
+  asset: z
+    .enum(REVIEW_ASSET_NAMES)
+    .optional()
+    .openapi({ description: "Beyond the seed: a link to a review asset instead of the media (thumbnails for VIDEO; waveform for both)" }),
 });
 
 // Missing or malformed values are refused by the signature check with the same 403 as a bad signature.
@@ -99,6 +104,7 @@ for (const disposition of ["inline", "attachment"] as const) {
       disposition,
       ttlSeconds: query.ttl ?? DEFAULT_LINK_SECONDS,
       requestUrl: c.req.url,
+      asset: query.asset,
     });
     return c.json(link, 200);
   });
