@@ -17,8 +17,21 @@ export function asWaveform(json) {
   return ok ? w : null;
 }
 
+/** @type {WeakMap<Waveform, number>} */
+const loudest = new WeakMap();
+
+/** The largest |sample| of the whole waveform: the drawing is scaled to it, so quiet calls still show their shape. */
+function scaleOf(/** @type {Waveform} */ wf) {
+  let peak = loudest.get(wf);
+  if (peak === undefined) {
+    peak = wf.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 2 ** (wf.bits - 1);
+    loudest.set(wf, peak);
+  }
+  return peak;
+}
+
 /**
- * Peaks per channel band; what has played is drawn in the accent colour.
+ * Peaks per channel band, scaled to the loudest; what has played is drawn in the accent colour.
  * @param {HTMLCanvasElement} canvas @param {Waveform} wf @param {number} played 0..1
  */
 export function drawWaveform(canvas, wf, played) {
@@ -29,7 +42,7 @@ export function drawWaveform(canvas, wf, played) {
   const ctx = canvas.getContext("2d");
   if (!ctx) return;
   ctx.clearRect(0, 0, width, height);
-  const full = 2 ** (wf.bits - 1);
+  const full = scaleOf(wf) * 1.05;
   const band = height / wf.channels;
   const style = getComputedStyle(canvas);
   for (let ch = 0; ch < wf.channels; ch++) {

@@ -88,7 +88,10 @@ describe("makeReviewAssets on a real output", () => {
       const [x, y, w, h] = /#xywh=(\d+),(\d+),(\d+),(\d+)/.exec(c)!.slice(1).map(Number) as [number, number, number, number];
       return [x + w / 2, y + h / 2] as const;
     });
-    const colours = (await pixelsAt(sprite, 0, centres)).map(colorName);
+    // As PNG: ffmpeg's seek (used by pixelsAt) finds no frame in some single JPEGs.
+    const png = join(out, "sprite.png");
+    expect((await run(FFMPEG, ["-v", "error", "-y", "-i", sprite, png])).code).toBe(0);
+    const colours = (await pixelsAt(png, 0, centres)).map(colorName);
     expect(colours).toEqual(["red", "red", "red", "blue", "blue", "blue"]);
 
     const wf = JSON.parse(await readFile(files.find((f) => f.name === "waveform.json")!.file, "utf8"));
