@@ -128,7 +128,9 @@ export function renderLanes(box, timeline, duration, seek) {
     box.appendChild(row);
   };
   box.replaceChildren();
-  for (const p of timeline.participants) lane(p.displayName || p.role || p.participantId, p.talk, "talk", "talks");
+  // A display name, else the role in words ("Customer"), else the participant's id.
+  const words = (/** @type {string | undefined} */ role) => (role ? role.charAt(0) + role.slice(1).toLowerCase() : "");
+  for (const p of timeline.participants) lane(p.displayName || words(p.role) || p.participantId, p.talk, "talk", "talks");
   if (timeline.overtalk?.length) lane("Overtalk", timeline.overtalk, "overtalk", "overtalk");
   if (timeline.silence?.length) lane("Silence", timeline.silence, "silence", "silent");
 }

@@ -205,6 +205,30 @@ describe("the console", () => {
     }
   });
 
+  it("speaker lanes from timeline.json (served here by the test until the analytics issue lands): a talk span seeks there", async () => {
+    // The format issue 18 specifies; the browser gets it as if the Worker served it.
+    const timeline = {
+      duration: SPAN,
+      participants: [
+        { participantId: "agent", role: "AGENT", displayName: "Alice", talk: [[0.5, 2.5], [6.2, 9]] },
+        { participantId: "customer", role: "CUSTOMER", talk: [[3.5, 6.5]] },
+      ],
+      overtalk: [[6.2, 6.5]],
+      silence: [[2.5, 3.5], [9, 12]],
+    };
+    const fakeUrl = `${stack.apiUrl}/player/inline/${CONVERSATION}/${shared.videoId}/timeline.json?test`;
+    const isLinkCall = (u: URL) => u.pathname.endsWith("/url/inline") && u.searchParams.get("asset") === "timeline.json";
+    await page.route(isLinkCall, (r) => r.fulfill({ json: { url: fakeUrl, validUntil: new Date(Date.now() + 3600_000).toISOString() } }));
+    await page.route(fakeUrl, (r) => r.fulfill({ json: timeline }));
+    await page.getByRole("button", { name: "Open Review call", exact: true }).click();
+    const lanes = page.getByRole("group", { name: "Speaker timeline" });
+    await expect.poll(() => lanes.isVisible(), { timeout: 10_000 }).toBe(true);
+    for (const name of ["Alice lane", "Customer lane", "Overtalk lane", "Silence lane"]) expect(await lanes.getByRole("group", { name }).count(), name).toBe(1);
+    await lanes.getByRole("button", { name: "Customer talks 0:03 to 0:06" }).click();
+    await expect.poll(() => page.getByLabel("Video: Review call").evaluate((el: HTMLVideoElement) => el.currentTime)).toBeCloseTo(3.5, 1);
+    await page.unrouteAll();
+  });
+
   it("Share copies a link that plays in a fresh browser without a token; Revoke links refuses it", async () => {
     await page.getByLabel("Share link lifetime").selectOption("86400");
     await page.getByRole("button", { name: "Copy share link" }).click();
