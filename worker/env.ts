@@ -9,8 +9,6 @@ export interface Env {
   /** Status-callback deliveries (one message per delivery row; D1 holds the state). */
   WEBHOOKS: Queue<WebhookMessage>;
   RENDERER?: DurableObjectNamespace;
-  /** The console's static files (wrangler.toml [assets]). */
-  ASSETS: Fetcher;
 
   /** Origin used for links and renderer callbacks; falls back to the request's origin. */
   PUBLIC_BASE_URL?: string;

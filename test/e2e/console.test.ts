@@ -2,6 +2,7 @@
 // new composition appear and complete live, play it, hover the scrub bar for a thumbnail, share a
 // link that plays without a token in a fresh browser, revoke it; and the sidecars the player reads
 // are checked against the media. SCREENSHOTS=1 writes the README's screenshots to docs/images/.
+import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -68,6 +69,11 @@ afterAll(async () => {
 });
 
 describe("the console", () => {
+  it("the Worker serves the console/ files as they are (npm run build:console is current)", async () => {
+    const { consoleModule, GENERATED } = await import("../../scripts/build-console.ts");
+    expect(readFileSync(GENERATED, "utf8"), "run npm run build:console").toBe(consoleModule());
+  });
+
   it("signs in from …/console#token=: the token moves to session storage and never travels", async () => {
     const files: Promise<number>[] = [];
     page.on("requestfinished", (r) => {

@@ -30,7 +30,19 @@ describe("GET /console", () => {
       expect(res.text, file).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
       for (const m of res.text.matchAll(/from "\.\/([^"]+)"/g)) expect(FILES, `${file} imports ${m[1]}`).toContain(m[1]);
     }
-    expect((await call("HEAD", "/console/app.js")).status).toBe(200);
+    const head = await call("HEAD", "/console/app.js");
+    expect(head.status).toBe(200);
+    expect(head.text).toBe("");
+  });
+
+  it("revalidates by ETag: an unchanged file is a 304", async () => {
+    const first = await call("GET", "/console/player.js");
+    const etag = first.headers.get("ETag")!;
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    const again = await call("GET", "/console/player.js", { headers: { "If-None-Match": etag } });
+    expect(again.status).toBe(304);
+    expect(again.text).toBe("");
+    expect((await call("GET", "/console/app.js", { headers: { "If-None-Match": etag } })).status).toBe(200);
   });
 
   it("answers 404 problem+json for anything else under /console", async () => {
