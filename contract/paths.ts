@@ -28,6 +28,8 @@ export const INTERNAL_ROUTES = {
   track: { method: "GET", path: `${JOB}/tracks/:trackId` },
   /** The whole output in one body (Content-Length required). */
   output: { method: "PUT", path: `${JOB}/output` },
+  /** One review asset of the run (waveform.json, thumbnails.jpg, thumbnails.vtt), Content-Length required. */
+  asset: { method: "PUT", path: `${JOB}/output/assets/:name` },
   /** Starts a multipart output → MultipartCreated. */
   multipartCreate: { method: "POST", path: MULTIPART },
   /** One part, 1..10000 (Content-Length required) → MultipartPart. */
@@ -61,6 +63,11 @@ export function internalJobUrls(apiBase: string, jobId: string) {
     multipart: url("multipartCreate"),
     report: url("report"),
   };
+}
+
+/** A review asset's URL, next to the job's `output.url` (the renderer knows only the job's URLs). */
+export function outputAssetUrl(outputUrl: string, name: string): string {
+  return `${outputUrl.replace(/\/$/, "")}/assets/${encodeURIComponent(name)}`;
 }
 
 /** The multipart upload's URLs, derived from the job's `output.multipartUrl`. */

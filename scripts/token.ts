@@ -1,4 +1,6 @@
 // Prints a JWT the local dev server accepts: npm run --silent token -- --sub alice --org acme --role SUPERVISOR
+// `--console` prints the console's sign-in link instead (`…/console#token=<JWT>`; the fragment never
+// reaches the server), for the origin in `--origin` (default http://127.0.0.1:$PORT, PORT default 8787).
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import { devSecrets } from "./dev-secrets.ts";
@@ -9,6 +11,8 @@ const { values } = parseArgs({
     org: { type: "string", default: "acme" },
     role: { type: "string", multiple: true, default: ["SUPERVISOR"] },
     ttl: { type: "string", default: "3600" },
+    console: { type: "boolean", default: false },
+    origin: { type: "string", default: `http://127.0.0.1:${process.env.PORT ?? "8787"}` },
   },
 });
 const roles = values.role.flatMap((r) => r.split(",")).map((r) => r.trim().toUpperCase()).filter(Boolean);
@@ -28,4 +32,5 @@ const token = await new SignJWT({ roles, org: values.org })
   .setIssuedAt()
   .setExpirationTime(Math.floor(Date.now() / 1000) + ttl)
   .sign(new TextEncoder().encode(secret));
-process.stdout.write(token + "\n");
+const consoleUrl = `${values.origin.replace(/\/+$/, "")}/auvious.video/composition/api/console#token=${token}`;
+process.stdout.write((values.console ? consoleUrl : token) + "\n");

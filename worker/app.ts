@@ -8,8 +8,10 @@ import { createRouter } from "./http/router";
 import { API_BASE, rendererOutsideCloudflare } from "./jobs/settings";
 import { audit } from "./routes/audit";
 import { commands } from "./routes/commands";
+import { consolePage } from "./routes/console";
 import { hooks } from "./routes/hooks";
 import { internal } from "./routes/internal";
+import { links } from "./routes/links";
 import { player } from "./routes/player";
 import { queries } from "./routes/queries";
 import { recordingsRouter } from "./routes/recordings";
@@ -26,10 +28,19 @@ export function createApp() {
     in: "header",
     description: "`Bearer <JWT>` (a bare token is accepted too)",
   });
+  api.openAPIRegistry.registerComponent("securitySchemes", "signature", {
+    type: "apiKey",
+    name: "Signature",
+    in: "query",
+    description:
+      "Signed links (player inline/attachment): `Signature=<kid>.<HMAC-SHA256>` over the method, path, `Date` and `Expires`, " +
+      "which travel in the same query. Given by the url/inline and url/attachment operations; no Authorization header.",
+  });
   api
     .route("/", commands)
     .route("/", queries)
     .route("/", player)
+    .route("/", links)
     .route("/", recordingsRouter)
     .route("/", uploads)
     // The renderer's side door is public only for a renderer outside Cloudflare (RENDERER_URL). A
@@ -41,6 +52,7 @@ export function createApp() {
     .route("/", webhooks)
     .route("/", hooks)
     .route("/", audit)
+    .route("/", consolePage)
     .get("/health", (c) => c.json({ status: "UP" }));
   api.get("/docs", Scalar({ url: `${API_BASE}/openapi.json`, pageTitle: "Auvious Composition API" }));
 

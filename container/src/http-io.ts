@@ -52,7 +52,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 class Transient extends Error {}
 
 /** Retries transient failures (network, 5xx) with exponential backoff; anything else passes through. */
-async function withRetries<T>(attempts: number, signal: AbortSignal | undefined, fn: (i: number) => Promise<T>): Promise<T> {
+export async function withRetries<T>(attempts: number, signal: AbortSignal | undefined, fn: (i: number) => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
     try {
       return await fn(i);
@@ -115,7 +115,7 @@ export async function downloadTrack(
   }
 }
 
-async function put(url: string, token: string, file: string, start: number, length: number, contentType: string, signal: AbortSignal): Promise<Response> {
+export async function put(url: string, token: string, file: string, start: number, length: number, contentType: string, signal: AbortSignal): Promise<Response> {
   const body = Readable.toWeb(createReadStream(file, { start, end: start + length - 1 }));
   const res = await fetch(url, {
     method: "PUT",

@@ -3,6 +3,7 @@
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HEARTBEAT_SECONDS, type RenderJob, type RenderReport } from "../../contract/renderer.ts";
+import { publishReviewAssets } from "./assets/review-assets.ts";
 import { chooseEngine, type AvailableEngines } from "./engines/choose.ts";
 import { withParallelAudio } from "./engines/parallel-audio.ts";
 import { EngineError, type Engine, type Prober } from "./engines/types.ts";
@@ -141,7 +142,7 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
     const engine = withParallelAudio(chooseEngine(plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), { onInfo: (l) => ctx.log(`${tag} ${l}`) });
     ctx.log(`${tag} rendering ${plan.kind} ${plan.durationSeconds}s from ${plan.inputs.length} input(s), ${inputBytes} bytes, engine ${engine.name}`);
     await render(run, engine, plan);
-    return await deliver(run, plan, engine);
+    return await deliver(run, plan, engine, dir);
   } catch (caught) {
     return await failed(run, caught, plan, dir);
   } finally {
@@ -210,12 +211,17 @@ async function render(run: Run, engine: Engine, plan: RenderPlan): Promise<void>
 }
 
 /** Checks the output is media, uploads it and makes the completed report. */
-async function deliver(run: Run, plan: RenderPlan, engine: Engine): Promise<Ended> {
+async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string): Promise<Ended> {
   const { job, ctx, signal, heartbeat } = run;
   const out = await probeOrBlame(ctx.engines.prober, plan.output, signal, (m) => new JobError(`render produced no valid output (${m})`, true));
   const outBytes = Math.max(1, (await stat(plan.output)).size);
   let sent = 0;
-  const size = await uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes)));
+  // The review assets are made while the output uploads (CPU next to network); both land before the report.
+  const review = { output: plan.output, type: job.type, durationSec: out.durationSec ?? plan.durationSeconds, width: job.width, height: job.height, dir };
+  const [size] = await Promise.all([
+    uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes))),
+    publishReviewAssets(job, ctx.engines.native, review, signal, (l) => ctx.log(`${run.tag} ${l}`)),
+  ]);
   await heartbeat.stop();
   if (signal.aborted) throw signal.reason;
   const report: RenderReport = {

@@ -43,6 +43,8 @@ export interface Upload {
 export class FakeWorker {
   readonly reports = new Map<string, ReceivedReport[]>();
   readonly uploads = new Map<string, Upload>();
+  /** Review assets uploaded next to the output: job id → asset name → stored file. */
+  readonly assets = new Map<string, Map<string, string>>();
   readonly unauthorized: string[] = [];
   /** Reports refused by the contract's schema: "jobId: field errors". */
   readonly rejectedReports: string[] = [];
@@ -186,6 +188,8 @@ export class FakeWorker {
           return await this.receiveReport(req, res, jobId);
         case "output":
           return await this.receiveOutput(req, res, jobId);
+        case "asset":
+          return await this.receiveAsset(req, res, jobId, params.name ?? "");
         case "multipartCreate":
           return this.createUpload(res);
         case "multipartPart":
@@ -240,6 +244,15 @@ export class FakeWorker {
     await pipeline(req, createWriteStream(path));
     this.uploads.set(jobId, { path, size: (await stat(path)).size, contentLength: cl });
     json(res, { key: "output", size: cl });
+  }
+
+  private async receiveAsset(req: IncomingMessage, res: ServerResponse, jobId: string, name: string): Promise<void> {
+    const cl = contentLength(req);
+    if (cl === null) return void res.writeHead(411).end();
+    const path = join(this.dir, `${jobId}.asset.${name}`);
+    await pipeline(req, createWriteStream(path));
+    this.assets.set(jobId, (this.assets.get(jobId) ?? new Map()).set(name, path));
+    json(res, { key: name, size: cl });
   }
 
   private createUpload(res: ServerResponse): void {

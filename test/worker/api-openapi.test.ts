@@ -78,12 +78,15 @@ describe("GET /openapi.json", () => {
     expect(ok(doc.paths[`${BASE}/player/{conversationId}/{compositionId}/url/inline`].get)).toBe(s.CompositionResourceMessage);
     expect(ok(doc.paths[`${BASE}/recordings/{conversationId}`].get)).toBe(s.ComposedRecordingDataMessage);
     expect(Object.keys(doc.paths[`${BASE}/{conversationId}/{compositionId}/delete`].delete.responses)).toContain("204");
+    // Every operation declares its security: the bearer token, or (the two signed-link reads) the signature.
     for (const [path, item] of Object.entries<any>(doc.paths)) {
       for (const op of Object.values<any>(item)) {
-        if (op.security) expect(op.security, path).toEqual([{ apiKey: [] }]);
+        const signed = op.operationId === "getInline" || op.operationId === "getAttachment";
+        expect(op.security, path).toEqual(signed ? [{ signature: [] }] : [{ apiKey: [] }]);
       }
     }
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: "apiKey", name: "Authorization", in: "header" });
+    expect(doc.components.securitySchemes.signature).toMatchObject({ type: "apiKey", name: "Signature", in: "query" });
   });
 
   it("CreateCompositionWebCommand: the seed's properties, required fields, enums and defaults", () => {
@@ -146,6 +149,43 @@ describe("GET /openapi.json", () => {
     ]);
     expect(doc.components.schemas.ComposedRecordingDataMessage.properties.totalParticipants.type).toBe("integer");
     expect(props("CompositionResourceMessage")).toEqual(["url", "validUntil"]);
+  });
+
+  const operations = () =>
+    Object.entries<any>(doc.paths).flatMap(([path, item]) => Object.entries<any>(item).map(([method, op]) => ({ path, method, op })));
+
+  it("every operation has a unique operationId; the seed's player reads keep the seed's names", () => {
+    const ids = operations().map(({ op }) => op.operationId);
+    expect(ids.every((id) => typeof id === "string" && /^[A-Za-z][A-Za-z0-9]*$/.test(id)), JSON.stringify(ids)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    const idOf = (path: string, method: string) => doc.paths[`${BASE}${path}`][method].operationId;
+    expect(idOf("/player/inline/{conversationId}/{compositionId}/{fileName}", "get")).toBe("getInline");
+    expect(idOf("/player/attachment/{conversationId}/{compositionId}/{fileName}", "get")).toBe("getAttachment");
+    // Stable: clients generated from the document name their methods after these.
+    expect(idOf("/request", "post")).toBe("requestComposition");
+    expect(idOf("/reexecute", "post")).toBe("reexecuteComposition");
+    expect(idOf("/{conversationId}/{compositionId}/cancel", "post")).toBe("cancelComposition");
+    expect(idOf("/{conversationId}/{compositionId}/delete", "delete")).toBe("deleteComposition");
+    expect(idOf("/query/composition", "get")).toBe("queryCompositions");
+    expect(idOf("/query/conversation/{conversationId}", "get")).toBe("queryConversation");
+    expect(idOf("/player/{conversationId}/{compositionId}/url/inline", "get")).toBe("getInlineUrl");
+    expect(idOf("/player/{conversationId}/{compositionId}/url/attachment", "get")).toBe("getAttachmentUrl");
+    expect(idOf("/{conversationId}/{compositionId}/links/revoke", "post")).toBe("revokeLinks");
+  });
+
+  it("every security scheme and every component schema is used (what redocly's recommended rules check)", () => {
+    const used = new Set(operations().flatMap(({ op }) => op.security.flatMap((s: object) => Object.keys(s))));
+    expect([...used].sort()).toEqual(Object.keys(doc.components.securitySchemes).sort());
+    const refs = new Set([...JSON.stringify(doc).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]));
+    expect(Object.keys(doc.components.schemas).filter((name) => !refs.has(name))).toEqual([]);
+    for (const { path, op } of operations()) {
+      // Each path parameter is declared, and each declared one is in the path.
+      const inPath = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
+      const declared = (op.parameters ?? []).filter((p: any) => p.in === "path").map((p: any) => p.name).sort();
+      expect(declared, path).toEqual(inPath);
+      expect(Object.keys(op.responses).some((s) => s.startsWith("2")), path).toBe(true);
+      expect(Object.keys(op.responses).some((s) => s.startsWith("4")), path).toBe(true);
+    }
   });
 
   it("validation refusals are documented as problem+json", () => {

@@ -220,3 +220,13 @@ export const trackUploadParts = sqliteTable(
 
 export type TrackUploadRow = typeof trackUploads.$inferSelect;
 export type TrackUploadPartRow = typeof trackUploadParts.$inferSelect;
+
+/**
+ * Beyond the seed: when a SUPERVISOR last revoked a composition's links (epoch ms). Every signed link
+ * whose `Date` is at or before this instant is refused; links signed afterwards carry a later `Date`.
+ */
+export const linkRevocations = sqliteTable("link_revocations", {
+  compositionId: text("composition_id").primaryKey(),
+  organizationId: text("organization_id").notNull(),
+  revokedAt: integer("revoked_at").notNull(),
+});

@@ -2,14 +2,17 @@ import { storageReferences } from "../db/audit";
 import type { Env } from "../env";
 import { organizationPrefix } from "../media/keys";
 import { runOutputKey } from "./outputs";
+import { isReviewAssetKey, runKeys } from "./review-assets";
 
 // The storage audit: every R2 object of one organization, and which of them nothing refers to.
 //   track  orgs/{org}/conversations/{conv}/tracks/{trackId}               ← tracks.media_key
 //   output orgs/{org}/conversations/{conv}/compositions/{id}/run-….{ext}   ← compositions.output_key,
 //          or the in-flight output of a PROCESSING composition's current lease (runOutputKey)
+//   asset  …/compositions/{id}/run-….waveform.json (thumbnails.jpg, thumbnails.vtt): a run's review
+//          assets, referenced with that run's output (see review-assets.ts)
 // Anything else under the organization's prefix was written by nothing we know: kind "other", orphan.
 
-export type StoredKind = "track" | "output" | "other";
+export type StoredKind = "track" | "output" | "asset" | "other";
 
 export interface StoredObject {
   key: string;
@@ -27,7 +30,7 @@ const OUTPUT_RE = /^orgs\/[^/]+\/conversations\/[^/]+\/compositions\/[^/]+\/[^/]
 
 export function kindOf(key: string): StoredKind {
   if (TRACK_RE.test(key)) return "track";
-  if (OUTPUT_RE.test(key)) return "output";
+  if (OUTPUT_RE.test(key)) return isReviewAssetKey(key) ? "asset" : "output";
   return "other";
 }
 
@@ -47,8 +50,8 @@ export async function referencedKeys(db: D1Database, organizationId: string): Pr
   const refs = await storageReferences(db, organizationId);
   const keys = new Set(refs.trackKeys);
   for (const row of refs.compositions) {
-    if (row.outputKey) keys.add(row.outputKey);
-    if (row.state === "PROCESSING" && row.leaseToken) keys.add(runOutputKey(row, row.leaseToken));
+    if (row.outputKey) for (const k of runKeys(row.outputKey)) keys.add(k);
+    if (row.state === "PROCESSING" && row.leaseToken) for (const k of runKeys(runOutputKey(row, row.leaseToken))) keys.add(k);
   }
   return keys;
 }

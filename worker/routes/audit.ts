@@ -13,7 +13,9 @@ const StorageAudit = z
       z.object({
         key: z.string(),
         size: z.number().int().min(0),
-        kind: z.enum(["track", "output", "other"]).openapi({ description: "A track's media, a composition's output, or neither (always an orphan)" }),
+        kind: z
+          .enum(["track", "output", "asset", "other"])
+          .openapi({ description: "A track's media, a composition's output, one of its review assets, or neither (always an orphan)" }),
       }),
     ),
     orphans: z.array(z.string()).openapi({
@@ -27,6 +29,7 @@ const StorageAudit = z
 const storage = createRoute({
   method: "get",
   path: "/audit/storage",
+  operationId: "auditStorage",
   tags,
   summary: "Audit the organization's stored objects and list the orphans",
   description: "Supported roles (SUPERVISOR). Only the caller's own organization is listed.",

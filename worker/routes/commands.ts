@@ -18,6 +18,7 @@ const json = <T>(schema: T) => ({ content: { "application/json": { schema } }, r
 const reexecute = createRoute({
   method: "post",
   path: "/reexecute",
+  operationId: "reexecuteComposition",
   tags,
   summary: "Re-execute a previously completed composition",
   description: "Supported roles (AGENT, SUPERVISOR)",
@@ -34,6 +35,7 @@ const reexecute = createRoute({
 const request = createRoute({
   method: "post",
   path: "/request",
+  operationId: "requestComposition",
   tags,
   summary: "Create a new Composition",
   description: "Supported roles (AGENT, SUPERVISOR, SERVICE)",
@@ -50,6 +52,7 @@ const request = createRoute({
 const cancel = createRoute({
   method: "post",
   path: "/{conversationId}/{compositionId}/cancel",
+  operationId: "cancelComposition",
   tags,
   summary: "Cancel a running Composition",
   description: "Supported roles (AGENT, SUPERVISOR)",
@@ -66,6 +69,7 @@ const cancel = createRoute({
 const remove = createRoute({
   method: "delete",
   path: "/{conversationId}/{compositionId}/delete",
+  operationId: "deleteComposition",
   tags,
   summary: "Delete existing Composition",
   description: "Supported roles (SUPERVISOR)",

@@ -13,6 +13,7 @@ const ok = <T>(schema: T, description = "OK") => ({ description, content: { "app
 const create = createRoute({
   method: "post",
   path: "/hooks",
+  operationId: "createHook",
   tags,
   summary: "Add a composition hook: compose every recording (optionally of some agents) once its media is complete",
   description: "Supported roles (SUPERVISOR). nameTemplate placeholders: {conversationId}, {agentId}, {started}.",
@@ -25,6 +26,7 @@ const create = createRoute({
 const list = createRoute({
   method: "get",
   path: "/hooks",
+  operationId: "listHooks",
   tags,
   summary: "List the organization's composition hooks",
   description: "Supported roles (SUPERVISOR)",
@@ -36,6 +38,7 @@ const list = createRoute({
 const read = createRoute({
   method: "get",
   path: "/hooks/{id}",
+  operationId: "getHook",
   tags,
   summary: "Get a composition hook",
   description: "Supported roles (SUPERVISOR)",
@@ -48,6 +51,7 @@ const read = createRoute({
 const patch = createRoute({
   method: "patch",
   path: "/hooks/{id}",
+  operationId: "updateHook",
   tags,
   summary: "Change a composition hook (enable, disable, settings, agent filter)",
   description: "Supported roles (SUPERVISOR). Applies to recordings completed from now on.",
@@ -60,6 +64,7 @@ const patch = createRoute({
 const remove = createRoute({
   method: "delete",
   path: "/hooks/{id}",
+  operationId: "deleteHook",
   tags,
   summary: "Delete a composition hook",
   description: "Supported roles (SUPERVISOR). Compositions it made stay.",

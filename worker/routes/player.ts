@@ -2,8 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireRoles } from "../auth/middleware";
 import { createRouter } from "../http/router";
 import { problem } from "../http/problem";
+import { REVIEW_ASSET_NAMES } from "../jobs/review-assets";
 import { mediaLink, openSignedMedia } from "../media/links";
-import { bearerSecurity, conflictResponse, Id, problemResponses } from "../schemas/common";
+import { bearerSecurity, conflictResponse, Id, problemResponses, signatureSecurity } from "../schemas/common";
 import { CompositionPath } from "../schemas/composition";
 
 // Seed section "Composition Media Player".
@@ -26,6 +27,10 @@ const LinkQuery = z.object({
     .pipe(z.number().int().min(1).max(MAX_LINK_SECONDS))
     .optional()
     .openapi({ description: `Beyond the seed: link lifetime in seconds (default ${DEFAULT_LINK_SECONDS}, max ${MAX_LINK_SECONDS})` }),
+  asset: z
+    .enum(REVIEW_ASSET_NAMES)
+    .optional()
+    .openapi({ description: "Beyond the seed: a link to a review asset instead of the media (thumbnails for VIDEO; waveform for both)" }),
 });
 
 // Missing or malformed values are refused by the signature check with the same 403 as a bad signature.
@@ -36,6 +41,7 @@ function linkRoute(disposition: "inline" | "attachment") {
   return createRoute({
     method: "get",
     path: `/player/{conversationId}/{compositionId}/url/${disposition}`,
+    operationId: disposition === "inline" ? "getInlineUrl" : "getAttachmentUrl",
     tags,
     summary:
       disposition === "inline"
@@ -61,8 +67,11 @@ function mediaRoute(disposition: "inline" | "attachment") {
     method: "get",
     path: `/player/${disposition}/{conversationId}/{compositionId}/{fileName}`,
     tags,
+    // The seed's own names for these two operations.
+    operationId: disposition === "inline" ? "getInline" : "getAttachment",
     summary: disposition === "inline" ? "getInline" : "getAttachment",
     description: "The signed link is the credential: no Authorization header. Supports Range, If-Range, If-None-Match, If-Modified-Since, HEAD.",
+    security: signatureSecurity,
     request: { params: MediaPath, query: SignedQuery },
     responses: {
       200: { description: "OK", content: { "video/mp4": { schema: z.any().openapi({ type: "string", format: "binary" }) } } },
@@ -95,6 +104,7 @@ for (const disposition of ["inline", "attachment"] as const) {
       disposition,
       ttlSeconds: query.ttl ?? DEFAULT_LINK_SECONDS,
       requestUrl: c.req.url,
+      asset: query.asset,
     });
     return c.json(link, 200);
   });

@@ -1,12 +1,13 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { requireRoles } from "../auth/middleware";
+import { withFilters } from "../db/composition-filters";
 import { compositionView, listConversationCompositions, pageCompositions, visibleTo } from "../db/compositions";
 import { findRecording, recordingMessage } from "../db/recordings";
 import { compositions } from "../db/schema";
 import { createRouter } from "../http/router";
 import { problem } from "../http/problem";
-import { bearerSecurity, problemResponses } from "../schemas/common";
+import { bearerSecurity, Id, problemResponses, STATES } from "../schemas/common";
 import { PageCompositionView, PagingQuery } from "../schemas/page";
 import { CompositionMessage, ConversationPath } from "../schemas/recording";
 import { pageResponse, resolvePaging } from "../http/paging";
@@ -14,15 +15,22 @@ import { pageResponse, resolvePaging } from "../http/paging";
 // Seed section "Composition Query Service".
 const tags = ["Composition Query Controller"];
 
+// Beyond the seed: the console's filters (repeat `state` for several).
+const ListQuery = PagingQuery.extend({
+  state: z.union([z.enum(STATES), z.array(z.enum(STATES))]).optional().openapi({ description: "Beyond the seed: only these states (repeatable)" }),
+  conversationId: Id.optional().openapi({ description: "Beyond the seed: only this conversation's compositions" }),
+});
+
 const mine = createRoute({
   method: "get",
   path: "/query/composition",
+  operationId: "queryCompositions",
   tags,
   summary: "Get all compositions initiated by the currently authenticated user",
   description: "Supported roles (AGENT, SUPERVISOR). Spring Data paging: page, size (max 2000), sort=field,dir (created, completed, name, state).",
   security: bearerSecurity,
   middleware: [requireRoles("AGENT", "SUPERVISOR")] as const,
-  request: { query: PagingQuery },
+  request: { query: ListQuery },
   responses: {
     200: { description: "OK", content: { "application/json": { schema: PageCompositionView } } },
     ...problemResponses,
@@ -32,6 +40,7 @@ const mine = createRoute({
 const conversation = createRoute({
   method: "get",
   path: "/query/conversation/{conversationId}",
+  operationId: "queryConversation",
   tags,
   summary: "Get recording data and associated composition by conversationId",
   description: "Supported roles (AGENT, SUPERVISOR)",
@@ -50,7 +59,9 @@ export const queries = createRouter()
     const query = c.req.valid("query");
     const paging = resolvePaging(query);
     const where = query.scope === "visible" ? visibleTo(principal) : and(eq(compositions.organizationId, principal.organizationId), eq(compositions.userId, principal.userId))!;
-    const { rows, total } = await pageCompositions(c.env.DB, { where, offset: paging.offset, limit: paging.limit, sort: paging.sort });
+    const states = query.state === undefined ? undefined : [query.state].flat();
+    const filtered = withFilters(where, { state: states, conversationId: query.conversationId });
+    const { rows, total } = await pageCompositions(c.env.DB, { where: filtered, offset: paging.offset, limit: paging.limit, sort: paging.sort });
     if (!paging.paged && total > rows.length) {
       throw problem.badRequest(`unpaged results are limited to ${paging.limit} rows; ${total} match: request pages instead.`, [
         { field: "query.unpaged", message: "too many rows for an unpaged answer" },

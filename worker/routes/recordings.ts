@@ -15,6 +15,7 @@ const message = { description: "OK", content: { "application/json": { schema: Co
 const putRecording = createRoute({
   method: "put",
   path: "/recordings/{conversationId}",
+  operationId: "putRecording",
   tags,
   summary: "Create or replace a recording's metadata and track list",
   description: "Supported roles (SERVICE, SUPERVISOR). Tracks that stay keep their stored media.",
@@ -27,6 +28,7 @@ const putRecording = createRoute({
 const putTrack = createRoute({
   method: "put",
   path: "/recordings/{conversationId}/tracks/{trackId}",
+  operationId: "putTrack",
   tags,
   summary: "Upload a track's media (streamed into storage)",
   description: "Supported roles (SERVICE, SUPERVISOR). Body: the raw media bytes with Content-Length and an audio/*, video/* or application/octet-stream Content-Type.",
@@ -48,6 +50,7 @@ const putTrack = createRoute({
 const getRecording = createRoute({
   method: "get",
   path: "/recordings/{conversationId}",
+  operationId: "getRecording",
   tags,
   summary: "Get a recording's metadata",
   description: "Supported roles (SERVICE, SUPERVISOR)",

@@ -27,6 +27,7 @@ const ok = <T>(schema: T, description = "OK") => ({ description, content: { "app
 const create = createRoute({
   method: "post",
   path: "/webhooks",
+  operationId: "createWebhook",
   tags,
   summary: "Register a webhook endpoint of the organization",
   description: "Supported roles (SUPERVISOR). The answer carries the endpoint's signing secret; it is not shown again.",
@@ -39,6 +40,7 @@ const create = createRoute({
 const list = createRoute({
   method: "get",
   path: "/webhooks",
+  operationId: "listWebhooks",
   tags,
   summary: "List the organization's webhook endpoints",
   description: "Supported roles (SUPERVISOR)",
@@ -50,6 +52,7 @@ const list = createRoute({
 const secret = createRoute({
   method: "get",
   path: "/webhooks/callback-secret",
+  operationId: "getCallbackSecret",
   tags,
   summary: "The secret that signs deliveries to a request's callbackUrl",
   description: "Supported roles (SUPERVISOR). One per organization; endpoints registered under /webhooks have their own.",
@@ -61,6 +64,7 @@ const secret = createRoute({
 const read = createRoute({
   method: "get",
   path: "/webhooks/{id}",
+  operationId: "getWebhook",
   tags,
   summary: "Get a webhook endpoint",
   description: "Supported roles (SUPERVISOR)",
@@ -73,6 +77,7 @@ const read = createRoute({
 const patch = createRoute({
   method: "patch",
   path: "/webhooks/{id}",
+  operationId: "updateWebhook",
   tags,
   summary: "Change a webhook endpoint's URL, event filter or enabled flag",
   description: "Supported roles (SUPERVISOR)",
@@ -85,6 +90,7 @@ const patch = createRoute({
 const remove = createRoute({
   method: "delete",
   path: "/webhooks/{id}",
+  operationId: "deleteWebhook",
   tags,
   summary: "Delete a webhook endpoint",
   description: "Supported roles (SUPERVISOR). Its pending deliveries are abandoned.",
@@ -97,6 +103,7 @@ const remove = createRoute({
 const rotate = createRoute({
   method: "post",
   path: "/webhooks/{id}/rotate-secret",
+  operationId: "rotateWebhookSecret",
   tags,
   summary: "Replace a webhook endpoint's signing secret",
   description:
@@ -110,6 +117,7 @@ const rotate = createRoute({
 const deliveries = createRoute({
   method: "get",
   path: "/{conversationId}/{compositionId}/deliveries",
+  operationId: "listDeliveries",
   tags,
   summary: "The status-callback deliveries of a composition, in event order",
   description: "Supported roles (AGENT, SUPERVISOR)",

@@ -40,3 +40,6 @@ export const problemResponses = {
 export const conflictResponse = { 409: { description: "Conflict", content: problemContent } } as const;
 
 export const bearerSecurity = [{ apiKey: [] as string[] }];
+
+/** The player's media reads: the signed link's query (Date, Expires, Signature) is the credential. */
+export const signatureSecurity = [{ signature: [] as string[] }];

@@ -4,17 +4,15 @@ import { exitError, FFMPEG_BASE_ARGS, PROGRESS_ARGS, spawnFfmpeg } from "./ffmpe
 import { EngineError, type Engine, type FfprobeRunner, type RunOptions } from "./types.ts";
 
 export function createNativeEngine(ffmpegPath: string): Engine {
-  return {
-    name: "native",
-    async run(plan: RenderPlan, opts: RunOptions): Promise<void> {
-      if (opts.signal.aborted) throw opts.signal.reason;
-      const args = [...FFMPEG_BASE_ARGS, ...PROGRESS_ARGS, ...plan.args];
-      const exit = await spawnFfmpeg(ffmpegPath, args, { signal: opts.signal, onProgress: opts.onProgress, tailLines: 40 }).exit;
-      if (opts.signal.aborted) throw opts.signal.reason;
-      const failure = exitError("ffmpeg", exit);
-      if (failure) throw failure;
-    },
-  };
+  async function runArgs(commandArgs: readonly string[], opts: RunOptions): Promise<void> {
+    if (opts.signal.aborted) throw opts.signal.reason;
+    const args = [...FFMPEG_BASE_ARGS, ...PROGRESS_ARGS, ...commandArgs];
+    const exit = await spawnFfmpeg(ffmpegPath, args, { signal: opts.signal, onProgress: opts.onProgress, tailLines: 40 }).exit;
+    if (opts.signal.aborted) throw opts.signal.reason;
+    const failure = exitError("ffmpeg", exit);
+    if (failure) throw failure;
+  }
+  return { name: "native", run: (plan: RenderPlan, opts: RunOptions) => runArgs(plan.args, opts), runArgs };
 }
 
 /** ffprobe's answer whatever its exit code: the prober judges by the output. */

@@ -13,6 +13,8 @@ export interface RunOptions {
 export interface Engine {
   name: EngineName;
   run(plan: RenderPlan, opts: RunOptions): Promise<void>;
+  /** A bare ffmpeg command (side passes over an output: review assets); the native engine has it. */
+  runArgs?(args: readonly string[], opts: RunOptions): Promise<void>;
 }
 
 /** ffmpeg ran and failed; `log` is the tail of its error output (paths included). */

@@ -1,0 +1,154 @@
+// Review assets made from a real output by the native ffmpeg: the sprite's cells show the frames
+// their cues name, the peaks follow each channel's level, and a job uploads them next to its output.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeReviewAssets, samplesPerPixel, thumbnailGrid, thumbnailsVtt, waveformFromStats } from "../../container/src/assets/review-assets.ts";
+import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/native.ts";
+import type { Engine } from "../../container/src/engines/types.ts";
+import { runJob } from "../../container/src/job.ts";
+import { createProber } from "../../container/src/probe.ts";
+import { colorName, decodeAudio, FFMPEG, makeTrack, pixelsAt, probe, run, tempDir } from "../fixtures/media.ts";
+import { FakeWorker } from "./fake-worker.ts";
+
+const native = createNativeEngine(FFMPEG);
+let dir: string;
+/** 6 s, 320x240: red for 3 s then blue; left channel 440 Hz at 0.5 then silent, right silent then 660 Hz at 0.25. */
+let output: string;
+
+beforeAll(async () => {
+  dir = await tempDir("review-assets-");
+  output = join(dir, "output.mp4");
+  const audio = "aevalsrc=if(lt(t\\,3)\\,0.5*sin(2*PI*440*t)\\,0)|if(gte(t\\,3)\\,0.25*sin(2*PI*660*t)\\,0):s=48000:d=6";
+  const r = await run(FFMPEG, [
+    "-v", "error", "-y",
+    "-f", "lavfi", "-i", "color=red:s=320x240:r=25:d=3", "-f", "lavfi", "-i", "color=blue:s=320x240:r=25:d=3", "-f", "lavfi", "-i", audio,
+    "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]", "-map", "2:a",
+    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", output,
+  ]);
+  expect(r.code, r.stderr).toBe(0);
+});
+
+describe("thumbnail grid and track", () => {
+  it("picks an interval that keeps at most 200 frames, and even tile heights in the output's aspect", () => {
+    expect(thumbnailGrid(6, 320, 240)).toEqual({ interval: 1, count: 6, columns: 6, rows: 1, width: 160, height: 120 });
+    expect(thumbnailGrid(200, 1280, 720)).toMatchObject({ interval: 1, count: 200, columns: 10, rows: 20, height: 90 });
+    expect(thumbnailGrid(201, 1280, 720)).toMatchObject({ interval: 2, count: 101 });
+    expect(thumbnailGrid(3600, 854, 480)).toMatchObject({ interval: 20, count: 180, height: 90 });
+    expect(thumbnailGrid(86_400, 640, 480)).toMatchObject({ interval: 600, count: 144 });
+    for (const d of [0.5, 7, 59.9, 1000, 4000, 30_000]) expect(thumbnailGrid(d, 640, 360).count).toBeLessThanOrEqual(200);
+  });
+
+  it("one WebVTT cue per cell with a #xywh= fragment, the last ending at the output's end", () => {
+    const vtt = thumbnailsVtt(thumbnailGrid(12.5, 320, 240), 12.5);
+    const blocks = vtt.trim().split("\n\n");
+    expect(blocks[0]).toBe("WEBVTT");
+    expect(blocks).toHaveLength(14);
+    expect(blocks[1]).toBe("00:00:00.000 --> 00:00:01.000\nthumbnails.jpg#xywh=0,0,160,120");
+    expect(blocks[11]).toBe("00:00:10.000 --> 00:00:11.000\nthumbnails.jpg#xywh=0,120,160,120");
+    expect(blocks[13]).toBe("00:00:12.000 --> 00:00:12.500\nthumbnails.jpg#xywh=320,120,160,120");
+  });
+});
+
+describe("waveform", () => {
+  it("samples per point: audiowaveform's 256, coarser when a call would exceed 10,000 points", () => {
+    expect(samplesPerPixel(6)).toBe(256);
+    expect(samplesPerPixel(1800)).toBe(8640);
+    expect(Math.ceil((1800 * 48_000) / samplesPerPixel(1800))).toBeLessThanOrEqual(10_000);
+  });
+
+  it("reads ffmpeg's per-window levels into min,max pairs, channels interleaved", () => {
+    const text = [
+      "frame:0    pts:0       pts_time:0",
+      "lavfi.astats.1.Min_level=-0.500000", "lavfi.astats.1.Max_level=0.250000",
+      "lavfi.astats.2.Min_level=0.000000", "lavfi.astats.2.Max_level=1.000000",
+      "frame:1    pts:256     pts_time:0.00533333",
+      "lavfi.astats.1.Min_level=-1.000000", "lavfi.astats.1.Max_level=0.000000",
+      "lavfi.astats.2.Min_level=-0.000031", "lavfi.astats.2.Max_level=0.000031",
+    ].join("\n");
+    expect(waveformFromStats(text, 256)).toEqual({
+      version: 2, channels: 2, sample_rate: 48000, samples_per_pixel: 256, bits: 16, length: 2,
+      data: [-16384, 8192, 0, 32767, -32768, 0, -1, 1],
+    });
+  });
+});
+
+describe("makeReviewAssets on a real output", () => {
+  it("VIDEO: the sprite cell of each cue shows that second's frame; the peaks follow each channel", async () => {
+    const out = join(dir, "video");
+    await import("node:fs/promises").then((fs) => fs.mkdir(out));
+    const files = await makeReviewAssets(native, { output, type: "VIDEO", durationSec: 6, width: 320, height: 240, dir: out }, new AbortController().signal);
+    expect(files.map((f) => f.name).sort()).toEqual(["thumbnails.jpg", "thumbnails.vtt", "waveform.json"]);
+
+    const sprite = files.find((f) => f.name === "thumbnails.jpg")!.file;
+    expect((await probe(sprite)).video).toMatchObject({ width: 960, height: 120 });
+    const cues = (await readFile(files.find((f) => f.name === "thumbnails.vtt")!.file, "utf8")).trim().split("\n\n").slice(1);
+    expect(cues).toHaveLength(6);
+    const centres = cues.map((c) => {
+      const [x, y, w, h] = /#xywh=(\d+),(\d+),(\d+),(\d+)/.exec(c)!.slice(1).map(Number) as [number, number, number, number];
+      return [x + w / 2, y + h / 2] as const;
+    });
+    // As PNG: ffmpeg's seek (used by pixelsAt) finds no frame in some single JPEGs.
+    const png = join(out, "sprite.png");
+    expect((await run(FFMPEG, ["-v", "error", "-y", "-i", sprite, png])).code).toBe(0);
+    const colours = (await pixelsAt(png, 0, centres)).map(colorName);
+    expect(colours).toEqual(["red", "red", "red", "blue", "blue", "blue"]);
+
+    const wf = JSON.parse(await readFile(files.find((f) => f.name === "waveform.json")!.file, "utf8"));
+    expect(wf).toMatchObject({ version: 2, channels: 2, sample_rate: 48000, samples_per_pixel: 256, bits: 16 });
+    // One point per 256 decoded samples (AAC's decoder delivers its priming too: count what it gives).
+    expect(wf.length).toBe(Math.ceil((await decodeAudio(output, 0, 60)).length / 256));
+    expect(wf.data).toHaveLength(wf.length * 4);
+    const peak = (ch: number, from: number, to: number) => {
+      let m = 0;
+      for (let i = Math.floor(from * wf.length); i < Math.floor(to * wf.length); i++) m = Math.max(m, -wf.data[i * 4 + ch * 2], wf.data[i * 4 + ch * 2 + 1]);
+      return m / 32768;
+    };
+    // Away from the change at 3 s (AAC spreads it a little): left loud then silent, right the reverse.
+    expect(peak(0, 0.05, 0.45)).toBeGreaterThan(0.42);
+    expect(peak(0, 0.05, 0.45)).toBeLessThan(0.6);
+    expect(peak(0, 0.55, 0.95)).toBeLessThan(0.01);
+    expect(peak(1, 0.05, 0.45)).toBeLessThan(0.01);
+    expect(peak(1, 0.55, 0.95)).toBeGreaterThan(0.2);
+    expect(peak(1, 0.55, 0.95)).toBeLessThan(0.3);
+  });
+});
+
+describe("runJob uploads the review assets next to the output", () => {
+  let fw: FakeWorker;
+  let cam: string;
+  const logs: string[] = [];
+  beforeAll(async () => {
+    fw = await FakeWorker.start();
+    cam = await makeTrack({ dir, name: "cam", format: "webm", durationSec: 3, video: { color: "green", width: 320, height: 240 }, audio: { frequency: 440 } });
+  });
+  afterAll(() => fw.close());
+  const ctx = (engine: Engine) => ({
+    engines: { native: engine, prober: createProber(nativeFfprobe("ffprobe")) },
+    tmpRoot: dir, wasmMaxBytes: 0, watchdogMs: 60_000, heartbeatMs: 500, log: (l: string) => logs.push(l),
+  });
+  const job = (jobId: string, type: "AUDIO" | "VIDEO") =>
+    fw.withSizes(fw.job({ jobId, type, durationMs: 3000, width: 320, height: 240, tracks: [{ id: "a", file: cam, offsetMs: 0, audio: true, video: type === "VIDEO" }] }));
+
+  it("VIDEO: sprite, track and peaks; AUDIO: peaks only; all before the completed report", async () => {
+    expect((await runJob(await job("assets-video", "VIDEO"), new AbortController().signal, ctx(native))).status).toBe("completed");
+    expect([...(fw.assets.get("assets-video")?.keys() ?? [])].sort()).toEqual(["thumbnails.jpg", "thumbnails.vtt", "waveform.json"]);
+    const vtt = await readFile(fw.assets.get("assets-video")!.get("thumbnails.vtt")!, "utf8");
+    expect(vtt.trim().split("\n\n")).toHaveLength(4);
+    expect((await runJob(await job("assets-audio", "AUDIO"), new AbortController().signal, ctx(native))).status).toBe("completed");
+    expect([...(fw.assets.get("assets-audio")?.keys() ?? [])]).toEqual(["waveform.json"]);
+    const wf = JSON.parse(await readFile(fw.assets.get("assets-audio")!.get("waveform.json")!, "utf8"));
+    expect(wf).toMatchObject({ version: 2, channels: 2, bits: 16 });
+    const reports = fw.requests.filter((r) => r.includes("assets-audio"));
+    expect(reports.indexOf("POST /report/assets-audio", reports.indexOf("PUT /output/assets-audio/assets/waveform.json"))).toBeGreaterThan(0);
+  });
+
+  it("a composition still completes when its assets cannot be made (logged, nothing uploaded)", async () => {
+    const failing: Engine = { name: "native", run: (plan, o) => (plan.args.includes("null") ? Promise.reject(new Error("no astats here")) : native.run(plan, o)) };
+    const outcome = await runJob(await job("assets-fail", "AUDIO"), new AbortController().signal, ctx(failing));
+    expect(outcome.status).toBe("completed");
+    expect(fw.finalReport("assets-fail")).toMatchObject({ event: "completed" });
+    expect(fw.assets.get("assets-fail")).toBeUndefined();
+    expect(logs.some((l) => l.includes("review assets not made: no astats here"))).toBe(true);
+  });
+});
