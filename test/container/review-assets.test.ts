@@ -140,11 +140,15 @@ describe("runJob uploads the review assets next to the output", () => {
     const wf = JSON.parse(await readFile(fw.assets.get("assets-audio")!.get("waveform.json")!, "utf8"));
     expect(wf).toMatchObject({ version: 2, channels: 2, bits: 16 });
     const reports = fw.requests.filter((r) => r.includes("assets-audio"));
-    expect(reports.indexOf("POST /report/assets-audio", reports.indexOf("PUT /output/assets-audio/assets/waveform.json"))).toBeGreaterThan(0);
+    expect(reports.indexOf("POST /internal/jobs/assets-audio/report", reports.indexOf("PUT /internal/jobs/assets-audio/output/assets/waveform.json"))).toBeGreaterThan(0);
   });
 
   it("a composition still completes when its assets cannot be made (logged, nothing uploaded)", async () => {
-    const failing: Engine = { name: "native", run: (plan, o) => (plan.args.includes("null") ? Promise.reject(new Error("no astats here")) : native.run(plan, o)) };
+    const failing: Engine = {
+      name: "native",
+      run: (plan, o) => native.run(plan, o),
+      runArgs: (args, o) => (args.includes("null") ? Promise.reject(new Error("no astats here")) : native.runArgs!(args, o)),
+    };
     const outcome = await runJob(await job("assets-fail", "AUDIO"), new AbortController().signal, ctx(failing));
     expect(outcome.status).toBe("completed");
     expect(fw.finalReport("assets-fail")).toMatchObject({ event: "completed" });
