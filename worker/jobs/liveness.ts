@@ -11,8 +11,8 @@ import type { CompositionRow } from "../db/schema";
 //    and a dead renderer's job is reclaimed at most LEASE_SECONDS after its last renewal, plus the
 //    cron's minute (a short lease, as the end-to-end tests set, renews on every report as before);
 //  - progress the view shows, in steps of PROGRESS_WRITE_STEP points and at most one per
-//    PROGRESS_WRITE_MIN_MS: the view lags the renderer by less than 5 points (by at most 5 s of
-//    rendering when a job moves faster than a point a second);
+//    PROGRESS_WRITE_MIN_MS (the first of a run at once): the view lags the renderer by less than 5
+//    points (by at most 5 s of rendering when a job moves faster than a point a second);
 //  - the ETA, when the renderer's estimate strays from the stored one counted down since it was
 //    written (which is what the view shows) by more than ETA_TOLERANCE;
 //  - a composition.progress event, whose own throttle (5 s and 10 points) decides, as before.
@@ -25,7 +25,7 @@ const ETA_TOLERANCE = { seconds: 10, fraction: 0.25 };
 /** A renewal leaves room for three heartbeats lost or slow before the lease runs out. */
 const RENEWAL_MARGIN_MS = 3 * HEARTBEAT_SECONDS * 1000;
 
-type Liveness = Pick<CompositionRow, "leaseExpiresAt" | "progress" | "etaSeconds" | "updatedAt">;
+type Liveness = Pick<CompositionRow, "leaseExpiresAt" | "progress" | "etaSeconds" | "updatedAt" | "startedAt">;
 
 export interface ProgressReport {
   /** Whole percent, 0–99. */
@@ -51,7 +51,10 @@ function etaStrayed(row: Liveness, eta: number | null, now: number): boolean {
 }
 
 function visibleChangeDue(row: Liveness, report: ProgressReport, now: number): boolean {
-  if (now - row.updatedAt < PROGRESS_WRITE_MIN_MS) return false;
+  // The gap is between progress writes: the claim (which sets updatedAt = startedAt) is not one,
+  // so the first progress of a run shows at once.
+  const written = row.updatedAt !== row.startedAt;
+  if (written && now - row.updatedAt < PROGRESS_WRITE_MIN_MS) return false;
   return report.progress >= row.progress + PROGRESS_WRITE_STEP || etaStrayed(row, report.etaSeconds, now);
 }
 
