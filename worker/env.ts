@@ -23,6 +23,8 @@ export interface Env {
   /** "kid:secret,kid:secret": the first signs new links, every one verifies. */
   MEDIA_SIGNING_KEYS?: string;
   LEASE_SECONDS?: string;
+  /** Days settled webhook deliveries stay in the delivery log before the cron deletes them (default 7). */
+  DELIVERY_LOG_DAYS?: string;
   MAX_ATTEMPTS?: string;
   /** A renderer outside Cloudflare (local dev, tests); empty = the RENDERER Container. */
   RENDERER_URL?: string;

@@ -3,6 +3,7 @@ import { benchBaseline, benchBaselineEnabled } from "./bench-baseline";
 import type { Env } from "./env";
 import { handleCron, handleQueueBatch } from "./jobs/dispatch";
 import type { RenderJobMessage } from "./jobs/messages";
+import { forgetExpiredUploads } from "./recordings/uploads";
 import { handleWebhookBatch, sweepDeliveries } from "./webhooks/deliver";
 import { WEBHOOKS_QUEUE, type WebhookMessage } from "./webhooks/types";
 
@@ -23,5 +24,6 @@ export default {
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
     ctx.waitUntil(handleCron(env));
     ctx.waitUntil(sweepDeliveries(env));
+    ctx.waitUntil(forgetExpiredUploads(env));
   },
 } satisfies ExportedHandler<Env, RenderJobMessage | WebhookMessage>;

@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import type { Principal } from "../auth/principal";
 import { isoDuration, isoInstant } from "../http/format";
+import { projectedEtaSeconds } from "../jobs/liveness";
 import { insertWhere } from "./insert";
 import { compositions, recordings, type CompositionRow } from "./schema";
 
@@ -128,8 +129,12 @@ export async function pageCompositions(db: D1Database, req: PageRequest) {
   return { rows, total: totals[0]?.n ?? 0 };
 }
 
-/** The seed's CompositionView, plus the additive progress/eta/error/priority/resolution fields. */
+/**
+ * The seed's CompositionView, plus the additive progress/eta/error/priority/resolution fields. The
+ * ETA counts down from the last report written (reports that change little are not written).
+ */
 export function compositionView(row: CompositionRow) {
+  const eta = row.state === "PROCESSING" ? projectedEtaSeconds(row, Date.now()) : null;
   return {
     completed: row.completedAt === null ? null : isoInstant(row.completedAt),
     conversationId: row.conversationId,
@@ -143,7 +148,7 @@ export function compositionView(row: CompositionRow) {
     type: row.type,
     userId: row.userId,
     progress: row.progress,
-    eta: row.state === "PROCESSING" && row.etaSeconds !== null ? isoDuration(row.etaSeconds * 1000) : null,
+    eta: eta === null ? null : isoDuration(eta * 1000),
     error: row.error,
     priority: row.priority,
     resolution: row.resolution,

@@ -139,6 +139,8 @@ export const webhookDeliveries = sqliteTable(
     index("webhook_deliveries_composition").on(t.compositionId, t.targetUrl, t.seq),
     index("webhook_deliveries_event").on(t.eventId),
     index("webhook_deliveries_due").on(t.status, t.nextAttemptAt),
+    // The cron's purge of the delivery log walks the oldest rows first, reading only what it deletes.
+    index("webhook_deliveries_created").on(t.createdAt),
   ],
 );
 
@@ -200,7 +202,11 @@ export const trackUploads = sqliteTable(
     /** Set when complete is claimed; a second complete (or a late part) is refused from then on. */
     completedAt: integer("completed_at"),
   },
-  (t) => [index("track_uploads_org_created").on(t.organizationId, t.createdAt)],
+  (t) => [
+    index("track_uploads_org_created").on(t.organizationId, t.createdAt),
+    // The cron forgets expired uploads of every organization, oldest first.
+    index("track_uploads_created").on(t.createdAt),
+  ],
 );
 
 /** The parts received so far: R2 keeps the latest upload of a part number, and so does this row. */

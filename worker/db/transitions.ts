@@ -1,6 +1,7 @@
 import { and, eq, inArray, is, lt, notInArray, sql, SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
+import { progressWriteDue } from "../jobs/liveness";
 import { PROGRESS_EVENT_MIN_MS, PROGRESS_EVENT_MIN_STEP } from "../webhooks/types";
 import { asInserted, compositionInsert, type NewComposition } from "./compositions";
 import { compositions as c, type CompositionRow } from "./schema";
@@ -147,9 +148,11 @@ function progressEventDueSql(progress: SQL, now: number): SQL {
 }
 
 /**
- * A progress report is also the heartbeat that extends the lease; when due it records
- * composition.progress and takes the throttle's slot in the same batch. A new run (started_at later
- * than the last event) starts the throttle afresh.
+ * A progress report is also the heartbeat that keeps the lease. `row` is the row the report was
+ * authorized against: when neither the lease, nor what the view shows, nor an event is due
+ * (jobs/liveness.ts), nothing is written and the row comes back as read. A write extends the lease;
+ * when due it records composition.progress and takes the throttle's slot in the same batch. A new
+ * run (started_at later than the last event) starts the throttle afresh.
  */
 export async function heartbeat(
   db: D1Database,
@@ -159,13 +162,16 @@ export async function heartbeat(
   now: number,
   leaseMs: number,
   announce: Announce,
-) {
+): Promise<Transitioned | null> {
+  if (row.state !== "PROCESSING" || row.leaseToken !== leaseToken) return null;
   const percent = Math.max(0, Math.min(99, Math.floor(report.progress)));
+  const expected = Math.max(row.progress, percent);
+  const eventDue = progressEventDue(row, expected, now);
+  if (!eventDue && !progressWriteDue(row, { progress: percent, etaSeconds: report.etaSeconds }, now, leaseMs)) return { row, deliveries: [] };
   const progress = sql`MAX(${c.progress}, ${percent})`;
   const where = leased(row.id, leaseToken);
   const set: Changes = { progress, etaSeconds: report.etaSeconds, leaseExpiresAt: now + leaseMs, updatedAt: now };
-  const expected = Math.max(row.progress, percent);
-  if (!progressEventDue(row, expected, now)) return transition(db, { where, set });
+  if (!eventDue) return transition(db, { where, set });
   const after = applied(row, set, { progress: expected, progressEventAt: now, progressEventValue: expected });
   const event = await announce(after, "composition.progress", now);
   if (!event) return transition(db, { where, set });

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, lt } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { trackUploadParts, trackUploads, type TrackUploadPartRow, type TrackUploadRow } from "./schema";
 
@@ -81,4 +81,16 @@ export async function deleteExpiredUploads(db: D1Database, organizationId: strin
   await drizzle(db)
     .delete(trackUploads)
     .where(and(eq(trackUploads.organizationId, organizationId), lt(trackUploads.createdAt, before)));
+}
+
+/**
+ * Forgets up to `limit` uploads of any organization created before `before` (R2 has aborted the
+ * incomplete ones by then), oldest first through the created_at index; their parts go with them
+ * (cascade). Returns how many uploads it deleted.
+ */
+export async function purgeExpiredUploads(db: D1Database, before: number, limit: number): Promise<number> {
+  const orm = drizzle(db);
+  const oldest = orm.select({ id: trackUploads.id }).from(trackUploads).where(lt(trackUploads.createdAt, before)).orderBy(asc(trackUploads.createdAt)).limit(limit);
+  const result = await orm.delete(trackUploads).where(inArray(trackUploads.id, oldest)).run();
+  return result.meta.changes;
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, exists, gt, lt, ne, notExists, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, exists, gt, inArray, lt, ne, notExists, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import type { EventType } from "../webhooks/types";
@@ -168,9 +168,15 @@ export async function overdueDeliveries(db: D1Database, before: number, limit: n
     .limit(limit);
 }
 
-/** Forgets settled deliveries created before `before`. */
-export async function purgeSettled(db: D1Database, before: number): Promise<void> {
-  await drizzle(db).delete(d).where(and(ne(d.status, "pending"), lt(d.createdAt, before)));
+/**
+ * Forgets up to `limit` settled deliveries created before `before`, oldest first (through the
+ * created_at index, so it reads about what it deletes). Returns how many it deleted.
+ */
+export async function purgeSettled(db: D1Database, before: number, limit: number): Promise<number> {
+  const orm = drizzle(db);
+  const oldest = orm.select({ id: d.id }).from(d).where(and(ne(d.status, "pending"), lt(d.createdAt, before))).orderBy(asc(d.createdAt)).limit(limit);
+  const result = await orm.delete(d).where(inArray(d.id, oldest)).run();
+  return result.meta.changes;
 }
 
 /** A composition's deliveries in event order (the callbackUrl's before the endpoints' of one event). */

@@ -30,10 +30,12 @@ export async function leasedJob(env: Env, jobId: string, authorization: string |
   return { row, token };
 }
 
-/** Applies a renderer's report; null when the lease it was made under no longer holds (nothing changed). */
-export async function applyReport(env: Env, row: CompositionRow, token: string, report: RenderReport): Promise<CompositionRow | null> {
+/**
+ * Applies a renderer's report; null when the lease it was made under no longer holds (nothing
+ * changed). `now` is the report's arrival (tests pass a simulated clock).
+ */
+export async function applyReport(env: Env, row: CompositionRow, token: string, report: RenderReport, now = Date.now()): Promise<CompositionRow | null> {
   const { leaseMs, maxAttempts } = jobSettings(env);
-  const now = Date.now();
   if (report.attempt !== row.attempts) throw problem.conflict(`Report for attempt ${report.attempt}, but attempt ${row.attempts} is running.`);
   switch (report.event) {
     case "progress": {
@@ -45,7 +47,7 @@ export async function applyReport(env: Env, row: CompositionRow, token: string, 
       const key = runOutputKey(row, token);
       const head = await env.MEDIA.head(key);
       if (!head) {
-        return settleFailure(env, row, token, "renderer reported completion but no output was uploaded", true, maxAttempts);
+        return settleFailure(env, row, token, "renderer reported completion but no output was uploaded", true, maxAttempts, now);
       }
       const output = { key, size: head.size, durationMs: Math.round(report.durationMs), warnings: report.warnings ?? [] };
       const done = await complete(env.DB, row, token, output, now, announcer(env));
@@ -58,22 +60,22 @@ export async function applyReport(env: Env, row: CompositionRow, token: string, 
       return done.row;
     }
     case "failed":
-      if (report.handedBack) return settleHandBack(env, row, token, report.error);
-      return settleFailure(env, row, token, report.error, report.retryable, maxAttempts);
+      if (report.handedBack) return settleHandBack(env, row, token, report.error, now);
+      return settleFailure(env, row, token, report.error, report.retryable, maxAttempts, now);
   }
 }
 
 /** Back to the queue without costing an attempt; like any requeue, not news to a webhook receiver. */
-async function settleHandBack(env: Env, row: CompositionRow, token: string, reason: string) {
-  const after = await handBack(env.DB, row.id, token, `handed back unfinished (${reason}); requeued`, Date.now());
+async function settleHandBack(env: Env, row: CompositionRow, token: string, reason: string, now: number) {
+  const after = await handBack(env.DB, row.id, token, `handed back unfinished (${reason}); requeued`, now);
   if (!after) return null;
   await cleanupOutputs(env, after.row);
   await wakeUp(env.JOBS, `handed back ${row.id}`);
   return after.row;
 }
 
-async function settleFailure(env: Env, row: CompositionRow, token: string, error: string, retryable: boolean, maxAttempts: number) {
-  const after = await fail(env.DB, row, token, { error, retryable }, maxAttempts, Date.now(), announcer(env));
+async function settleFailure(env: Env, row: CompositionRow, token: string, error: string, retryable: boolean, maxAttempts: number, now: number) {
+  const after = await fail(env.DB, row, token, { error, retryable }, maxAttempts, now, announcer(env));
   if (!after) return null;
   await cleanupOutputs(env, after.row);
   await queueDeliveries(env, after.deliveries);

@@ -18,7 +18,7 @@ export const rendererOutsideCloudflare = (env: Env): boolean => Boolean(env.REND
 
 export function jobSettings(env: Env) {
   return {
-    leaseMs: Math.max(5, Number(env.LEASE_SECONDS ?? "30")) * 1000,
+    leaseMs: Math.max(5, Number(env.LEASE_SECONDS ?? "120")) * 1000,
     maxAttempts: Math.max(1, Number(env.MAX_ATTEMPTS ?? "3")),
   };
 }

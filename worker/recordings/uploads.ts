@@ -9,6 +9,7 @@ import {
   findUpload,
   forgetPart,
   insertUpload,
+  purgeExpiredUploads,
   putPart,
   releaseCompletion,
   type Upload,
@@ -16,6 +17,7 @@ import {
 } from "../db/uploads";
 import type { Env } from "../env";
 import { Problem, problem } from "../http/problem";
+import { inBoundedBatches } from "../retention";
 import { trackKey } from "../media/keys";
 import type { CompleteInput, UploadInput } from "../schemas/uploads";
 import { declaredLength, isLengthError, MAX_BODY_BYTES, mediaType, recordStoredMedia, requireTrack, sizedBody } from "./ingest";
@@ -247,4 +249,9 @@ export async function abortUpload(env: Env, p: Principal, conversationId: string
     }
   }
   await deleteUpload(env.DB, u.id);
+}
+
+/** Cron: forgets every organization's uploads past UPLOAD_TTL_MS, so one that stops uploading leaves none behind. */
+export function forgetExpiredUploads(env: Env, now = Date.now()): Promise<number> {
+  return inBoundedBatches((limit) => purgeExpiredUploads(env.DB, now - UPLOAD_TTL_MS, limit));
 }

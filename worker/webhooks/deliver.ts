@@ -11,6 +11,7 @@ import {
   type AttemptOutcome,
 } from "../db/webhook-deliveries";
 import type { Env } from "../env";
+import { deliveryLogRetentionMs, inBoundedBatches } from "../retention";
 import { sendDelivery } from "./queue";
 import { callbackSecret, signatureHeaders } from "./signature";
 import { loopbackAllowed, targetRefusal } from "./targets";
@@ -21,8 +22,6 @@ export const DELIVERY_TIMEOUT_MS = 10_000;
 export const RETRY_WINDOW_MS = 24 * 3600_000;
 /** A pending delivery this far past its due time has lost its queue message: the cron sends another. */
 export const OVERDUE_MS = 2 * 60_000;
-/** Settled deliveries are kept this long for the delivery log. */
-export const RETENTION_MS = 30 * 24 * 3600_000;
 const USER_AGENT = "auvious-composition-webhooks/1.0";
 
 /** 5 s, 10 s, 20 s … capped at an hour: about 30 attempts over the 24 h window. */
@@ -158,11 +157,13 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookMessage>, en
 
 /**
  * Cron: re-queues deliveries at the head of their line that are long overdue (a lost message, a
- * crash mid-attempt), and forgets settled ones past the retention period.
+ * crash mid-attempt), and forgets settled ones older than DELIVERY_LOG_DAYS, in bounded batches.
+ * Pending ones are never purged: they settle (delivered or dead) within RETRY_WINDOW_MS.
  */
 export async function sweepDeliveries(env: Env, now = Date.now()): Promise<number> {
   const overdue = await overdueDeliveries(env.DB, now - OVERDUE_MS, 100);
   for (const r of overdue) await sendDelivery(env, r.id, r.attempts);
-  await purgeSettled(env.DB, now - RETENTION_MS);
+  const before = now - deliveryLogRetentionMs(env);
+  await inBoundedBatches((limit) => purgeSettled(env.DB, before, limit));
   return overdue.length;
 }

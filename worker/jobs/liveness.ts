@@ -1,0 +1,64 @@
+import { HEARTBEAT_SECONDS } from "../../contract/renderer";
+import type { CompositionRow } from "../db/schema";
+
+// When a progress report is worth a D1 write. The renderer reports at least every 3.5 s (its
+// heartbeat, HEARTBEAT_SECONDS), and each report already reads the job's row by primary key (the
+// lease token it carries is checked against it). Writing every report too made liveness cost one
+// write per running job every few seconds, on a database that executes one statement at a time.
+// So a report is written only when one of these is due, and otherwise costs that one read:
+//  - the lease, renewed once less than half of it is left (never less than three heartbeats): at
+//    the production LEASE_SECONDS of 120 a running job writes for liveness about once a minute,
+//    and a dead renderer's job is reclaimed at most LEASE_SECONDS after its last renewal, plus the
+//    cron's minute (a short lease, as the end-to-end tests set, renews on every report as before);
+//  - progress the view shows, in steps of PROGRESS_WRITE_STEP points and at most one per
+//    PROGRESS_WRITE_MIN_MS (the first of a run at once): the view lags the renderer by less than 5
+//    points (by at most 5 s of rendering when a job moves faster than a point a second);
+//  - the ETA, when the renderer's estimate strays from the stored one counted down since it was
+//    written (which is what the view shows) by more than ETA_TOLERANCE;
+//  - a composition.progress event, whose own throttle (5 s and 10 points) decides, as before.
+// Cancel does not depend on any of this: it reaches the renderer directly (DELETE), and a renderer
+// whose lease is gone learns it from the next report's read.
+
+export const PROGRESS_WRITE_STEP = 5;
+export const PROGRESS_WRITE_MIN_MS = 5_000;
+const ETA_TOLERANCE = { seconds: 10, fraction: 0.25 };
+/** A renewal leaves room for three heartbeats lost or slow before the lease runs out. */
+const RENEWAL_MARGIN_MS = 3 * HEARTBEAT_SECONDS * 1000;
+
+type Liveness = Pick<CompositionRow, "leaseExpiresAt" | "progress" | "etaSeconds" | "updatedAt" | "startedAt">;
+
+export interface ProgressReport {
+  /** Whole percent, 0–99. */
+  progress: number;
+  etaSeconds: number | null;
+}
+
+export function leaseRenewalDue(row: Liveness, now: number, leaseMs: number): boolean {
+  if (row.leaseExpiresAt === null) return true;
+  return row.leaseExpiresAt - now < Math.max(leaseMs / 2, RENEWAL_MARGIN_MS);
+}
+
+/** The ETA the view shows: the stored estimate counted down from when it was written (every write sets updatedAt). */
+export function projectedEtaSeconds(row: Pick<CompositionRow, "etaSeconds" | "updatedAt">, now: number): number | null {
+  if (row.etaSeconds === null) return null;
+  return Math.max(0, Math.round(row.etaSeconds - Math.max(0, now - row.updatedAt) / 1000));
+}
+
+function etaStrayed(row: Liveness, eta: number | null, now: number): boolean {
+  const shown = projectedEtaSeconds(row, now);
+  if (shown === null || eta === null) return shown !== eta;
+  return Math.abs(eta - shown) > Math.max(ETA_TOLERANCE.seconds, ETA_TOLERANCE.fraction * shown);
+}
+
+function visibleChangeDue(row: Liveness, report: ProgressReport, now: number): boolean {
+  // The gap is between progress writes: the claim (which sets updatedAt = startedAt) is not one,
+  // so the first progress of a run shows at once.
+  const written = row.updatedAt !== row.startedAt;
+  if (written && now - row.updatedAt < PROGRESS_WRITE_MIN_MS) return false;
+  return report.progress >= row.progress + PROGRESS_WRITE_STEP || etaStrayed(row, report.etaSeconds, now);
+}
+
+/** The lease needs renewing, or the view would show something different: the report is written. */
+export function progressWriteDue(row: Liveness, report: ProgressReport, now: number, leaseMs: number): boolean {
+  return leaseRenewalDue(row, now, leaseMs) || visibleChangeDue(row, report, now);
+}
