@@ -15,6 +15,7 @@ const UPLOADS = "/recordings/{conversationId}/tracks/{trackId}/uploads";
 const ROLES = "Supported roles (SERVICE, SUPERVISOR).";
 
 const create = createRoute({
+  operationId: "createTrackUpload",
   method: "post",
   path: UPLOADS,
   tags,
@@ -27,6 +28,7 @@ const create = createRoute({
 });
 
 const status = createRoute({
+  operationId: "getTrackUpload",
   method: "get",
   path: `${UPLOADS}/{uploadId}`,
   tags,
@@ -39,6 +41,7 @@ const status = createRoute({
 });
 
 const part = createRoute({
+  operationId: "putTrackUploadPart",
   method: "put",
   path: `${UPLOADS}/{uploadId}/parts/{partNumber}`,
   tags,
@@ -54,6 +57,7 @@ const part = createRoute({
 });
 
 const complete = createRoute({
+  operationId: "completeTrackUpload",
   method: "post",
   path: `${UPLOADS}/{uploadId}/complete`,
   tags,
@@ -66,6 +70,7 @@ const complete = createRoute({
 });
 
 const abort = createRoute({
+  operationId: "abortTrackUpload",
   method: "delete",
   path: `${UPLOADS}/{uploadId}`,
   tags,
