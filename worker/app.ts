@@ -1,7 +1,8 @@
 import { Scalar } from "@scalar/hono-api-reference";
-import type { Context, Hono } from "hono";
+import type { Context, Hono, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { ConfigError, workerConfig } from "./config";
 import type { AppEnv } from "./env";
 import { Problem, problem, problemResponse } from "./http/problem";
 import { createRouter } from "./http/router";
@@ -45,7 +46,7 @@ export function createApp() {
   api.get("/docs", Scalar({ url: `${API_BASE}/openapi.json`, pageTitle: "Auvious Composition API" }));
 
   const app = createRouter();
-  app.use("*", requestId());
+  app.use("*", requestId(), configured);
   app.route(API_BASE, api);
   // Documented on the top-level app, whose registry holds the routes under their full seed paths
   // (`/auvious.video/composition/api/request`), so paths + the origin server resolve to real URLs.
@@ -68,16 +69,24 @@ export function createApp() {
  */
 export function createRendererApp() {
   const app = createRouter();
-  app.use("*", requestId());
+  app.use("*", requestId(), configured);
   app.route(API_BASE, internal);
   answerWithProblems(app);
   return app;
 }
 
+/** A bad configuration answers every request (a 500 naming the variable), not only those that read it. */
+const configured: MiddlewareHandler<AppEnv> = async (c, next) => {
+  workerConfig(c.env);
+  await next();
+};
+
 function answerWithProblems(app: Hono<AppEnv>): void {
   app.notFound(noRoute);
   app.onError((err, c) => {
     if (err instanceof Problem) return problemResponse(c, err);
+    // Logged once where it was parsed (worker/config.ts); the operator reads the variable's name here too.
+    if (err instanceof ConfigError) return problemResponse(c, problem.status(500, err.message));
     if (err instanceof HTTPException) {
       // Hono's own refusals (malformed JSON, wrong content type) become the same problem shape.
       const status = err.status >= 400 && err.status < 500 ? err.status : 500;

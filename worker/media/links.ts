@@ -1,4 +1,5 @@
 import type { Principal } from "../auth/principal";
+import { workerConfig } from "../config";
 import { findOutput, findVisibleComposition } from "../db/compositions";
 import type { CompositionRow } from "../db/schema";
 import type { Env } from "../env";
@@ -7,22 +8,15 @@ import { serveMediaObject } from "./serve";
 import {
   mediaLinkPath,
   mediaLinkQuery,
-  parseSigningKeys,
   secondsRemaining,
   signedMediaUrl,
   signMediaLink,
   verifyMediaLink,
-  type SigningKey,
 } from "./signing";
 
 type Disposition = "inline" | "attachment";
 
-let cachedKeys: { config: string; keys: SigningKey[] } | null = null;
-function signingKeys(env: Env): SigningKey[] {
-  const config = env.MEDIA_SIGNING_KEYS ?? "";
-  if (cachedKeys?.config !== config) cachedKeys = { config, keys: parseSigningKeys(config) };
-  return cachedKeys.keys;
-}
+const signingKeys = (env: Env) => workerConfig(env).signingKeys();
 
 /** The file a link names: the composition id with the format's extension, as the seed's example. */
 export function mediaFileName(row: Pick<CompositionRow, "id" | "format">): string {
@@ -45,7 +39,7 @@ export async function mediaLink(
   if (row.state !== "COMPLETED" || !row.outputKey) {
     throw problem.conflict(`The composition is ${row.state}; links are given for COMPLETED compositions only.`);
   }
-  return signLink(env, row, req.disposition, req.ttlSeconds, env.PUBLIC_BASE_URL || new URL(req.requestUrl).origin);
+  return signLink(env, row, req.disposition, req.ttlSeconds, workerConfig(env).publicBaseUrl ?? new URL(req.requestUrl).origin);
 }
 
 export async function signLink(env: Env, row: CompositionRow, disposition: Disposition, ttlSeconds: number, origin: string) {
