@@ -52,7 +52,7 @@ type Parsed<T> = { value: T } | { wrong: string };
  * One variable: unset or empty (wrangler.toml's `""`) takes `fallback`. A number or boolean in
  * [vars] (`LEASE_SECONDS = 30` arrives as a number) reads as its text.
  */
-function setting<T>(fallback: T, parse: (raw: string) => Parsed<T>) {
+function setting<T>(fallback: T, parse: (raw: string) => Parsed<NoInfer<T>>) {
   return z.unknown().transform((raw, ctx): T => {
     if (raw === undefined || raw === null) return fallback;
     const scalar = typeof raw === "string" || typeof raw === "number" || typeof raw === "boolean";
@@ -147,8 +147,8 @@ const Schema = z
 
 const VARS = Object.keys(Schema.shape) as (keyof Env)[];
 
-// z.unknown() makes every key optional in the inferred type; each setting returns a value, so all are there.
-type Vars = { [K in keyof z.output<typeof Schema>]-?: Exclude<z.output<typeof Schema>[K], undefined> };
+// Each variable's own output (z.unknown() makes every key optional in the object's inferred type).
+type Vars = { [K in keyof typeof Schema.shape]: z.output<(typeof Schema.shape)[K]> };
 
 function lazySigningKeys(raw: string | null): () => SigningKey[] {
   let keys: SigningKey[] | undefined;
