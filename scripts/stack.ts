@@ -5,10 +5,10 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { API_BASE_PATH } from "../contract/paths.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
-export const API_PATH = "/auvious.video/composition/api";
 
 export interface StackOptions {
   port: number;
@@ -156,7 +156,7 @@ export async function applyMigrations(persistTo: string, quiet = true): Promise<
 
 export async function startStack(o: StackOptions): Promise<Stack> {
   const sink: string[] = [];
-  const apiUrl = `http://127.0.0.1:${o.port}${API_PATH}`;
+  const apiUrl = `http://127.0.0.1:${o.port}${API_BASE_PATH}`;
   const rendererUrl = `http://127.0.0.1:${o.rendererPort}`;
   let worker: ChildProcess | null = null;
   let renderer: ChildProcess | null = null;

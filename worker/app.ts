@@ -2,11 +2,12 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { API_BASE_PATH } from "../contract/paths";
 import { ConfigError, workerConfig } from "./config";
 import type { AppEnv } from "./env";
 import { Problem, problem, problemResponse } from "./http/problem";
 import { createRouter } from "./http/router";
-import { API_BASE, rendererOutsideCloudflare } from "./jobs/settings";
+import { rendererOutsideCloudflare } from "./jobs/settings";
 import { audit } from "./routes/audit";
 import { commands } from "./routes/commands";
 import { hooks } from "./routes/hooks";
@@ -43,14 +44,14 @@ export function createApp() {
     .route("/", hooks)
     .route("/", audit)
     .get("/health", (c) => c.json({ status: "UP" }));
-  api.get("/docs", Scalar({ url: `${API_BASE}/openapi.json`, pageTitle: "Auvious Composition API" }));
+  api.get("/docs", Scalar({ url: `${API_BASE_PATH}/openapi.json`, pageTitle: "Auvious Composition API" }));
 
   const app = createRouter();
   app.use("*", requestId(), configured);
-  app.route(API_BASE, api);
+  app.route(API_BASE_PATH, api);
   // Documented on the top-level app, whose registry holds the routes under their full seed paths
   // (`/auvious.video/composition/api/request`), so paths + the origin server resolve to real URLs.
-  app.doc31(`${API_BASE}/openapi.json`, (c) => ({
+  app.doc31(`${API_BASE_PATH}/openapi.json`, (c) => ({
     openapi: "3.1.0",
     info: {
       title: "Auvious Composition API",
@@ -70,7 +71,7 @@ export function createApp() {
 export function createRendererApp() {
   const app = createRouter();
   app.use("*", requestId(), configured);
-  app.route(API_BASE, internal);
+  app.route(API_BASE_PATH, internal);
   answerWithProblems(app);
   return app;
 }

@@ -1,8 +1,6 @@
-import { internalJobUrls } from "../../contract/renderer";
+import { API_BASE_PATH, internalJobUrls } from "../../contract/renderer";
 import { workerConfig } from "../config";
 import type { Env } from "../env";
-
-export const API_BASE = "/auvious.video/composition/api";
 
 /**
  * The host a renderer Container calls for its job's inputs, output and reports. It resolves nowhere:
@@ -30,5 +28,5 @@ function internalOrigin(env: Env): string {
 
 /** Where the renderer reads inputs and reports: the Worker's own internal routes. */
 export function internalUrls(env: Env, jobId: string) {
-  return internalJobUrls(`${internalOrigin(env)}${API_BASE}`, jobId);
+  return internalJobUrls(`${internalOrigin(env)}${API_BASE_PATH}`, jobId);
 }

@@ -1,3 +1,4 @@
+import { FORMATS, type Format } from "../../contract/formats";
 import type { Principal } from "../auth/principal";
 import { workerConfig } from "../config";
 import { findOutput, findVisibleComposition } from "../db/compositions";
@@ -20,12 +21,12 @@ const signingKeys = (env: Env) => workerConfig(env).signingKeys();
 
 /** The file a link names: the composition id with the format's extension, as the seed's example. */
 export function mediaFileName(row: Pick<CompositionRow, "id" | "format">): string {
-  return `${row.id}.${row.format === "MP3" ? "mp3" : "mp4"}`;
+  return `${row.id}.${FORMATS[row.format].extension}`;
 }
 
 /** People see the composition's name when they download it. */
-function displayFileName(row: { name: string; format: "MP3" | "MP4" }): string {
-  const ext = row.format === "MP3" ? ".mp3" : ".mp4";
+function displayFileName(row: { name: string; format: Format }): string {
+  const ext = `.${FORMATS[row.format].extension}`;
   return row.name.toLowerCase().endsWith(ext) ? row.name : row.name + ext;
 }
 
@@ -67,7 +68,7 @@ export async function openSignedMedia(
   if (!row?.outputKey) throw problem.notFound("This composition no longer exists.");
   if (target.fileName !== mediaFileName(row)) throw refused();
   const res = await serveMediaObject(request, env.MEDIA, row.outputKey, {
-    contentType: row.format === "MP3" ? "audio/mpeg" : "video/mp4",
+    contentType: FORMATS[row.format].contentType,
     disposition: target.disposition,
     fileName: displayFileName(row),
     maxAgeSeconds: secondsRemaining(verdict.validUntil, now),

@@ -1,11 +1,11 @@
 import type { z } from "@hono/zod-openapi";
+import { API_BASE_PATH } from "../../contract/paths";
 import type { Principal } from "../auth/principal";
 import { clearTrackMedia, findRecording, markTrackStored, recordingMessage, upsertRecording } from "../db/recordings";
 import type { Env } from "../env";
 import { Problem, problem, type FieldError } from "../http/problem";
 import { trackKey } from "../media/keys";
 import { fireHooks } from "../hooks/fire";
-import { API_BASE } from "../jobs/settings";
 import type { RecordingInput } from "../schemas/recording";
 import { MAX_BODY_BYTES } from "./limits";
 
@@ -158,7 +158,7 @@ export async function storeTrackMedia(env: Env, p: Principal, conversationId: st
 }
 
 function tooLarge(conversationId: string, trackId: string, length: number) {
-  const uploads = `${API_BASE}/recordings/${conversationId}/tracks/${trackId}/uploads`;
+  const uploads = `${API_BASE_PATH}/recordings/${conversationId}/tracks/${trackId}/uploads`;
   return new Problem(
     413,
     "Content Too Large",

@@ -3,14 +3,12 @@ import { requireRoles } from "../auth/middleware";
 import { createRouter } from "../http/router";
 import { problem } from "../http/problem";
 import { mediaLink, openSignedMedia } from "../media/links";
+import { DEFAULT_EXPIRES_SECONDS, MAX_EXPIRES_SECONDS } from "../media/signing";
 import { bearerSecurity, conflictResponse, Id, problemResponses } from "../schemas/common";
 import { CompositionPath } from "../schemas/composition";
 
 // Seed section "Composition Media Player".
 const tags = ["Composition Media Controller"];
-
-export const MAX_LINK_SECONDS = 604_800;
-export const DEFAULT_LINK_SECONDS = 3600;
 
 const CompositionResourceMessage = z
   .object({ url: z.string().url(), validUntil: z.string() })
@@ -23,9 +21,9 @@ const LinkQuery = z.object({
     .string()
     .regex(/^\d+$/, "ttl must be a whole number of seconds")
     .transform(Number)
-    .pipe(z.number().int().min(1).max(MAX_LINK_SECONDS))
+    .pipe(z.number().int().min(1).max(MAX_EXPIRES_SECONDS))
     .optional()
-    .openapi({ description: `Beyond the seed: link lifetime in seconds (default ${DEFAULT_LINK_SECONDS}, max ${MAX_LINK_SECONDS})` }),
+    .openapi({ description: `Beyond the seed: link lifetime in seconds (default ${DEFAULT_EXPIRES_SECONDS}, max ${MAX_EXPIRES_SECONDS})` }),
 });
 
 // Missing or malformed values are refused by the signature check with the same 403 as a bad signature.
@@ -93,7 +91,7 @@ for (const disposition of ["inline", "attachment"] as const) {
       conversationId,
       compositionId,
       disposition,
-      ttlSeconds: query.ttl ?? DEFAULT_LINK_SECONDS,
+      ttlSeconds: query.ttl ?? DEFAULT_EXPIRES_SECONDS,
       requestUrl: c.req.url,
     });
     return c.json(link, 200);
