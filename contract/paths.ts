@@ -3,6 +3,12 @@
 // dispatcher builds a job's URLs with internalJobUrls, the renderer derives its multipart URLs with
 // multipartUploadUrls).
 
+/**
+ * Where the Worker mounts its API: the Auvious Composition API's base path, under which the seed's
+ * routes and the internal routes below live (scripts, tests and benchmarks build URLs from it too).
+ */
+export const API_BASE_PATH = "/auvious.video/composition/api";
+
 /** The renderer's HTTP surface (paths relative to its base URL). */
 export const RENDERER_PATHS = {
   /** POST a RenderJob → StartJobResponse. */
@@ -20,7 +26,7 @@ const PART = "/:uploadId/:part";
 const COMPLETE = "/:uploadId/complete";
 
 /**
- * The Worker's internal routes (Hono patterns, relative to the URL the Worker mounts its API at),
+ * The Worker's internal routes (Hono patterns, relative to API_BASE_PATH),
  * authorized by the job's lease token alone.
  */
 export const INTERNAL_ROUTES = {

@@ -5,6 +5,9 @@
 // credential beyond one job's token.
 import { z } from "zod";
 
+import { FORMAT_NAMES, FORMATS } from "./formats.ts";
+
+export * from "./formats.ts";
 export * from "./paths.ts";
 
 /** Heartbeat cadence the renderer keeps; the Worker's lease must be several times longer. */
@@ -48,7 +51,7 @@ export const RenderJobSchema = z
     /** Increments on every claim: reports carry it back so stale attempts are refused. */
     attempt: z.number().int().min(0),
     type: z.enum(["AUDIO", "VIDEO"]),
-    format: z.enum(["MP3", "MP4"]),
+    format: z.enum(FORMAT_NAMES),
     /** Output frame size for VIDEO; ignored for AUDIO. */
     width: z.number().int().min(0).max(7680),
     height: z.number().int().min(0).max(4320),
@@ -80,7 +83,7 @@ export const RenderJobSchema = z
   })
   .superRefine((job, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
-    if ((job.type === "AUDIO") !== (job.format === "MP3")) issue(["format"], "AUDIO renders MP3 and VIDEO renders MP4");
+    if (FORMATS[job.format].type !== job.type) issue(["format"], "AUDIO renders MP3 and VIDEO renders MP4");
     if (job.type === "VIDEO") {
       for (const k of ["width", "height"] as const) {
         if (job[k] < 16 || job[k] % 2 !== 0) issue([k], "must be an even number ≥ 16");

@@ -2,13 +2,14 @@
 // plain Node process (or, with `externalRendererUrl`, a renderer already running elsewhere, such as
 // the image's container). Used by `npm start`, the end-to-end tests and the benchmarks.
 import { spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { API_BASE_PATH } from "../contract/paths.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
-export const API_PATH = "/auvious.video/composition/api";
 
 export interface StackOptions {
   port: number;
@@ -18,10 +19,16 @@ export interface StackOptions {
    * stack starts none (rendererPort is unused) and points the Worker's RENDERER_URL at this one.
    */
   externalRendererUrl?: string;
-  /** Where local D1/R2/Queue state lives (wrangler's --persist-to). */
+  /** Where local D1/R2/Queue state lives (wrangler's --persist-to); the Worker's vars file goes there too. */
   persistTo: string;
-  /** Worker vars and secrets (passed as --var; nothing is written to disk). */
+  /**
+   * Worker vars and secrets, over wrangler.toml's [vars]. They reach `wrangler dev` in a file
+   * (`<persistTo>/.dev.vars`, mode 0600), never as arguments: a command line is visible to every
+   * user of the machine in `ps`.
+   */
   vars: Record<string, string>;
+  /** Files of vars read before `vars` (npm start: the root .dev.vars, where its secrets are kept). */
+  envFiles?: string[];
   rendererEnv?: Record<string, string>;
   /** Inherit stdio (npm start) or collect output for diagnostics (tests). */
   quiet?: boolean;
@@ -125,6 +132,23 @@ async function stopGroup(
   return { ...exit, killed };
 }
 
+/**
+ * Writes vars as a dotenv file only its owner can read. With `--env-file`, `wrangler dev` reads these
+ * files (later ones win) instead of the root .dev.vars, and their values override wrangler.toml's
+ * [vars]. Values are single-quoted, so dotenv takes them literally (`#`, `$` and `\n` included).
+ */
+export function writeVarsFile(path: string, vars: Record<string, string>): string {
+  const lines = Object.entries(vars).map(([k, v]) => {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`var name ${JSON.stringify(k)}: expected A-Z, 0-9 and _`);
+    if (/['\r\n]/.test(v)) throw new Error(`var ${k}: a value with a quote or a line break cannot be written to ${path}`);
+    return `${k}='${v}'`;
+  });
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `# Written by scripts/stack.ts for this stack's wrangler dev; not for editing.\n${lines.join("\n")}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600); // mode applies only when the file is created
+  return path;
+}
+
 export async function applyMigrations(persistTo: string, quiet = true): Promise<void> {
   const sink: string[] = [];
   const child = run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], {
@@ -138,7 +162,7 @@ export async function applyMigrations(persistTo: string, quiet = true): Promise<
 
 export async function startStack(o: StackOptions): Promise<Stack> {
   const sink: string[] = [];
-  const apiUrl = `http://127.0.0.1:${o.port}${API_PATH}`;
+  const apiUrl = `http://127.0.0.1:${o.port}${API_BASE_PATH}`;
   const external = o.externalRendererUrl?.replace(/\/$/, "");
   const rendererUrl = external ?? `http://127.0.0.1:${o.rendererPort}`;
   let worker: ChildProcess | null = null;
@@ -154,10 +178,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     rendererUrl,
     logs: () => sink.join(""),
     async startWorker(override) {
-      const varArgs = Object.entries({ ...vars, ...override }).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+      const varsFile = writeVarsFile(join(o.persistTo, ".dev.vars"), { ...vars, ...override });
+      const envFiles = [...(o.envFiles ?? []), varsFile].flatMap((f) => ["--env-file", f]);
       worker = run(
         WRANGLER,
-        ["dev", "--ip", "127.0.0.1", "--port", String(o.port), "--persist-to", o.persistTo, "--show-interactive-dev-session=false", ...varArgs],
+        ["dev", "--ip", "127.0.0.1", "--port", String(o.port), "--persist-to", o.persistTo, "--show-interactive-dev-session=false", ...envFiles],
         { quiet: o.quiet, sink, env: { WRANGLER_SEND_METRICS: "false" } },
       );
       await waitForHttp(`${apiUrl}/health`, 60_000, worker);

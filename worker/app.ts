@@ -1,11 +1,13 @@
 import { Scalar } from "@scalar/hono-api-reference";
-import type { Context, Hono } from "hono";
+import type { Context, Hono, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { API_BASE_PATH } from "../contract/paths";
+import { ConfigError, workerConfig } from "./config";
 import type { AppEnv } from "./env";
 import { Problem, problem, problemResponse } from "./http/problem";
 import { createRouter } from "./http/router";
-import { API_BASE, rendererOutsideCloudflare } from "./jobs/settings";
+import { rendererOutsideCloudflare } from "./jobs/settings";
 import { audit } from "./routes/audit";
 import { commands } from "./routes/commands";
 import { consolePage } from "./routes/console";
@@ -54,14 +56,14 @@ export function createApp() {
     .route("/", audit)
     .route("/", consolePage)
     .get("/health", (c) => c.json({ status: "UP" }));
-  api.get("/docs", Scalar({ url: `${API_BASE}/openapi.json`, pageTitle: "Auvious Composition API" }));
+  api.get("/docs", Scalar({ url: `${API_BASE_PATH}/openapi.json`, pageTitle: "Auvious Composition API" }));
 
   const app = createRouter();
-  app.use("*", requestId());
-  app.route(API_BASE, api);
+  app.use("*", requestId(), configured);
+  app.route(API_BASE_PATH, api);
   // Documented on the top-level app, whose registry holds the routes under their full seed paths
   // (`/auvious.video/composition/api/request`), so paths + the origin server resolve to real URLs.
-  app.doc31(`${API_BASE}/openapi.json`, (c) => ({
+  app.doc31(`${API_BASE_PATH}/openapi.json`, (c) => ({
     openapi: "3.1.0",
     info: {
       title: "Auvious Composition API",
@@ -80,16 +82,24 @@ export function createApp() {
  */
 export function createRendererApp() {
   const app = createRouter();
-  app.use("*", requestId());
-  app.route(API_BASE, internal);
+  app.use("*", requestId(), configured);
+  app.route(API_BASE_PATH, internal);
   answerWithProblems(app);
   return app;
 }
+
+/** A bad configuration answers every request (a 500 naming the variable), not only those that read it. */
+const configured: MiddlewareHandler<AppEnv> = async (c, next) => {
+  workerConfig(c.env);
+  await next();
+};
 
 function answerWithProblems(app: Hono<AppEnv>): void {
   app.notFound(noRoute);
   app.onError((err, c) => {
     if (err instanceof Problem) return problemResponse(c, err);
+    // Logged once where it was parsed (worker/config.ts); the operator reads the variable's name here too.
+    if (err instanceof ConfigError) return problemResponse(c, problem.status(500, err.message));
     if (err instanceof HTTPException) {
       // Hono's own refusals (malformed JSON, wrong content type) become the same problem shape.
       const status = err.status >= 400 && err.status < 500 ? err.status : 500;

@@ -1,6 +1,7 @@
 import { Container, type OutboundHandler } from "@cloudflare/containers";
 import { RENDERER_PATHS, type RendererHealth } from "../contract/renderer";
 import { createRendererApp } from "./app";
+import { workerConfig } from "./config";
 import type { Env } from "./env";
 import { RENDERER_OUTBOUND_HOST } from "./jobs/settings";
 
@@ -29,11 +30,12 @@ export async function rendererBusy(health: () => Promise<Response>): Promise<boo
 
 /** The renderer process's environment, from the Worker's [vars] (wrangler.toml says why each value). */
 export function rendererEnvVars(env: Env): Record<string, string> {
+  const { slots, drainSeconds } = workerConfig(env).renderer;
   return {
     // Concurrent jobs per instance, sized to the instance type.
-    SLOTS: env.RENDERER_SLOTS || "2",
+    SLOTS: String(slots),
     // How long SIGTERM lets running jobs finish before handing them back (under the 15 min rollout grace).
-    RENDERER_DRAIN_SECONDS: env.RENDERER_DRAIN_SECONDS || "840",
+    RENDERER_DRAIN_SECONDS: String(drainSeconds),
   };
 }
 

@@ -1,7 +1,10 @@
 import type { RenderJobMessage } from "./jobs/messages";
 import type { WebhookMessage } from "./webhooks/types";
 
-/** Bindings and configuration of the Worker (wrangler.toml [vars], secrets, bindings). */
+/**
+ * Bindings and configuration of the Worker (wrangler.toml [vars], secrets, bindings), as the runtime
+ * hands them over. Configuration is read only through workerConfig (config.ts), which validates it.
+ */
 export interface Env {
   DB: D1Database;
   MEDIA: R2Bucket;

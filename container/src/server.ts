@@ -1,15 +1,17 @@
 // The renderer's HTTP surface: accept jobs up to SLOTS at once, cancel them, report health, and
 // drain on SIGTERM: no new jobs, running ones finish within the grace period, the rest are handed back
 // to the Worker (requeued without costing an attempt) before exiting.
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import { realpathSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseRenderJob, RENDERER_PATHS, type RenderJob, type RendererHealth, type StartJobResponse } from "../../contract/renderer.ts";
-import { wasmMaxBytes } from "./engines/choose.ts";
+import { rendererConfig, StartupError } from "./config.ts";
+import { WASM_MAX_INPUT_BYTES } from "./engines/choose.ts";
 import { setupEngines, type EngineSet } from "./engines/setup.ts";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_WATCHDOG_MS, JobStop, runJob, type JobContext, type JobOutcome } from "./job.ts";
+import { listenError } from "./ports.ts";
 import { workspace } from "./workspace.ts";
 
 const MAX_BODY = 1024 * 1024;
@@ -17,11 +19,6 @@ const MAX_BODY = 1024 * 1024;
 const CANCEL_WAIT_MS = 5000;
 /** Jobs stopped at the end of a drain report their hand-back and clean up within this. */
 const HAND_BACK_WAIT_MS = 15_000;
-/**
- * A Cloudflare rollout sends SIGTERM and SIGKILL 15 minutes later: the drain ends a minute before,
- * so what cannot finish is handed back (and its scratch files removed) while the process still runs.
- */
-export const DEFAULT_DRAIN_SECONDS = 14 * 60;
 
 export interface RendererOptions {
   engines: EngineSet;
@@ -90,7 +87,7 @@ function jobContext(o: RendererOptions, log: State["log"]): JobContext {
   return {
     engines: o.engines,
     tmpRoot: o.tmpRoot ?? tmpdir(),
-    wasmMaxBytes: o.wasmMaxBytes ?? wasmMaxBytes(),
+    wasmMaxBytes: o.wasmMaxBytes ?? WASM_MAX_INPUT_BYTES,
     watchdogMs: o.watchdogMs ?? DEFAULT_WATCHDOG_MS,
     heartbeatMs: o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     log,
@@ -240,11 +237,6 @@ export function createRenderer(o: RendererOptions): Renderer {
   };
 }
 
-function envInt(name: string, fallback: number): number {
-  const v = Number(process.env[name]);
-  return process.env[name] !== undefined && Number.isFinite(v) ? Math.floor(v) : fallback;
-}
-
 /**
  * SIGTERM (a Cloudflare rollout, or the platform stopping an idle instance) drains for
  * RENDERER_DRAIN_SECONDS; SIGINT (Ctrl-C) hands running jobs back at once, and a second one exits now.
@@ -276,18 +268,16 @@ function stopOnSignals(renderer: Renderer, drainMs: number, tmpRoot: string): vo
 }
 
 export async function main(): Promise<void> {
-  const engines = await setupEngines();
-  const slots = Math.max(1, envInt("SLOTS", cpus().length || 1));
-  const tmpRoot = await workspace(process.env.RENDERER_TMPDIR || tmpdir());
-  const renderer = createRenderer({
-    engines,
-    slots,
-    tmpRoot,
-    watchdogMs: envInt("RENDERER_WATCHDOG_MS", DEFAULT_WATCHDOG_MS),
+  // First: a bad value stops the start before anything is loaded.
+  const config = rendererConfig();
+  const engines = await setupEngines(config.engines);
+  const tmpRoot = await workspace(config.tmpRoot);
+  const renderer = createRenderer({ engines, slots: config.slots, tmpRoot, watchdogMs: config.watchdogMs, wasmMaxBytes: config.wasmMaxBytes });
+  const port = await renderer.listen(config.port, config.host).catch(async (e) => {
+    throw await listenError(e, config.port, config.host);
   });
-  const port = await renderer.listen(envInt("PORT", 8080), process.env.HOST || undefined);
-  console.log(`renderer listening on port ${port}, ${slots} slot(s); ${engines.summary}`);
-  stopOnSignals(renderer, Math.max(0, envInt("RENDERER_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS)) * 1000, tmpRoot);
+  console.log(`renderer listening on port ${port}, ${config.slots} slot(s); ${engines.summary}`);
+  stopOnSignals(renderer, config.drainSeconds * 1000, tmpRoot);
 }
 
 const entry = process.argv[1];
@@ -300,7 +290,9 @@ const isMain = (() => {
 })();
 if (isMain) {
   main().catch((e) => {
-    console.error("renderer failed to start:", e);
+    // What the operator can fix is said in one line; anything else keeps its stack.
+    if (e instanceof StartupError) console.error(`renderer cannot start: ${e.message}`);
+    else console.error("renderer failed to start:", e);
     process.exit(1);
   });
 }

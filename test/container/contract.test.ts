@@ -4,6 +4,7 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import {
+  API_BASE_PATH,
   INTERNAL_ROUTES,
   internalJobUrls,
   multipartUploadUrls,
@@ -83,7 +84,7 @@ describe("RenderReport", () => {
 });
 
 describe("internal URLs", () => {
-  const API = "https://api.example/auvious.video/composition/api";
+  const API = `https://api.example${API_BASE_PATH}`;
 
   /** The internal routes as the Worker mounts them, each answering its name and decoded params. */
   function router() {

@@ -2,7 +2,7 @@
 // and a mid-stream resolution change.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RenderJob } from "../../contract/renderer.ts";
-import { chooseEngine, wasmMaxBytes, WASM_MAX_INPUT_BYTES } from "../../container/src/engines/choose.ts";
+import { chooseEngine } from "../../container/src/engines/choose.ts";
 import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/native.ts";
 import { withParallelAudio } from "../../container/src/engines/parallel-audio.ts";
 import { EngineError, type Engine } from "../../container/src/engines/types.ts";
@@ -206,10 +206,5 @@ describe("chooseEngine", () => {
     expect(chooseEngine("video", 1 << 30, { wasm: w }, 8 << 20)).toBe(w);
     expect(chooseEngine("audio", 1000, { native: n }, 8 << 20)).toBe(n);
     expect(() => chooseEngine("audio", 1, {})).toThrow(/no render engine/);
-  });
-  it("reads the threshold from RENDERER_WASM_MAX_BYTES", () => {
-    expect(wasmMaxBytes({})).toBe(WASM_MAX_INPUT_BYTES);
-    expect(wasmMaxBytes({ RENDERER_WASM_MAX_BYTES: "1024" })).toBe(1024);
-    expect(wasmMaxBytes({ RENDERER_WASM_MAX_BYTES: "nope" })).toBe(WASM_MAX_INPUT_BYTES);
   });
 });

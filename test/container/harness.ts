@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import type { RenderJob } from "../../contract/renderer.ts";
+import { parseRendererConfig } from "../../container/src/config.ts";
 import { setupEngines, type EngineSet } from "../../container/src/engines/setup.ts";
 import type { JobOutcome } from "../../container/src/job.ts";
 import { createRenderer, type Renderer, type RendererOptions } from "../../container/src/server.ts";
@@ -19,7 +20,7 @@ export interface RunningRenderer {
 export async function startRenderer(
   o: Partial<Omit<RendererOptions, "engines">> & { env?: NodeJS.ProcessEnv; engines?: EngineSet } = {},
 ): Promise<RunningRenderer> {
-  const engines = o.engines ?? (await setupEngines({ ...process.env, ...o.env }));
+  const engines = o.engines ?? (await setupEngines(parseRendererConfig({ ...process.env, ...o.env }).engines));
   const outcomes = new Map<string, JobOutcome>();
   const logs: string[] = [];
   const renderer = createRenderer({

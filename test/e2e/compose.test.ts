@@ -1,9 +1,22 @@
 // Issue 3 end to end: ingest real tracks, request AUDIO and VIDEO compositions over HTTP, let the
 // real Queue consumer dispatch them to the real renderer, and check the decoded output.
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { colorName, makeGarbage, makeTrack, pixelAt, probe, tempDir, toneLevels } from "../fixtures/media.ts";
-import { downloadOutput, ingestRecording, startTestStack, SUPERVISOR, waitForState, type TestStack, type TrackFile } from "./harness.ts";
+import {
+  downloadOutput,
+  ingestRecording,
+  JWT_SECRET,
+  processes,
+  SIGNING_KEYS,
+  startTestStack,
+  SUPERVISOR,
+  waitForState,
+  WEBHOOK_SIGNING_SECRET,
+  type TestStack,
+  type TrackFile,
+} from "./harness.ts";
 
 const SPAN = 12;
 let stack: TestStack;
@@ -111,5 +124,25 @@ describe("composition end to end", () => {
 
     const after = await request({ type: "AUDIO", name: "After the broken one" });
     expect((await waitForState(stack, "conv-e2e", after, ["COMPLETED", "FAILED"])).state).toBe("COMPLETED");
+  });
+
+  it("no secret is on a command line: wrangler dev and its workerd read them from the stack's own 0600 vars file", async () => {
+    const all = processes();
+    const wrangler = all.find((p) => p.args.includes("dev") && p.args.includes(stack.persistTo));
+    expect(wrangler, "the stack's wrangler dev process").toBeDefined();
+    const group = all.filter((p) => p.pgrp === wrangler!.pgrp);
+    expect(group.some((p) => /workerd$/.test(p.args[0]!)), group.map((p) => p.args.join(" ")).join("\n")).toBe(true);
+    const varsFile = join(stack.persistTo, ".dev.vars");
+    expect(wrangler!.args).toContain(varsFile);
+    expect(statSync(varsFile).mode & 0o777).toBe(0o600);
+
+    const secrets = [JWT_SECRET, SIGNING_KEYS.split(":")[1]!, WEBHOOK_SIGNING_SECRET];
+    for (const secret of secrets) expect(readFileSync(varsFile, "utf8")).toContain(secret);
+    // None of the stack's Worker processes carries one in its arguments. (Only this stack's: other
+    // checkouts on a shared machine may run their own stacks with the same test secrets.)
+    const leaks = group.filter((p) => secrets.some((s) => p.args.join(" ").includes(s)));
+    expect(leaks.map((p) => `${p.pid}: ${p.args.join(" ")}`)).toEqual([]);
+    // And the secrets are the ones in force: a token signed with JWT_SECRET is accepted.
+    expect((await stack.api("GET", "/query/conversation/conv-e2e", { as: SUPERVISOR })).status).toBe(200);
   });
 });

@@ -2,7 +2,7 @@
 // real renderer process on free ports, with throwaway state and test secrets. With E2E_RENDERER_URL
 // set, the stack uses the renderer running there (the image's container: scripts/image/e2e.sh)
 // instead of starting its own; files that configure or restart the renderer cannot run that way.
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignJWT } from "jose";
@@ -10,6 +10,7 @@ import { freePort, startStack, type Stack } from "../../scripts/stack.ts";
 
 export const JWT_SECRET = "e2e-jwt-secret-0123456789abcdef0123456789abcdef";
 export const SIGNING_KEYS = "e2e1:e2e-media-signing-secret-0123456789abcdef";
+export const WEBHOOK_SIGNING_SECRET = "e2e-webhook-signing-secret-0123456789abcdef";
 
 export interface TestStack extends Stack {
   /** Calls the API as a user with these roles (JSON in, JSON out). */
@@ -56,7 +57,7 @@ export async function startTestStack(opts: { rendererEnv?: Record<string, string
       MEDIA_SIGNING_KEYS: SIGNING_KEYS,
       PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
       LEASE_SECONDS: "15",
-      WEBHOOK_SIGNING_SECRET: "e2e-webhook-signing-secret-0123456789abcdef",
+      WEBHOOK_SIGNING_SECRET,
       ALLOW_LOOPBACK_CALLBACKS: "true",
       ...opts.vars,
     },
@@ -204,4 +205,29 @@ export async function queryD1<T = Record<string, unknown>>(s: TestStack, sql: st
   }
   const parsed = JSON.parse(out) as { results: T[] }[];
   return parsed.flatMap((r) => r.results);
+}
+
+export interface ProcessInfo {
+  pid: number;
+  /** Process group: a stack's `wrangler dev` leads its own, with the workerd it starts. */
+  pgrp: number;
+  args: string[];
+}
+
+/** Every live process whose command line this user may read (as `ps` shows them to anyone). */
+export function processes(): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const args = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").filter(Boolean);
+      // The command may hold spaces and parentheses: the fields after its closing ")" are fixed.
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+      if (args.length) found.push({ pid: Number(d), pgrp, args });
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  return found;
 }

@@ -4,6 +4,7 @@ import type { RenderJobMessage } from "../../worker/jobs/messages";
 import { outputKey, outputPrefix } from "../../worker/media/keys";
 import {
   agent,
+  API,
   at,
   call,
   captureQueue,
@@ -375,7 +376,7 @@ describe("the Queue consumer hands jobs to the renderer", () => {
       .run();
   }
 
-  const BASE = "http://example.com/auvious.video/composition/api/internal/jobs";
+  const BASE = `${API}/internal/jobs`;
 
   it("a VIDEO request becomes a RenderJob: offsets in ms, duration = span, size from resolution, internal URLs", async () => {
     const conv = uid("render");

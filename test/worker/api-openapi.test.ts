@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call } from "./helpers";
 
+// The seed's base path written out (not API_BASE_PATH): this test holds the documented paths to the seed.
 const BASE = "/auvious.video/composition/api";
 let doc: any;
 

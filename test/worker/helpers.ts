@@ -2,7 +2,8 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env, exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { vi } from "vitest";
-import { parseRenderJob, type RenderJob } from "../../contract/renderer";
+import { API_BASE_PATH, parseRenderJob, type RenderJob } from "../../contract/renderer";
+import type { CompositionRow } from "../../worker/db/schema";
 import type { Role } from "../../worker/auth/principal";
 import worker from "../../worker/index";
 import type { RenderJobMessage } from "../../worker/jobs/messages";
@@ -17,7 +18,7 @@ declare global {
   }
 }
 
-export const API = "http://example.com/auvious.video/composition/api";
+export const API = `http://example.com${API_BASE_PATH}`;
 
 export interface Caller {
   sub: string;
@@ -178,7 +179,7 @@ export const uid = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0,
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export type RowState = "QUEUED" | "PROCESSING" | "COMPLETED" | "FAILED" | "CANCELLED";
+export type RowState = CompositionRow["state"];
 
 /** Moves a composition to a state directly in D1 (what the renderer's reports would have done). */
 export async function setState(id: string, state: RowState, extra: { completedAt?: number; durationMs?: number; outputKey?: string } = {}) {

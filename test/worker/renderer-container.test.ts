@@ -5,7 +5,7 @@
 import { createExecutionContext, env } from "cloudflare:test";
 import type { OutboundHandler } from "@cloudflare/containers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { RenderJob, RenderReport } from "../../contract/renderer";
+import { API_BASE_PATH, type RenderJob, type RenderReport } from "../../contract/renderer";
 import type { Env } from "../../worker/env";
 import worker, { RendererContainer } from "../../worker/index";
 import { rendererBusy, rendererEnvVars } from "../../worker/container";
@@ -14,7 +14,6 @@ import { MAX_OFFERS_PER_DISPATCH } from "../../worker/jobs/renderer";
 import { internalUrls, RENDERER_OUTBOUND_HOST } from "../../worker/jobs/settings";
 import { captureQueue, compositionRow, createComposition, ingest, supervisor, tokenFor, uid } from "./helpers";
 
-const API_PATH = "/auvious.video/composition/api";
 
 interface Seen {
   instance: string;
@@ -78,7 +77,7 @@ describe("the renderer Container reaches the Worker through its outbound handler
     const { conv, id } = await queuedComposition();
     expect(await dispatchOne(containerEnv)).toBe("dispatched");
     const job = seen.find((s) => s.method === "POST")!.job!;
-    const base = `http://${RENDERER_OUTBOUND_HOST}${API_PATH}/internal/jobs/${id}`;
+    const base = `http://${RENDERER_OUTBOUND_HOST}${API_BASE_PATH}/internal/jobs/${id}`;
     expect(job.callback.url).toBe(`${base}/report`);
     expect(job.output).toMatchObject({ url: `${base}/output`, multipartUrl: `${base}/output/multipart` });
     expect(job.tracks.map((t) => t.url)).toEqual(job.tracks.map((t) => `${base}/tracks/${t.id}`));
@@ -113,7 +112,7 @@ describe("the renderer Container reaches the Worker through its outbound handler
 
     // What a user sees: COMPLETED, and a signed link (its origin the request's: PUBLIC_BASE_URL is
     // empty) that plays the uploaded bytes.
-    const pub = `https://compositions.example.com${API_PATH}`;
+    const pub = `https://compositions.example.com${API_BASE_PATH}`;
     const sup = { Authorization: `Bearer ${await tokenFor(supervisor())}` };
     const view = await publicFetch(containerEnv, `${pub}/query/conversation/${conv}`, { headers: sup });
     const composition = ((await view.json()) as { compositions: { id: string; state: string; duration: string }[] }).compositions.find((c) => c.id === id);
@@ -140,12 +139,12 @@ describe("the renderer Container reaches the Worker through its outbound handler
 
   it("the renderer's origin: the fixed internal host for a Container whatever PUBLIC_BASE_URL says; a local renderer needs to be told", () => {
     const container: Env = { ...env, RENDERER_URL: "", PUBLIC_BASE_URL: "", INTERNAL_BASE_URL: "" };
-    expect(internalUrls(container, "j1").report).toBe(`http://worker.internal${API_PATH}/internal/jobs/j1/report`);
-    expect(internalUrls({ ...container, PUBLIC_BASE_URL: "https://compositions.example.com" }, "j1").report).toBe(`http://worker.internal${API_PATH}/internal/jobs/j1/report`);
+    expect(internalUrls(container, "j1").report).toBe(`http://worker.internal${API_BASE_PATH}/internal/jobs/j1/report`);
+    expect(internalUrls({ ...container, PUBLIC_BASE_URL: "https://compositions.example.com" }, "j1").report).toBe(`http://worker.internal${API_BASE_PATH}/internal/jobs/j1/report`);
     const local: Env = { ...container, RENDERER_URL: "http://127.0.0.1:8788" };
-    expect(internalUrls({ ...local, PUBLIC_BASE_URL: "http://127.0.0.1:8787/" }, "j1").report).toBe(`http://127.0.0.1:8787${API_PATH}/internal/jobs/j1/report`);
+    expect(internalUrls({ ...local, PUBLIC_BASE_URL: "http://127.0.0.1:8787/" }, "j1").report).toBe(`http://127.0.0.1:8787${API_BASE_PATH}/internal/jobs/j1/report`);
     expect(internalUrls({ ...local, INTERNAL_BASE_URL: "http://10.0.0.2:8787", PUBLIC_BASE_URL: "https://x.example" }, "j1").output).toBe(
-      `http://10.0.0.2:8787${API_PATH}/internal/jobs/j1/output`,
+      `http://10.0.0.2:8787${API_BASE_PATH}/internal/jobs/j1/output`,
     );
     expect(() => internalUrls(local, "j1")).toThrow(/RENDERER_URL is set, so INTERNAL_BASE_URL or PUBLIC_BASE_URL must say where/);
   });
@@ -192,7 +191,7 @@ describe("dispatch and cancel over the Container instances", () => {
   it("cancel tells only the instance that accepted the job; with none recorded it sends nothing (and starts no container)", async () => {
     const { seen, containerEnv } = fakeContainers(() => ({ accepted: true }));
     const sup = { Authorization: `Bearer ${await tokenFor(supervisor())}` };
-    const cancel = (conv: string, id: string) => publicFetch(containerEnv, `https://compositions.example.com${API_PATH}/${conv}/${id}/cancel`, { method: "POST", headers: sup });
+    const cancel = (conv: string, id: string) => publicFetch(containerEnv, `https://compositions.example.com${API_BASE_PATH}/${conv}/${id}/cancel`, { method: "POST", headers: sup });
 
     const running = await queuedComposition();
     expect(await dispatchOne(containerEnv)).toBe("dispatched");

@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { workerConfig } from "../config";
 import type { Env } from "../env";
 import { problem } from "../http/problem";
 import { isSafeId } from "../media/keys";
@@ -24,19 +25,20 @@ export function extractToken(header: string | undefined | null): string | null {
 export async function authenticate(env: Env, header: string | undefined | null): Promise<Principal> {
   const token = extractToken(header);
   if (!token) throw problem.unauthorized();
+  const config = workerConfig(env).auth;
   let payload: JWTPayload;
   try {
     const options = {
       requiredClaims: ["exp", "sub"],
-      ...(env.JWT_ISSUER ? { issuer: env.JWT_ISSUER } : {}),
-      ...(env.JWT_AUDIENCE ? { audience: env.JWT_AUDIENCE } : {}),
+      ...(config.issuer ? { issuer: config.issuer } : {}),
+      ...(config.audience ? { audience: config.audience } : {}),
       clockTolerance: 30,
     };
-    if (env.JWKS_URL) {
-      const keys = remoteKeySet(env.JWKS_URL);
+    if (config.jwksUrl) {
+      const keys = remoteKeySet(config.jwksUrl);
       ({ payload } = await jwtVerify(token, keys, { ...options, algorithms: ["RS256", "ES256", "PS256", "EdDSA"] }));
-    } else if (env.JWT_SECRET) {
-      ({ payload } = await jwtVerify(token, encoder.encode(env.JWT_SECRET), { ...options, algorithms: ["HS256"] }));
+    } else if (config.jwtSecret) {
+      ({ payload } = await jwtVerify(token, encoder.encode(config.jwtSecret), { ...options, algorithms: ["HS256"] }));
     } else {
       throw new Error("no JWT key source configured (JWKS_URL or JWT_SECRET)");
     }
@@ -44,14 +46,14 @@ export async function authenticate(env: Env, header: string | undefined | null):
     if (err instanceof errors.JOSEError) throw problem.unauthorized(describe(err));
     throw err;
   }
-  const organizationId = firstString(payload, env.ORG_CLAIM ?? "org");
+  const organizationId = firstString(payload, config.orgClaim);
   if (!organizationId) throw problem.unauthorized("The token names no organization.");
   // Organization ids become part of storage keys: refuse odd ones here rather than fail later.
   if (!isSafeId(organizationId)) throw problem.unauthorized("The token's organization claim is not an acceptable id.");
   return {
     userId: payload.sub!,
     organizationId,
-    roles: collectRoles(payload, env.ROLES_CLAIM ?? "roles"),
+    roles: collectRoles(payload, config.rolesClaim),
   };
 }
 

@@ -1,4 +1,5 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { FORMAT_NAMES } from "../../contract/formats";
 
 // Instants are stored as epoch milliseconds so that ordering and lease arithmetic stay in SQL.
 
@@ -35,6 +36,13 @@ export const tracks = sqliteTable(
   (t) => [primaryKey({ columns: [t.organizationId, t.conversationId, t.id] })],
 );
 
+/** Every state of a composition, as the seed lists them. */
+export const COMPOSITION_STATES = ["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"] as const;
+/** Waiting or running: cancel applies (and delete does not). */
+export const ACTIVE_STATES = ["QUEUED", "PROCESSING"] as const;
+/** Finished one way or another: re-execute and delete apply. */
+export const SETTLED_STATES = ["COMPLETED", "FAILED", "CANCELLED"] as const;
+
 export const compositions = sqliteTable(
   "compositions",
   {
@@ -44,11 +52,11 @@ export const compositions = sqliteTable(
     userId: text("user_id").notNull(),
     name: text("name").notNull(),
     type: text("type", { enum: ["AUDIO", "VIDEO"] }).notNull(),
-    format: text("format", { enum: ["MP3", "MP4"] }).notNull(),
+    format: text("format", { enum: FORMAT_NAMES }).notNull(),
     layout: text("layout", { enum: ["GRID"] }).notNull(),
     resolution: text("resolution").notNull(),
     priority: integer("priority").notNull(),
-    state: text("state", { enum: ["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"] }).notNull(),
+    state: text("state", { enum: COMPOSITION_STATES }).notNull(),
     progress: integer("progress").notNull().default(0),
     etaSeconds: integer("eta_seconds"),
     error: text("error"),
@@ -85,7 +93,6 @@ export const compositions = sqliteTable(
 export type RecordingRow = typeof recordings.$inferSelect;
 export type TrackRow = typeof tracks.$inferSelect;
 export type CompositionRow = typeof compositions.$inferSelect;
-export type CompositionState = CompositionRow["state"];
 
 /** Per-organization webhook endpoints (SUPERVISOR-managed), each with its own secret and filter. */
 export const webhookEndpoints = sqliteTable(

@@ -4,7 +4,7 @@ import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import { progressWriteDue } from "../jobs/liveness";
 import { PROGRESS_EVENT_MIN_MS, PROGRESS_EVENT_MIN_STEP } from "../webhooks/types";
 import { asInserted, compositionInsert, type NewComposition } from "./compositions";
-import { compositions as c, type CompositionRow } from "./schema";
+import { ACTIVE_STATES, compositions as c, SETTLED_STATES, type CompositionRow } from "./schema";
 import { eventInserts, withdrawEvent, writtenDeliveries, type Announce, type OutboxEvent } from "./webhook-deliveries";
 
 // Every transition is one conditional UPDATE: a late, duplicate or forged report matches no row and
@@ -269,7 +269,7 @@ export async function reclaimExpired(db: D1Database, maxAttempts: number, now: n
 export async function cancel(db: D1Database, row: CompositionRow, now: number, announce: Announce) {
   const set: Changes = { state: "CANCELLED", leaseToken: null, leaseExpiresAt: null, etaSeconds: null, error: null, updatedAt: now };
   const event = await announce(applied(row, set), "composition.cancelled", now);
-  return transition(db, { where: and(eq(c.id, row.id), inArray(c.state, ["QUEUED", "PROCESSING"])), set, event });
+  return transition(db, { where: and(eq(c.id, row.id), inArray(c.state, ACTIVE_STATES)), set, event });
 }
 
 /** Re-execute keeps the id and the previous output (still playable until a new one replaces it). */
@@ -287,13 +287,13 @@ export async function requeue(db: D1Database, row: CompositionRow, priority: num
     ...extra,
   };
   const event = await announce(applied(row, set), "composition.queued", now);
-  return transition(db, { where: and(eq(c.id, row.id), inArray(c.state, ["COMPLETED", "FAILED", "CANCELLED"])), set, event });
+  return transition(db, { where: and(eq(c.id, row.id), inArray(c.state, SETTLED_STATES)), set, event });
 }
 
 /** Deletes a settled composition with its `deleted` event. Null when it is not (or no longer) settled. */
 export async function deleteSettled(db: D1Database, row: CompositionRow, now: number, announce: Announce): Promise<string[] | null> {
   const orm = drizzle(db);
-  const where = and(eq(c.id, row.id), notInArray(c.state, ["QUEUED", "PROCESSING"]));
+  const where = and(eq(c.id, row.id), notInArray(c.state, [...ACTIVE_STATES]));
   const event = await announce(row, "composition.deleted", now);
   const events = event ? eventInserts(orm, event, where, sql`${c.progress}`) : [];
   const remove = orm.delete(c).where(where).returning({ id: c.id });

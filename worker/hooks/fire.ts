@@ -1,3 +1,4 @@
+import { formatOf } from "../../contract/formats";
 import { insertHookComposition, rulesNotRun } from "../db/hooks";
 import { exportability, findRecording, type Recording } from "../db/recordings";
 import type { HookRuleRow } from "../db/schema";
@@ -41,7 +42,7 @@ async function runRule(env: Env, rule: HookRuleRow, rec: Recording, now: number)
     userId: `hook:${rule.id}`,
     name: renderName(rule.nameTemplate, rec),
     type: rule.type,
-    format: rule.type === "AUDIO" ? "MP3" : "MP4",
+    format: formatOf(rule.type),
     layout: "GRID",
     resolution: rule.resolution,
     priority: rule.priority,

@@ -1,7 +1,8 @@
+import { formatOf } from "../../contract/formats";
 import type { Principal } from "../auth/principal";
 import { findVisibleComposition } from "../db/compositions";
 import { exportability, findRecording, type Recording } from "../db/recordings";
-import type { CompositionRow } from "../db/schema";
+import { ACTIVE_STATES, SETTLED_STATES, type CompositionRow } from "../db/schema";
 import { cancel, deleteSettled, insertQueued, requeue } from "../db/transitions";
 import type { Env } from "../env";
 import { problem } from "../http/problem";
@@ -63,7 +64,7 @@ export async function createComposition(env: Env, p: Principal, cmd: CreateInput
     userId: p.userId,
     name: cmd.name,
     type: cmd.type,
-    format: cmd.type === "AUDIO" ? "MP3" : "MP4",
+    format: formatOf(cmd.type),
     layout: cmd.layout,
     resolution: cmd.resolution,
     priority: cmd.priority,
@@ -86,15 +87,19 @@ async function visibleOr404(env: Env, p: Principal, conversationId: string, id: 
   return row;
 }
 
+/** `A, B or C`. */
+const orList = (items: readonly string[]) => (items.length > 1 ? `${items.slice(0, -1).join(", ")} or ${items.at(-1)}` : (items[0] ?? ""));
+const isSettled = (state: CompositionRow["state"]) => (SETTLED_STATES as readonly string[]).includes(state);
+
 export async function reexecuteComposition(env: Env, p: Principal, conversationId: string, id: string, priority: number, callbackUrl?: string) {
   assertTarget(env, callbackUrl, "body.callbackUrl");
   const row = await visibleOr404(env, p, conversationId, id);
   const rec = await findRecording(env.DB, row.organizationId, row.conversationId);
   if (!rec) throw problem.conflict("The recording of this composition no longer exists.");
-  if (["COMPLETED", "FAILED", "CANCELLED"].includes(row.state)) composable(rec, row.type, parseOptions(row.options));
+  if (isSettled(row.state)) composable(rec, row.type, parseOptions(row.options));
   // A new callbackUrl replaces the old one; without one the composition keeps where it reported to.
   const updated = await requeue(env.DB, row, priority, Date.now(), callbackUrl ? { callbackUrl } : {}, announcer(env));
-  if (!updated) throw problem.conflict(`A ${row.state} composition cannot be re-executed; only COMPLETED, FAILED or CANCELLED ones can.`);
+  if (!updated) throw problem.conflict(`A ${row.state} composition cannot be re-executed; only ${orList(SETTLED_STATES)} ones can.`);
   await queueDeliveries(env, updated.deliveries);
   await wakeUp(env.JOBS, `re-executed ${id}`);
   return { conversationId, id };
@@ -114,7 +119,7 @@ async function stop(env: Env, row: CompositionRow): Promise<CompositionRow | nul
 export async function cancelComposition(env: Env, p: Principal, conversationId: string, id: string) {
   const row = await visibleOr404(env, p, conversationId, id);
   const cancelled = await stop(env, row);
-  if (!cancelled) throw problem.conflict(`A ${row.state} composition cannot be cancelled; only QUEUED or PROCESSING ones can.`);
+  if (!cancelled) throw problem.conflict(`A ${row.state} composition cannot be cancelled; only ${orList(ACTIVE_STATES)} ones can.`);
   return { conversationId, id, state: cancelled.state };
 }
 

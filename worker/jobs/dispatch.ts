@@ -1,4 +1,4 @@
-import type { RenderJob } from "../../contract/renderer";
+import { FORMATS, type RenderJob } from "../../contract/renderer";
 import { countQueuedSince } from "../db/compositions";
 import { findRecording } from "../db/recordings";
 import type { CompositionRow } from "../db/schema";
@@ -82,7 +82,7 @@ export async function buildRenderJob(env: Env, job: CompositionRow, token: strin
       size: t.mediaSize ?? 0,
     })),
     ...(selection.keep ? { keep: selection.keep } : {}),
-    output: { url: urls.output, contentType: job.format === "MP3" ? "audio/mpeg" : "video/mp4", multipartUrl: urls.multipart },
+    output: { url: urls.output, contentType: FORMATS[job.format].contentType, multipartUrl: urls.multipart },
     callback: { url: urls.report, token },
   };
 }

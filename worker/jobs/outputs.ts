@@ -1,3 +1,4 @@
+import { FORMATS } from "../../contract/formats";
 import type { CompositionRow } from "../db/schema";
 import type { Env } from "../env";
 import { outputKey, outputPrefix } from "../media/keys";
@@ -5,7 +6,7 @@ import { runKeys } from "./review-assets";
 
 /** Each run writes its own object, so a re-execution never overwrites the file people are playing. */
 export function runOutputKey(row: Pick<CompositionRow, "organizationId" | "conversationId" | "id" | "format">, leaseToken: string): string {
-  return outputKey(row.organizationId, row.conversationId, row.id, `run-${leaseToken.slice(0, 16)}`, row.format === "MP3" ? "mp3" : "mp4");
+  return outputKey(row.organizationId, row.conversationId, row.id, `run-${leaseToken.slice(0, 16)}`, FORMATS[row.format].extension);
 }
 
 /** Removes every object of a composition except its current output and its review assets (all of them when `everything`). */

@@ -1,7 +1,7 @@
 import { getContainer } from "@cloudflare/containers";
 import { RENDERER_PATHS, StartJobResponseSchema, type RenderJob } from "../../contract/renderer";
+import { workerConfig } from "../config";
 import type { Env } from "../env";
-import { rendererOutsideCloudflare } from "./settings";
 
 export type StartResult = { accepted: true; instance: string } | { accepted: false; reason: string };
 
@@ -76,16 +76,13 @@ export function setRendererForTests(r: Renderer | null): void {
 
 /** The production instance count: RENDERER_INSTANCES is its only source (see wrangler.toml). */
 export function rendererInstanceNames(env: Env): string[] {
-  const count = Math.max(1, Math.floor(Number(env.RENDERER_INSTANCES ?? "4")) || 1);
-  return Array.from({ length: count }, (_, i) => `renderer-${i}`);
+  return Array.from({ length: workerConfig(env).renderer.instances }, (_, i) => `renderer-${i}`);
 }
 
 export function rendererFor(env: Env): Renderer {
   if (override) return override;
-  if (rendererOutsideCloudflare(env)) {
-    const base = env.RENDERER_URL!.replace(/\/$/, "");
-    return rendererOver(["local"], (_i, path, init) => fetch(base + path, init));
-  }
+  const outside = workerConfig(env).renderer.outside;
+  if (outside) return rendererOver(["local"], (_i, path, init) => fetch(outside.url + path, init));
   if (env.RENDERER) {
     const namespace = env.RENDERER;
     return rendererOver(rendererInstanceNames(env), (instance, path, init) =>

@@ -1,4 +1,6 @@
+import { FORMATS, type Format } from "../../contract/formats";
 import type { Principal } from "../auth/principal";
+import { workerConfig } from "../config";
 import { findOutput, findVisibleComposition } from "../db/compositions";
 import { linksRevokedAt } from "../db/link-revocations";
 import type { CompositionRow } from "../db/schema";
@@ -12,31 +14,24 @@ import {
   mediaLinkPath,
   mediaLinkQuery,
   parseIsoBasic,
-  parseSigningKeys,
   secondsRemaining,
   signedMediaUrl,
   signMediaLink,
   verifyMediaLink,
-  type SigningKey,
 } from "./signing";
 
 type Disposition = "inline" | "attachment";
 
-let cachedKeys: { config: string; keys: SigningKey[] } | null = null;
-function signingKeys(env: Env): SigningKey[] {
-  const config = env.MEDIA_SIGNING_KEYS ?? "";
-  if (cachedKeys?.config !== config) cachedKeys = { config, keys: parseSigningKeys(config) };
-  return cachedKeys.keys;
-}
+const signingKeys = (env: Env) => workerConfig(env).signingKeys();
 
 /** The file a link names: the composition id with the format's extension, as the seed's example. */
 export function mediaFileName(row: Pick<CompositionRow, "id" | "format">): string {
-  return `${row.id}.${row.format === "MP3" ? "mp3" : "mp4"}`;
+  return `${row.id}.${FORMATS[row.format].extension}`;
 }
 
 /** People see the composition's name when they download it. */
-function displayFileName(row: { name: string; format: "MP3" | "MP4" }): string {
-  const ext = row.format === "MP3" ? ".mp3" : ".mp4";
+function displayFileName(row: { name: string; format: Format }): string {
+  const ext = `.${FORMATS[row.format].extension}`;
   return row.name.toLowerCase().endsWith(ext) ? row.name : row.name + ext;
 }
 
@@ -54,7 +49,7 @@ export async function mediaLink(
   if (req.asset && (!reviewAssetAllowed(req.asset, row.type) || !(await env.MEDIA.head(reviewAssetKey(row.outputKey, req.asset))))) {
     throw problem.notFound(`This composition has no ${req.asset}.`);
   }
-  const origin = env.PUBLIC_BASE_URL || new URL(req.requestUrl).origin;
+  const origin = workerConfig(env).publicBaseUrl ?? new URL(req.requestUrl).origin;
   return signLink(env, row, req.disposition, req.ttlSeconds, origin, req.asset ?? mediaFileName(row));
 }
 
@@ -92,13 +87,13 @@ export async function openSignedMedia(
   const maxAgeSeconds = Math.min(secondsRemaining(verdict.validUntil, now), MAX_BROWSER_CACHE_SECONDS);
   if (target.fileName !== mediaFileName(row)) {
     if (!isReviewAsset(target.fileName)) throw refused();
-    const origin = env.PUBLIC_BASE_URL || url.origin;
+    const origin = workerConfig(env).publicBaseUrl ?? url.origin;
     const { conversationId, compositionId, disposition } = target;
     const read = { conversationId, compositionId, disposition, outputKey: row.outputKey, name: target.fileName, maxAgeSeconds };
     return serveReviewAsset(request, env.MEDIA, { ...read, signedAt, expiresSeconds: Number(query.Expires), origin, keys: signingKeys(env) });
   }
   const res = await serveMediaObject(request, env.MEDIA, row.outputKey, {
-    contentType: row.format === "MP3" ? "audio/mpeg" : "video/mp4",
+    contentType: FORMATS[row.format].contentType,
     disposition: target.disposition,
     fileName: displayFileName(row),
     maxAgeSeconds,

@@ -20,7 +20,10 @@ export interface ServeMediaOptions {
 
 type Span = { offset: number; length: number };
 
-/** Headers a client needs to cache or revalidate; sent on 200, 206, 304 and 416 alike. */
+/**
+ * The request's conditional fields that are forwarded to R2 (conditionalHeaders), so it can skip the
+ * body when the revalidation will end in 304. If-Range is not one: it only chooses between 200 and 206.
+ */
 const CONDITIONAL_FIELDS = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] as const;
 /** Several writers replacing one key at once is pathological; give up rather than loop. */
 const MAX_ATTEMPTS = 3;

@@ -1,3 +1,5 @@
+import { API_BASE_PATH } from "../../contract/paths";
+
 /**
  * Signed, shareable media links. The link itself is the credential (no Authorization header), so
  * everything an attacker can change in it is covered by an HMAC, and every way a link can be wrong
@@ -19,11 +21,12 @@ export interface SignedLinkParams {
 
 export type VerifyResult = { ok: true; validUntil: Date } | { ok: false };
 
+/** A link's lifetime when the caller names none (player's `ttl`), and the longest any link may have. */
 export const DEFAULT_EXPIRES_SECONDS = 3600;
 export const MAX_EXPIRES_SECONDS = 604_800;
 /** Clocks of the signer (another Worker instance) and the verifier may disagree a little. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
-export const PLAYER_PATH_PREFIX = "/auvious.video/composition/api/player";
+const PLAYER_PATH_PREFIX = `${API_BASE_PATH}/player`;
 
 /** Short secrets make HMAC brute-forceable offline from any leaked link. */
 const MIN_SECRET_LENGTH = 16;

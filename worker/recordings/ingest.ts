@@ -1,12 +1,13 @@
 import type { z } from "@hono/zod-openapi";
+import { API_BASE_PATH } from "../../contract/paths";
 import type { Principal } from "../auth/principal";
 import { clearTrackMedia, findRecording, markTrackStored, recordingMessage, upsertRecording } from "../db/recordings";
 import type { Env } from "../env";
 import { Problem, problem, type FieldError } from "../http/problem";
 import { trackKey } from "../media/keys";
 import { fireHooks } from "../hooks/fire";
-import { API_BASE } from "../jobs/settings";
 import type { RecordingInput } from "../schemas/recording";
+import { MAX_BODY_BYTES } from "./limits";
 
 const MEDIA_TYPE = /^(audio|video)\/[\w.+-]+$|^application\/(octet-stream|ogg)$/;
 
@@ -45,12 +46,6 @@ export async function ingestRecording(env: Env, p: Principal, conversationId: st
   await fireHooks(env, p.organizationId, conversationId);
   return recordingMessage(rec!);
 }
-
-/**
- * The largest body one request may carry. Cloudflare's edge refuses bodies over 100 MB on the Free
- * and Pro plans (200 MB Business, 500 MB Enterprise); larger tracks go up in parts of this size.
- */
-export const MAX_BODY_BYTES = 95 * 2 ** 20;
 
 /** The media type without parameters, lower-cased; null unless audio/*, video/* or raw bytes. */
 export function mediaType(value: string | null | undefined): string | null {
@@ -163,7 +158,7 @@ export async function storeTrackMedia(env: Env, p: Principal, conversationId: st
 }
 
 function tooLarge(conversationId: string, trackId: string, length: number) {
-  const uploads = `${API_BASE}/recordings/${conversationId}/tracks/${trackId}/uploads`;
+  const uploads = `${API_BASE_PATH}/recordings/${conversationId}/tracks/${trackId}/uploads`;
   return new Problem(
     413,
     "Content Too Large",

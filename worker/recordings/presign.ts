@@ -1,5 +1,4 @@
 import { AwsV4Signer } from "aws4fetch";
-import type { Env } from "../env";
 
 // Presigned part URLs: with R2's S3 API credentials configured, a client may PUT each part straight
 // to R2 (a multipart upload made through the binding is the same upload in the S3 API), so the
@@ -10,17 +9,12 @@ import type { Env } from "../env";
 /** How long a presigned part URL stays valid; the Worker's part route serves any time after. */
 export const PRESIGN_SECONDS = 24 * 3600;
 
+/** R2's S3 API credentials (R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY, R2_BUCKET; worker/config.ts). */
 export interface S3Config {
   accountId: string;
   accessKeyId: string;
   secretAccessKey: string;
   bucket: string;
-}
-
-/** The S3 API credentials, when all four are configured (none of them otherwise). */
-export function s3Config(env: Env): S3Config | null {
-  const { R2_ACCOUNT_ID: accountId, R2_ACCESS_KEY_ID: accessKeyId, R2_SECRET_ACCESS_KEY: secretAccessKey, R2_BUCKET: bucket } = env;
-  return accountId && accessKeyId && secretAccessKey && bucket ? { accountId, accessKeyId, secretAccessKey, bucket } : null;
 }
 
 /** The S3 API URL of an object: every key segment URI-encoded (keys hold `%` from their ids). */

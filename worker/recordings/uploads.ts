@@ -15,36 +15,28 @@ import {
   type Upload,
   type UploadOwner,
 } from "../db/uploads";
+import { workerConfig } from "../config";
 import type { Env } from "../env";
 import { Problem, problem } from "../http/problem";
 import { inBoundedBatches } from "../retention";
 import { trackKey } from "../media/keys";
 import type { CompleteInput, UploadInput } from "../schemas/uploads";
-import { declaredLength, isLengthError, MAX_BODY_BYTES, mediaType, recordStoredMedia, requireTrack, sizedBody } from "./ingest";
-import { PRESIGN_SECONDS, presignParts, s3Config } from "./presign";
+import { declaredLength, isLengthError, mediaType, recordStoredMedia, requireTrack, sizedBody } from "./ingest";
+import { PRESIGN_SECONDS, presignParts } from "./presign";
 
 // Tracks larger than one request may carry (Cloudflare's edge: 100 MB on Free/Pro), in parts. Each
 // upload is one R2 multipart upload straight to the track's key: until it completes R2 holds no
 // object there (a track that had media keeps serving it), and an aborted one leaves nothing.
 
-/** R2's smallest part (all but the last); the largest is what one request may carry. */
-const MIN_PART_SIZE = 5 * 2 ** 20;
 /** R2 aborts a multipart upload left incomplete this long (its default lifecycle rule). */
 const UPLOAD_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /**
- * Parts are as large as a request may be (fewest requests), unless UPLOAD_PART_SIZE asks for less.
- * R2 wants every part but the last of one size, at least 5 MiB: with at most 5 GiB that is at most
- * 1024 parts, well inside R2's 10,000.
+ * Parts are as large as a request may be (fewest requests), unless UPLOAD_PART_SIZE asks for less
+ * (worker/config.ts). R2 wants every part but the last of one size, at least 5 MiB: with at most
+ * 5 GiB that is at most 1024 parts, well inside R2's 10,000.
  */
-function partSize(env: Env): number {
-  if (!env.UPLOAD_PART_SIZE) return MAX_BODY_BYTES;
-  const size = Number(env.UPLOAD_PART_SIZE);
-  if (!Number.isInteger(size) || size < MIN_PART_SIZE || size > MAX_BODY_BYTES) {
-    throw new Error(`UPLOAD_PART_SIZE must be a byte count from ${MIN_PART_SIZE} to ${MAX_BODY_BYTES}, not "${env.UPLOAD_PART_SIZE}"`);
-  }
-  return size;
-}
+const partSize = (env: Env): number => workerConfig(env).uploadPartSize;
 
 const owner = (p: Principal, conversationId: string, trackId: string): UploadOwner => ({ organizationId: p.organizationId, conversationId, trackId });
 
@@ -86,7 +78,7 @@ export async function createUpload(env: Env, p: Principal, conversationId: strin
   };
   await insertUpload(env.DB, row);
   const created = { uploadId: row.id, partSize: row.partSize, partCount: row.partCount };
-  const s3 = s3Config(env);
+  const s3 = workerConfig(env).s3;
   if (!s3) return created;
   const parts = await presignParts(s3, { mediaKey, r2UploadId: r2.uploadId, partCount: row.partCount, sizeOf: (n) => expectedSize(row, n) });
   return { ...created, parts, expiresInSeconds: PRESIGN_SECONDS };

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { z } from "zod";
-import { INTERNAL_ROUTES as ROUTES, MultipartCompleteSchema, RenderReportSchema } from "../../contract/renderer";
+import { FORMATS, INTERNAL_ROUTES as ROUTES, MultipartCompleteSchema, RenderReportSchema } from "../../contract/renderer";
 import { holdsLease } from "../db/compositions";
 import { findTrackMedia } from "../db/recordings";
 import type { AppEnv } from "../env";
@@ -45,7 +45,7 @@ export const internal = new Hono<AppEnv>()
     const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
     if (!c.req.raw.body || !c.req.header("Content-Length")) throw problem.status(411, "Content-Length is required.");
     const key = runOutputKey(row, token);
-    const object = await c.env.MEDIA.put(key, c.req.raw.body, { httpMetadata: { contentType: row.format === "MP3" ? "audio/mpeg" : "video/mp4" } });
+    const object = await c.env.MEDIA.put(key, c.req.raw.body, { httpMetadata: { contentType: FORMATS[row.format].contentType } });
     await stillLeased(c, row.id, token, key);
     return c.json({ key: "output", size: object?.size ?? 0 }, 200);
   })
@@ -65,7 +65,7 @@ export const internal = new Hono<AppEnv>()
   .on(ROUTES.multipartCreate.method, ROUTES.multipartCreate.path, async (c) => {
     const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
     const upload = await c.env.MEDIA.createMultipartUpload(runOutputKey(row, token), {
-      httpMetadata: { contentType: row.format === "MP3" ? "audio/mpeg" : "video/mp4" },
+      httpMetadata: { contentType: FORMATS[row.format].contentType },
     });
     return c.json({ uploadId: upload.uploadId }, 200);
   })

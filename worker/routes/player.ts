@@ -4,14 +4,12 @@ import { createRouter } from "../http/router";
 import { problem } from "../http/problem";
 import { REVIEW_ASSET_NAMES } from "../jobs/review-assets";
 import { mediaLink, openSignedMedia } from "../media/links";
+import { DEFAULT_EXPIRES_SECONDS, MAX_EXPIRES_SECONDS } from "../media/signing";
 import { bearerSecurity, conflictResponse, Id, problemResponses, signatureSecurity } from "../schemas/common";
 import { CompositionPath } from "../schemas/composition";
 
 // Seed section "Composition Media Player".
 const tags = ["Composition Media Controller"];
-
-export const MAX_LINK_SECONDS = 604_800;
-export const DEFAULT_LINK_SECONDS = 3600;
 
 const CompositionResourceMessage = z
   .object({ url: z.string().url(), validUntil: z.string() })
@@ -24,9 +22,9 @@ const LinkQuery = z.object({
     .string()
     .regex(/^\d+$/, "ttl must be a whole number of seconds")
     .transform(Number)
-    .pipe(z.number().int().min(1).max(MAX_LINK_SECONDS))
+    .pipe(z.number().int().min(1).max(MAX_EXPIRES_SECONDS))
     .optional()
-    .openapi({ description: `Beyond the seed: link lifetime in seconds (default ${DEFAULT_LINK_SECONDS}, max ${MAX_LINK_SECONDS})` }),
+    .openapi({ description: `Beyond the seed: link lifetime in seconds (default ${DEFAULT_EXPIRES_SECONDS}, max ${MAX_EXPIRES_SECONDS})` }),
   asset: z
     .enum(REVIEW_ASSET_NAMES)
     .optional()
@@ -102,7 +100,7 @@ for (const disposition of ["inline", "attachment"] as const) {
       conversationId,
       compositionId,
       disposition,
-      ttlSeconds: query.ttl ?? DEFAULT_LINK_SECONDS,
+      ttlSeconds: query.ttl ?? DEFAULT_EXPIRES_SECONDS,
       requestUrl: c.req.url,
       asset: query.asset,
     });

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireRoles } from "../auth/middleware";
+import { workerConfig } from "../config";
 import { findVisibleComposition } from "../db/compositions";
 import { createRouter } from "../http/router";
 import { problem } from "../http/problem";
@@ -131,8 +132,9 @@ export const webhooks = createRouter()
   .openapi(create, async (c) => c.json(await createEndpoint(c.env, c.get("principal").organizationId, c.req.valid("json")), 201))
   .openapi(list, async (c) => c.json(await listEndpoints(c.env.DB, c.get("principal").organizationId), 200))
   .openapi(secret, async (c) => {
-    if (!c.env.WEBHOOK_SIGNING_SECRET) throw problem.status(503, "WEBHOOK_SIGNING_SECRET is not configured.");
-    return c.json({ secret: await callbackSecret(c.env.WEBHOOK_SIGNING_SECRET, c.get("principal").organizationId) }, 200);
+    const signing = workerConfig(c.env).webhookSigningSecret;
+    if (!signing) throw problem.status(503, "WEBHOOK_SIGNING_SECRET is not configured.");
+    return c.json({ secret: await callbackSecret(signing, c.get("principal").organizationId) }, 200);
   })
   .openapi(read, async (c) => c.json(await getEndpoint(c.env.DB, c.get("principal").organizationId, c.req.valid("param").id), 200))
   .openapi(patch, async (c) => {

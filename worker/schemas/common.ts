@@ -14,7 +14,6 @@ export const Priority = z.number().int().min(0).max(10).openapi({ description: "
 
 export const RESOLUTIONS = ["320x240", "640x360", "640x480", "854x480", "1280x720", "1920x1080"] as const;
 export const COMPOSITION_TYPES = ["AUDIO", "VIDEO"] as const;
-export const STATES = ["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"] as const;
 
 export const ProblemSchema = z
   .object({

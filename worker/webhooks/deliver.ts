@@ -1,3 +1,4 @@
+import { workerConfig } from "../config";
 import type { WebhookDeliveryRow } from "../db/schema";
 import { endpointSigning } from "../db/webhook-endpoints";
 import {
@@ -51,8 +52,9 @@ async function secretFor(env: Env, d: WebhookDeliveryRow, now: number): Promise<
   const refusal = targetRefusal(d.targetUrl, loopbackAllowed(env));
   if (refusal) return { refused: `the target is not allowed: it ${refusal}` };
   if (d.endpointId === null) {
-    if (!env.WEBHOOK_SIGNING_SECRET) return { failed: "WEBHOOK_SIGNING_SECRET is not configured" };
-    return { secrets: [await callbackSecret(env.WEBHOOK_SIGNING_SECRET, d.organizationId)] };
+    const callbackSigning = workerConfig(env).webhookSigningSecret;
+    if (!callbackSigning) return { failed: "WEBHOOK_SIGNING_SECRET is not configured" };
+    return { secrets: [await callbackSecret(callbackSigning, d.organizationId)] };
   }
   const ep = await endpointSigning(env.DB, d.organizationId, d.endpointId);
   if (!ep) return { refused: "the webhook endpoint was deleted" };

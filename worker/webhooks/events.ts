@@ -1,3 +1,4 @@
+import { workerConfig } from "../config";
 import type { CompositionRow } from "../db/schema";
 import type { Announce } from "../db/webhook-deliveries";
 import type { Env } from "../env";
@@ -21,7 +22,7 @@ export function redact(text: string | null): string | null {
 
 async function completedLinks(env: Env, row: CompositionRow) {
   // Only the public origin may appear; without one there is no link a receiver could use.
-  const origin = (env.PUBLIC_BASE_URL ?? "").replace(/\/$/, "");
+  const origin = workerConfig(env).publicBaseUrl;
   if (!origin || !row.outputKey) return null;
   const [inline, attachment] = await Promise.all([
     signLink(env, row, "inline", EVENT_LINK_SECONDS, origin),

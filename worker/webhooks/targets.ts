@@ -1,3 +1,4 @@
+import { workerConfig } from "../config";
 import type { Env } from "../env";
 import { problem } from "../http/problem";
 
@@ -6,8 +7,8 @@ import { problem } from "../http/problem";
 
 export const MAX_URL_LENGTH = 2048;
 
-export function loopbackAllowed(env: Pick<Env, "ALLOW_LOOPBACK_CALLBACKS">): boolean {
-  return env.ALLOW_LOOPBACK_CALLBACKS === "true";
+export function loopbackAllowed(env: Env): boolean {
+  return workerConfig(env).allowLoopbackCallbacks;
 }
 
 function ipv4(host: string): number[] | null {

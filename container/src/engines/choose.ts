@@ -8,11 +8,6 @@ import type { Engine } from "./types.ts";
  */
 export const WASM_MAX_INPUT_BYTES = 1.25 * 1024 * 1024;
 
-export function wasmMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env.RENDERER_WASM_MAX_BYTES);
-  return env.RENDERER_WASM_MAX_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : WASM_MAX_INPUT_BYTES;
-}
-
 export interface AvailableEngines {
   native?: Engine;
   wasm?: Engine;
@@ -22,7 +17,7 @@ export function chooseEngine(
   kind: "audio" | "video",
   inputBytes: number,
   engines: AvailableEngines,
-  maxWasmBytes = wasmMaxBytes(),
+  maxWasmBytes = WASM_MAX_INPUT_BYTES,
 ): Engine {
   if (engines.wasm && kind === "audio" && inputBytes < maxWasmBytes) return engines.wasm;
   if (engines.native) return engines.native;

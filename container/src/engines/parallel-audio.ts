@@ -31,6 +31,7 @@ import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import type { Writable } from "node:stream";
 import { SAMPLE_RATE, type RenderPlan } from "../planner/types.ts";
+import { rendererConfig } from "../config.ts";
 import { chunkCount, chunkLayout, encodeWindows, MIN_CHUNK_SECONDS, type ChunkLayout } from "./chunked-mp3.ts";
 import { pipelineFor, type PipelineSpec } from "./pipeline-spec.ts";
 import { exitError, spawnFfmpeg, type Exit, type FfmpegProcess, type SpawnOptions } from "./ffmpeg-runner.ts";
@@ -193,12 +194,11 @@ function outcome(ends: readonly StageEnd[], joined: number[] | Error | undefined
  */
 export function withParallelAudio(engine: Engine, o: ParallelAudioOptions = {}): Engine {
   const cores = o.cores ?? availableParallelism();
-  const env = process.env.RENDERER_PARALLEL_AUDIO_MIN_SECONDS;
-  const minSeconds = o.minSeconds ?? (env !== undefined && env !== "" && Number.isFinite(Number(env)) ? Number(env) : PARALLEL_AUDIO_MIN_SECONDS);
-  const chunkEnv = process.env.RENDERER_CHUNK_MIN_SECONDS;
-  const chunkMinSeconds = o.chunkMinSeconds ?? (chunkEnv && Number(chunkEnv) > 0 ? Number(chunkEnv) : MIN_CHUNK_SECONDS);
+  const tuned = rendererConfig();
+  const minSeconds = o.minSeconds ?? tuned.parallelAudioMinSeconds ?? PARALLEL_AUDIO_MIN_SECONDS;
+  const chunkMinSeconds = o.chunkMinSeconds ?? tuned.chunkMinSeconds ?? MIN_CHUNK_SECONDS;
   if (engine.name !== "native" || cores < 2) return engine;
-  const ffmpeg = o.ffmpegPath ?? (process.env.FFMPEG_PATH || "ffmpeg");
+  const ffmpeg = o.ffmpegPath ?? tuned.engines.ffmpegPath ?? "ffmpeg";
   const info = o.onInfo ?? (() => {});
   return {
     name: engine.name,

@@ -2,6 +2,7 @@
 import { execFile } from "node:child_process";
 import { access, constants } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
+import { rendererConfig, type EngineSettings } from "../config.ts";
 import { createProber } from "../probe.ts";
 import type { AvailableEngines } from "./choose.ts";
 import { createNativeEngine, nativeFfprobe } from "./native.ts";
@@ -22,8 +23,8 @@ async function executable(path: string): Promise<boolean> {
   return access(path, constants.X_OK).then(() => true, () => false);
 }
 
-async function which(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? "").split(delimiter).filter(Boolean)) {
+async function which(name: string, searchPath: string): Promise<string | undefined> {
+  for (const dir of searchPath.split(delimiter).filter(Boolean)) {
     const p = join(dir, name);
     if (await executable(p)) return p;
   }
@@ -38,17 +39,17 @@ function version(bin: string): Promise<string | undefined> {
   });
 }
 
-export async function setupEngines(env: NodeJS.ProcessEnv = process.env): Promise<EngineSet> {
-  const noNative = env.RENDERER_DISABLE_NATIVE === "1" || env.RENDERER_DISABLE_NATIVE === "true";
+export async function setupEngines(settings: EngineSettings = rendererConfig().engines): Promise<EngineSet> {
+  const noNative = settings.disableNative;
   let ffmpeg: string | undefined;
   let ffprobe: string | undefined;
   let ffmpegVersion: string | undefined;
   if (!noNative) {
-    ffmpeg = env.FFMPEG_PATH || (await which("ffmpeg", env));
+    ffmpeg = settings.ffmpegPath || (await which("ffmpeg", settings.searchPath));
     ffmpegVersion = ffmpeg ? await version(ffmpeg) : undefined;
     if (!ffmpegVersion) ffmpeg = undefined;
     const sibling = ffmpeg ? join(dirname(ffmpeg), "ffprobe") : undefined;
-    ffprobe = env.FFPROBE_PATH || (sibling && (await executable(sibling)) ? sibling : await which("ffprobe", env));
+    ffprobe = settings.ffprobePath || (sibling && (await executable(sibling)) ? sibling : await which("ffprobe", settings.searchPath));
     if (ffprobe && !(await version(ffprobe))) ffprobe = undefined;
   }
 
