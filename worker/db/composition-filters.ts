@@ -1,8 +1,8 @@
 import { and, eq, inArray, type SQL } from "drizzle-orm";
-import { compositions, type CompositionState } from "./schema";
+import { compositions, type CompositionRow } from "./schema";
 
 export interface CompositionFilters {
-  state?: CompositionState[];
+  state?: CompositionRow["state"][];
   conversationId?: string;
 }
 

@@ -7,7 +7,8 @@ import { findRecording, recordingMessage } from "../db/recordings";
 import { compositions } from "../db/schema";
 import { createRouter } from "../http/router";
 import { problem } from "../http/problem";
-import { bearerSecurity, Id, problemResponses, STATES } from "../schemas/common";
+import { COMPOSITION_STATES } from "../db/schema";
+import { bearerSecurity, Id, problemResponses } from "../schemas/common";
 import { PageCompositionView, PagingQuery } from "../schemas/page";
 import { CompositionMessage, ConversationPath } from "../schemas/recording";
 import { pageResponse, resolvePaging } from "../http/paging";
@@ -17,7 +18,7 @@ const tags = ["Composition Query Controller"];
 
 // Beyond the seed: the console's filters (repeat `state` for several).
 const ListQuery = PagingQuery.extend({
-  state: z.union([z.enum(STATES), z.array(z.enum(STATES))]).optional().openapi({ description: "Beyond the seed: only these states (repeatable)" }),
+  state: z.union([z.enum(COMPOSITION_STATES), z.array(z.enum(COMPOSITION_STATES))]).optional().openapi({ description: "Beyond the seed: only these states (repeatable)" }),
   conversationId: Id.optional().openapi({ description: "Beyond the seed: only this conversation's compositions" }),
 });
 
