@@ -6,7 +6,17 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".wrangler/", "container/dist/", "bench/results/", "migrations/", "coverage/"] },
+  {
+    ignores: [
+      "node_modules/",
+      ".wrangler/",
+      "container/dist/",
+      "bench/results/",
+      "migrations/",
+      "coverage/",
+      "worker/console/files.generated.ts",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,6 +25,11 @@ export default tseslint.config(
       // `_`-prefixed names are deliberately unused (positional parameters, destructured rests).
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
     },
+  },
+  {
+    // The console's plain ES modules run in the browser.
+    files: ["console/**/*.js"],
+    languageOptions: { globals: globals.browser },
   },
   {
     // Tests and benchmarks read arbitrary JSON answers; typing each one would add noise, not safety.

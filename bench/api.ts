@@ -30,8 +30,19 @@ export interface LoadResult {
 }
 
 /** autocannon in its own process (JSON out). */
-export function autocannon(url: string, o: { method?: string; headers?: Record<string, string>; body?: string; seconds?: number } = {}): Promise<LoadResult> {
-  const args = [join(ROOT, "node_modules", "autocannon", "autocannon.js"), "-j", "-n", "-c", String(CONNECTIONS), "-d", String(o.seconds ?? SECONDS)];
+export function autocannon(
+  url: string,
+  o: { method?: string; headers?: Record<string, string>; body?: string; seconds?: number } = {},
+): Promise<LoadResult> {
+  const args = [
+    join(ROOT, "node_modules", "autocannon", "autocannon.js"),
+    "-j",
+    "-n",
+    "-c",
+    String(CONNECTIONS),
+    "-d",
+    String(o.seconds ?? SECONDS),
+  ];
   if (o.method) args.push("-m", o.method);
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push("-H", `${k}=${v}`);
   if (o.body !== undefined) args.push("-b", o.body);
@@ -45,8 +56,20 @@ export function autocannon(url: string, o: { method?: string; headers?: Record<s
     child.on("error", reject);
     child.on("close", (code) => {
       if (code !== 0) return reject(new Error(`autocannon failed (${code}): ${err.slice(-500)}`));
-      const j = JSON.parse(out) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number };
-      resolve({ rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, requests: j.requests.total, non2xx: j.non2xx, errors: j.errors });
+      const j = JSON.parse(out) as {
+        requests: { average: number; total: number };
+        latency: { p50: number; p99: number };
+        non2xx: number;
+        errors: number;
+      };
+      resolve({
+        rps: j.requests.average,
+        p50: j.latency.p50,
+        p99: j.latency.p99,
+        requests: j.requests.total,
+        non2xx: j.non2xx,
+        errors: j.errors,
+      });
     });
   });
 }
@@ -86,20 +109,27 @@ export async function benchApi(): Promise<Report[]> {
   try {
     const conversationId = "bench-api";
     const track = await cachedTrack({ name: "api-2s", format: "webm", durationSec: 2, audio: { frequency: 440 } });
-    await ingestRecording(s, conversationId, 2, [{ id: "t0", participantId: "p0", start: 0, audio: true, video: false, file: track, contentType: "audio/webm" }]);
+    await ingestRecording(s, conversationId, 2, [
+      { id: "t0", participantId: "p0", start: 0, audio: true, video: false, file: track, contentType: "audio/webm" },
+    ]);
     const t0 = performance.now();
     await seed(s, conversationId);
     console.log(`  seeded ${ROWS} compositions (requested and dispatched) in ${fmt.s((performance.now() - t0) / 1000)}`);
 
-    const link = await s.api("GET", `/player/${conversationId}/${first!.jobId}/url/inline?conversationId=${conversationId}&id=${first!.jobId}`, {
-      as: SUPERVISOR,
-      headers: { Referer: "https://agent.example/" },
-    });
+    const link = await s.api(
+      "GET",
+      `/player/${conversationId}/${first!.jobId}/url/inline?conversationId=${conversationId}&id=${first!.jobId}`,
+      {
+        as: SUPERVISOR,
+        headers: { Referer: "https://agent.example/" },
+      },
+    );
     if (link.status !== 200) throw new Error(`signed link: ${link.status} ${link.text}`);
     const signedUrl = link.json.url as string;
     const probe = await fetch(signedUrl, { headers: { Range: RANGE } });
     const got = Buffer.from(await probe.arrayBuffer());
-    if (probe.status !== 206 || !got.equals(patternChunk(1 << 20, 65536))) throw new Error(`range read returned ${probe.status}, ${got.length} bytes`);
+    if (probe.status !== 206 || !got.equals(patternChunk(1 << 20, 65536)))
+      throw new Error(`range read returned ${probe.status}, ${got.length} bytes`);
 
     const token = await s.token(SUPERVISOR);
     const auth = { Authorization: `Bearer ${token}` };

@@ -36,7 +36,9 @@ interface Usage {
 }
 
 /** The renderer's pipeline for `args`, each stage under /usr/bin/time for its CPU. */
-async function timedPipeline(spec: Exclude<ReturnType<typeof pipelineFor>, string>): Promise<{ wall: number; stages: Record<string, Usage> }> {
+async function timedPipeline(
+  spec: Exclude<ReturnType<typeof pipelineFor>, string>,
+): Promise<{ wall: number; stages: Record<string, Usage> }> {
   const t0 = performance.now();
   const stages: Record<string, Usage> = {};
   const procs: [string, ChildProcess, () => string][] = [];
@@ -63,7 +65,9 @@ async function timedPipeline(spec: Exclude<ReturnType<typeof pipelineFor>, strin
 
 function timedCommand(args: string[]): Promise<Usage> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TIME, ["-f", "@@time %e %U %S %w %c", FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(TIME, ["-f", "@@time %e %U %S %w %c", FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", ...args], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let err = "";
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.on("error", reject);
@@ -82,13 +86,23 @@ export async function benchAudioProfile(): Promise<Report[]> {
   try {
     const full = await cachedTracks(audioSpecs(4, 1800));
     const files = await Promise.all(full.map((f, i) => cachedCut(f, `profile-${SECONDS}s-p${i}`, SECONDS)));
-    const job = localJob({ type: "AUDIO", spanSec: SECONDS, tracks: files.map((file) => ({ file, offsetSec: 0, audio: true, video: false })) });
+    const job = localJob({
+      type: "AUDIO",
+      spanSec: SECONDS,
+      tracks: files.map((file) => ({ file, offsetSec: 0, audio: true, video: false })),
+    });
     const singleOut = join(dir, "single.mp3");
     const { plan, facts, inputs } = await localPlan(job, files, singleOut);
     console.log(`  load ${loadNow()}`);
 
     const single = await timedCommand(plan.args);
-    const decodeTogether = await timedCommand([...files.flatMap((f) => ["-i", f]), ...files.flatMap((_, i) => ["-map", `${i}:a`]), "-f", "null", "-"]);
+    const decodeTogether = await timedCommand([
+      ...files.flatMap((f) => ["-i", f]),
+      ...files.flatMap((_, i) => ["-map", `${i}:a`]),
+      "-f",
+      "null",
+      "-",
+    ]);
     const decodeApart = await Promise.all(files.map((f) => timedCommand(["-i", f, "-f", "null", "-"])));
     const decodeApartCpu = decodeApart.reduce((n, u) => n + u.cpu, 0);
     const spec = pipelineFor({ ...plan, output: join(dir, "pipeline.mp3"), args: [...plan.args.slice(0, -1), join(dir, "pipeline.mp3")] });
@@ -101,7 +115,11 @@ export async function benchAudioProfile(): Promise<Report[]> {
     const pipeCpu = decCpu + enc.cpu + mix.cpu;
     const identical = readFileSync(singleOut).equals(readFileSync(join(dir, "pipeline.mp3")));
 
-    report.add({ metric: "single command", value: `${fmt.s(single.wall)} wall, ${fmt.s(single.cpu)} CPU`, note: `${single.switches} context switches` });
+    report.add({
+      metric: "single command",
+      value: `${fmt.s(single.wall)} wall, ${fmt.s(single.cpu)} CPU`,
+      note: `${single.switches} context switches`,
+    });
     report.add({
       metric: "decoding 4 inputs in one ffmpeg",
       value: `${fmt.s(decodeTogether.cpu)} CPU`,
@@ -141,12 +159,17 @@ export async function benchAudioProfile(): Promise<Report[]> {
         const out = name === "2 windows" ? windowedOut : join(dir, `${name.replace(/\W/g, "")}.mp3`);
         const runPlan: RenderPlan = { ...plan, output: out, args: [...plan.args.slice(0, -1), out] };
         const t0 = performance.now();
-        await withParallelAudio(native, { cores: 2, onInfo: (l) => info.push(l), ...o }).run(runPlan, { signal: new AbortController().signal, onProgress: () => {} });
+        await withParallelAudio(native, { cores: 2, onInfo: (l) => info.push(l), ...o }).run(runPlan, {
+          signal: new AbortController().signal,
+          onProgress: () => {},
+        });
         const wall = (performance.now() - t0) / 1000;
         best.set(name, Math.min(best.get(name) ?? Infinity, wall));
         if (name === "2 windows") joins = (/samples ([\d, ]+)/.exec(info.join(""))?.[1] ?? "").split(", ").filter(Boolean).map(Number);
       }
-      console.log(`  round ${round + 1}: ${[...best.keys()].map((k) => `${k} ${fmt.s(best.get(k)!)}`).join(", ")} (best so far); load ${loadNow()}`);
+      console.log(
+        `  round ${round + 1}: ${[...best.keys()].map((k) => `${k} ${fmt.s(best.get(k)!)}`).join(", ")} (best so far); load ${loadNow()}`,
+      );
     }
     const windowSeams = await compareSeams(singleOut, windowedOut, joins, SECONDS * 48_000);
     const ws = windowSeams.joins[0];

@@ -96,9 +96,14 @@ async function runCase(s: BenchStack, c: Case, dir: string, report: Report): Pro
   const identical = sameBytes(out, baselineOut);
   const lines = rendererLines(s, best.id);
   const rendered = Number(/rendered in ([\d.]+) s/.exec(lines.join("\n"))?.[1] ?? NaN);
-  const how = lines.find((l) => l.startsWith("parallel audio")) ?? (c.type === "AUDIO" ? "single command" : "single command (x264 threads)");
+  const how =
+    lines.find((l) => l.startsWith("parallel audio")) ?? (c.type === "AUDIO" ? "single command" : "single command (x264 threads)");
 
-  report.add({ metric: "realtime factor (media s / wall s)", value: `${(c.spanSec / best.seconds).toFixed(1)}×`, baseline: `${(c.spanSec / bestBase.wall).toFixed(1)}×` });
+  report.add({
+    metric: "realtime factor (media s / wall s)",
+    value: `${(c.spanSec / best.seconds).toFixed(1)}×`,
+    baseline: `${(c.spanSec / bestBase.wall).toFixed(1)}×`,
+  });
   report.add({
     metric: "request → COMPLETED",
     value: fmt.s(best.seconds),
@@ -133,7 +138,9 @@ async function runCase(s: BenchStack, c: Case, dir: string, report: Report): Pro
   report.note(
     `for ${c.goal}× end to end with this render, dispatch, probing, transfers and reports would have to fit in ${fmt.s(Math.max(0, budget))}; they took ${fmt.s(best.seconds - rendered)}`,
   );
-  report.note(`single command used ${((bestBase.user + bestBase.sys) / bestBase.wall).toFixed(2)} cores on average (CPU ${fmt.s(bestBase.user + bestBase.sys)} / wall ${fmt.s(bestBase.wall)})`);
+  report.note(
+    `single command used ${((bestBase.user + bestBase.sys) / bestBase.wall).toFixed(2)} cores on average (CPU ${fmt.s(bestBase.user + bestBase.sys)} / wall ${fmt.s(bestBase.wall)})`,
+  );
   const how2 = lines.find((l) => l.startsWith("parallel audio")) ?? "";
   const joins = (/joined at samples ([\d, ]+)/.exec(how2)?.[1] ?? "").split(", ").filter(Boolean).map(Number);
   if (joins.length) {
@@ -157,12 +164,23 @@ async function runCase(s: BenchStack, c: Case, dir: string, report: Report): Pro
     return;
   }
   report.note(`output identical to the single command's, byte for byte: ${identical ? "yes" : "NO"}`);
-  report.add({ metric: "output = single command's bytes", value: identical ? "identical" : "differs", goal: "same output", met: identical });
+  report.add({
+    metric: "output = single command's bytes",
+    value: identical ? "identical" : "differs",
+    goal: "same output",
+    met: identical,
+  });
   if (c.type === "AUDIO") {
     // No joins to hear: the MP3 is the single command's, so its length is checked by decoding it.
     const decoded = (await decodeWindows(out, [], 0)).samples;
     const expected = Math.round(c.spanSec * 48_000);
-    report.add({ metric: "decoded length", value: `${decoded} samples`, baseline: `${expected} (${c.spanSec} s at 48 kHz)`, goal: "exact", met: decoded === expected });
+    report.add({
+      metric: "decoded length",
+      value: `${decoded} samples`,
+      baseline: `${expected} (${c.spanSec} s at 48 kHz)`,
+      goal: "exact",
+      met: decoded === expected,
+    });
   }
 }
 
@@ -178,13 +196,31 @@ export async function benchCompose(which: readonly ("audio" | "video")[] = ["aud
       const report = new Report("1a AUDIO 4×30 min");
       reports.push(report);
       console.log("\n## 1a. AUDIO: 4 participants × 30 min of Opus WebM → MP3");
-      await runCase(s, { name: "audio", type: "AUDIO", conversationId: "bench-audio", spanSec: 1800, files: audioFiles, offsets: [0, 0, 0, 0], goal: 1.6 }, dir, report);
+      await runCase(
+        s,
+        { name: "audio", type: "AUDIO", conversationId: "bench-audio", spanSec: 1800, files: audioFiles, offsets: [0, 0, 0, 0], goal: 1.6 },
+        dir,
+        report,
+      );
     }
     if (which.includes("video")) {
       const report = new Report("1b VIDEO 1280x720");
       reports.push(report);
       console.log("\n## 1b. VIDEO 1280x720: 4 × 2 min 640x480 VP8 + Opus, joins at 0/15/30/45 s");
-      await runCase(s, { name: "video", type: "VIDEO", conversationId: "bench-video", spanSec: 165, files: videoFiles, offsets: [0, 15, 30, 45], goal: 0.9 }, dir, report);
+      await runCase(
+        s,
+        {
+          name: "video",
+          type: "VIDEO",
+          conversationId: "bench-video",
+          spanSec: 165,
+          files: videoFiles,
+          offsets: [0, 15, 30, 45],
+          goal: 0.9,
+        },
+        dir,
+        report,
+      );
     }
   } finally {
     await s.dispose();

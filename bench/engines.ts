@@ -40,7 +40,11 @@ export async function benchEngines(): Promise<Report[]> {
     for (const d of DURATIONS) {
       const files = await Promise.all(sources.map((src, i) => cachedCut(src, `engine-${d}s-p${i}`, d)));
       const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
-      const job = localJob({ type: "AUDIO", spanSec: d, tracks: files.map((file, i) => ({ file, offsetSec: i === 0 ? 0 : Math.min(2, d / 5), audio: true, video: false })) });
+      const job = localJob({
+        type: "AUDIO",
+        spanSec: d,
+        tracks: files.map((file, i) => ({ file, offsetSec: i === 0 ? 0 : Math.min(2, d / 5), audio: true, video: false })),
+      });
       const { plan } = await localPlan(job, files, join(dir, `out-${d}.mp3`));
       // One untimed run each: page cache, and wasm's lazily compiled functions for this graph.
       if (d <= 60) {
@@ -77,7 +81,8 @@ export async function benchEngines(): Promise<Report[]> {
     }
     if (crossover === null) {
       const first = rows[0]!;
-      if (first.wasm > Math.min(first.native, first.pipeline)) report.note("wasm is slower at every size measured: the threshold is below the smallest job");
+      if (first.wasm > Math.min(first.native, first.pipeline))
+        report.note("wasm is slower at every size measured: the threshold is below the smallest job");
       else report.note("wasm is faster at every size measured");
     }
     // A failed wasm run throws above: reaching here means it took every size.

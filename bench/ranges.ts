@@ -37,7 +37,10 @@ function readRange(url: string, start: number, headers: Record<string, string> =
       res.on("end", () => {
         const body = Buffer.concat(chunks);
         // Only the head and tail are compared: the pattern encodes each word's offset.
-        const ok = body.length === RANGE && body.subarray(0, 64).equals(patternChunk(start, 64)) && body.subarray(RANGE - 64).equals(patternChunk(start + RANGE - 64, 64));
+        const ok =
+          body.length === RANGE &&
+          body.subarray(0, 64).equals(patternChunk(start, 64)) &&
+          body.subarray(RANGE - 64).equals(patternChunk(start + RANGE - 64, 64));
         resolve({ ttfb, total: performance.now() - t0, status: res.statusCode ?? 0, ok });
       });
       res.on("error", reject);
@@ -67,12 +70,22 @@ async function measure(report: Report, what: string, url: string, headers?: Reco
     if (name !== "start") worst = Math.max(worst, ratio);
     report.add({
       metric: `${what}: 1 MiB @ ${name}`,
-      value: `TTFB ${fmt.ms(t)} (p90 ${fmt.ms(percentile(rs.map((r) => r.ttfb), 90))}), whole range ${fmt.ms(median(rs.map((r) => r.total)))}`,
+      value: `TTFB ${fmt.ms(t)} (p90 ${fmt.ms(
+        percentile(
+          rs.map((r) => r.ttfb),
+          90,
+        ),
+      )}), whole range ${fmt.ms(median(rs.map((r) => r.total)))}`,
       baseline: name === "start" ? undefined : `TTFB @ start ${fmt.ms(startTtfb)}`,
       ratio: name === "start" ? undefined : fmt.x(ratio),
     });
   }
-  report.add({ metric: `${what}: flat in the offset`, value: `worst ${fmt.x(worst)} of start`, goal: "≤ 1.5× (no read-through)", met: worst <= 1.5 });
+  report.add({
+    metric: `${what}: flat in the offset`,
+    value: `worst ${fmt.x(worst)} of start`,
+    goal: "≤ 1.5× (no read-through)",
+    met: worst <= 1.5,
+  });
 }
 
 /** Uploads `size` pattern bytes in the parts the API asks for; returns how many parts it took. */
@@ -85,7 +98,9 @@ async function uploadInParts(s: BenchStack, uploads: string, size: number): Prom
     const start = (n - 1) * partSize;
     const url = `${s.apiUrl}${uploads}/${uploadId}/parts/${n}`;
     const put = await retryOnRestart(async () => {
-      const r = await putStream(url, token, Math.min(partSize, size - start), "application/octet-stream", (o, len) => patternChunk(start + o, len));
+      const r = await putStream(url, token, Math.min(partSize, size - start), "application/octet-stream", (o, len) =>
+        patternChunk(start + o, len),
+      );
       return { ...r, text: r.body };
     });
     if (put.status !== 200) throw new Error(`part ${n} of ${partCount}: ${put.status} ${put.body}`);
@@ -144,7 +159,10 @@ export async function benchRanges(): Promise<Report[]> {
     });
     const outSec = (performance.now() - t1) / 1000;
     if (out.status !== 200) throw new Error(`output PUT: ${out.status} ${out.body}`);
-    report.add({ metric: "1 GiB PUT to the renderer's output route (streamed)", value: `accepted in ${fmt.s(outSec)} (${(SIZE / 2 ** 20 / outSec).toFixed(0)} MiB/s)` });
+    report.add({
+      metric: "1 GiB PUT to the renderer's output route (streamed)",
+      value: `accepted in ${fmt.s(outSec)} (${(SIZE / 2 ** 20 / outSec).toFixed(0)} MiB/s)`,
+    });
     await sendReport(j, { event: "completed", attempt: j.attempt, durationMs: 3_600_000, size: SIZE, engine: "native" });
 
     const link = await s.api("GET", `/player/${conversationId}/${r.id}/url/inline?conversationId=${conversationId}&id=${r.id}`, {

@@ -42,7 +42,14 @@ function readmeSection(m: Record<string, string>, started: Date, minutes: number
     "",
     markdownTable(rows),
     "",
-    `Goals: ${goals.filter((g) => g.met).length} of ${goals.length} met${goals.some((g) => !g.met) ? ` (not met: ${goals.filter((g) => !g.met).map((g) => `${g.section}, ${g.metric}`).join("; ")})` : ""}.`,
+    `Goals: ${goals.filter((g) => g.met).length} of ${goals.length} met${
+      goals.some((g) => !g.met)
+        ? ` (not met: ${goals
+            .filter((g) => !g.met)
+            .map((g) => `${g.section}, ${g.metric}`)
+            .join("; ")})`
+        : ""
+    }.`,
     "",
     "Measured along the way (from the same run):",
     "",
@@ -94,7 +101,11 @@ async function main(): Promise<void> {
   const writeReadme = process.argv.includes("--readme");
   const started = new Date();
   const m = machine();
-  console.log(`machine: ${Object.entries(m).map(([k, v]) => `${k} ${v}`).join("; ")}`);
+  console.log(
+    `machine: ${Object.entries(m)
+      .map(([k, v]) => `${k} ${v}`)
+      .join("; ")}`,
+  );
   const reports: Report[] = [];
   const loads: string[] = [loadNow()];
   for (const [name, run] of BENCHES) {
@@ -108,10 +119,26 @@ async function main(): Promise<void> {
   const rows = reports.flatMap((r) => r.rows);
   console.log(`\n# all figures (${minutes.toFixed(1)} min)\n\n${markdownTable(rows)}`);
   const goals = rows.filter((r) => r.met !== undefined);
-  console.log(`\ngoals met: ${goals.filter((g) => g.met).length} of ${goals.length}${goals.some((g) => !g.met) ? ` (not met: ${goals.filter((g) => !g.met).map((g) => `${g.section} ${g.metric}`).join("; ")})` : ""}`);
+  console.log(
+    `\ngoals met: ${goals.filter((g) => g.met).length} of ${goals.length}${
+      goals.some((g) => !g.met)
+        ? ` (not met: ${goals
+            .filter((g) => !g.met)
+            .map((g) => `${g.section} ${g.metric}`)
+            .join("; ")})`
+        : ""
+    }`,
+  );
 
   mkdirSync(join(HERE, "results"), { recursive: true });
-  writeFileSync(join(HERE, "results", "latest.json"), JSON.stringify({ started, minutes, machine: m, loads, rows, notes: reports.map((r) => ({ section: r.section, notes: r.notes })) }, null, 2));
+  writeFileSync(
+    join(HERE, "results", "latest.json"),
+    JSON.stringify(
+      { started, minutes, machine: m, loads, rows, notes: reports.map((r) => ({ section: r.section, notes: r.notes })) },
+      null,
+      2,
+    ),
+  );
   const section = readmeSection(m, started, minutes, reports, loads);
   writeFileSync(join(HERE, "results", "latest.md"), section);
   if (writeReadme) {

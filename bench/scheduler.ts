@@ -56,7 +56,9 @@ export async function benchScheduler(): Promise<Report[]> {
   try {
     const conversationId = "bench-scheduler";
     const track = await cachedTrack({ name: "api-2s", format: "webm", durationSec: 2, audio: { frequency: 440 } });
-    await ingestRecording(s, conversationId, 2, [{ id: "t0", participantId: "p0", start: 0, audio: true, video: false, file: track, contentType: "audio/webm" }]);
+    await ingestRecording(s, conversationId, 2, [
+      { id: "t0", participantId: "p0", start: 0, audio: true, video: false, file: track, contentType: "audio/webm" },
+    ]);
 
     const random = rng(20261120);
     const priorities = Array.from({ length: JOBS }, () => Math.floor(random() * 11));
@@ -115,13 +117,17 @@ export async function benchScheduler(): Promise<Report[]> {
     report.note(
       `a slot's cycle (medians): held ${HOLD_MS} ms + completing (output PUT + report, through the Worker) ${fmt.ms(median(completing))} + empty until the next dispatch (report → queue wake-up → batch → claim → POST /jobs) ${fmt.ms(median(refill))} (p90 ${fmt.ms(percentile(refill, 90))}) = ${fmt.ms(cycle)} → ${CAPACITY} slots ≈ ${((CAPACITY * 1000) / cycle).toFixed(1)} jobs/s`,
     );
-    report.note(`${JOBS} requests in ${fmt.s(submitSec)} (${(JOBS / submitSec).toFixed(0)}/s, ${SUBMITTERS} at a time); ${s.stub!.refused} dispatches refused as busy and requeued; ${redispatched} jobs dispatched twice; ${notDone} not COMPLETED; load ${load} → ${loadNow()}`);
+    report.note(
+      `${JOBS} requests in ${fmt.s(submitSec)} (${(JOBS / submitSec).toFixed(0)}/s, ${SUBMITTERS} at a time); ${s.stub!.refused} dispatches refused as busy and requeued; ${redispatched} jobs dispatched twice; ${notDone} not COMPLETED; load ${load} → ${loadNow()}`,
+    );
     report.add({
       metric: "priority inversions at dispatch",
       value: String(inversions),
       goal: "0",
       met: inversions === 0,
-      note: inversions ? `largest priority gap skipped: ${worstSkipped}` : `${JOBS} dispatches checked against every job queued before them`,
+      note: inversions
+        ? `largest priority gap skipped: ${worstSkipped}`
+        : `${JOBS} dispatches checked against every job queued before them`,
     });
     report.add({
       metric: "dispatch throughput",

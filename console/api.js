@@ -40,7 +40,12 @@ export function takeTokenFromFragment() {
 export function readClaims(token) {
   try {
     const part = token.split(".")[1] ?? "";
-    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+    const json = atob(
+      part
+        .replace(/-/g, "+")
+        .replace(/_/g, "/")
+        .padEnd(Math.ceil(part.length / 4) * 4, "="),
+    );
     const p = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (ch) => ch.charCodeAt(0))));
     /** @type {unknown[]} */
     const roles = Array.isArray(p.roles) ? p.roles : Array.isArray(p.realm_access?.roles) ? p.realm_access.roles : [];

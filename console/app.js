@@ -83,7 +83,11 @@ function failed(err) {
 }
 
 function listQuery() {
-  const q = new URLSearchParams({ scope: "visible", page: String(view.page), size: /** @type {HTMLSelectElement} */ ($("page-size")).value });
+  const q = new URLSearchParams({
+    scope: "visible",
+    page: String(view.page),
+    size: /** @type {HTMLSelectElement} */ ($("page-size")).value,
+  });
   q.set("sort", /** @type {HTMLSelectElement} */ ($("sort")).value);
   const state = /** @type {HTMLSelectElement} */ ($("filter-state")).value;
   const conversation = /** @type {HTMLInputElement} */ ($("filter-conversation")).value.trim();
@@ -149,7 +153,9 @@ function createRow(c) {
   tr.addEventListener("click", (e) => {
     const act = /** @type {HTMLElement} */ (e.target).closest("button")?.dataset.act;
     const current = view.rows.find((r) => r.id === c.id);
-    if (act && current) act === "open" ? player.open(current) : command(act, current);
+    if (!act || !current) return;
+    if (act === "open") player.open(current);
+    else command(act, current);
   });
   return tr;
 }

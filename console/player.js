@@ -45,7 +45,7 @@ export function createPlayer({ can, notify, onChange }) {
   let waveform = null;
   let dragging = false;
 
-  const duration = () => (media && Number.isFinite(media.duration) ? media.duration : durationSeconds(current?.duration ?? null) ?? 0);
+  const duration = () => (media && Number.isFinite(media.duration) ? media.duration : (durationSeconds(current?.duration ?? null) ?? 0));
 
   function describe() {
     if (!current) return;

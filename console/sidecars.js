@@ -81,7 +81,7 @@ export function parseThumbnails(text, base) {
     const at = lines.findIndex((l) => l.includes("-->"));
     const target = lines[at + 1];
     if (at < 0 || !target) continue;
-    const [from, to] = /** @type {[string, string]} */ (lines[at]?.split("-->").map((t) => t.trim().split(/\s/)[0] ?? ""));
+    const [from, to] = /** @type {[string, string]} */ ((lines[at] ?? "").split("-->").map((t) => t.trim().split(/\s/)[0] ?? ""));
     const [url, fragment] = target.trim().split("#xywh=");
     const box = (fragment ?? "").split(",").map(Number);
     if (!url || box.length !== 4 || box.some((n) => !Number.isFinite(n))) continue;

@@ -62,7 +62,8 @@ function fill(pattern: string, params: Record<string, string | number>): string 
  * its origin plus the API base path, without a trailing slash.
  */
 export function internalJobUrls(apiBase: string, jobId: string) {
-  const url = (route: InternalRoute, params: Record<string, string> = {}) => apiBase + fill(INTERNAL_ROUTES[route].path, { id: jobId, ...params });
+  const url = (route: InternalRoute, params: Record<string, string> = {}) =>
+    apiBase + fill(INTERNAL_ROUTES[route].path, { id: jobId, ...params });
   return {
     track: (trackId: string) => url("track", { trackId }),
     output: url("output"),

@@ -26,7 +26,9 @@ const rendererPort = portVar("RENDERER_PORT", port + 1);
 // Checked before anything starts: a taken port is said plainly, with a free one to use instead.
 if (!(await portFree(port, "127.0.0.1"))) {
   const free = await nextFreePorts(port, rendererPortSet ? 1 : 2, "127.0.0.1");
-  refuse(`port ${port} (the Worker, PORT) is already in use: stop what listens there, or pick another${free ? `, e.g. PORT=${free} npm start` : " with PORT=…"}`);
+  refuse(
+    `port ${port} (the Worker, PORT) is already in use: stop what listens there, or pick another${free ? `, e.g. PORT=${free} npm start` : " with PORT=…"}`,
+  );
 }
 if (!(await portFree(rendererPort))) {
   const free = await nextFreePorts(rendererPort);

@@ -144,7 +144,9 @@ export function writeVarsFile(path: string, vars: Record<string, string>): strin
     return `${k}='${v}'`;
   });
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `# Written by scripts/stack.ts for this stack's wrangler dev; not for editing.\n${lines.join("\n")}\n`, { mode: 0o600 });
+  writeFileSync(path, `# Written by scripts/stack.ts for this stack's wrangler dev; not for editing.\n${lines.join("\n")}\n`, {
+    mode: 0o600,
+  });
   chmodSync(path, 0o600); // mode applies only when the file is created
   return path;
 }
@@ -182,7 +184,17 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const envFiles = [...(o.envFiles ?? []), varsFile].flatMap((f) => ["--env-file", f]);
       worker = run(
         WRANGLER,
-        ["dev", "--ip", "127.0.0.1", "--port", String(o.port), "--persist-to", o.persistTo, "--show-interactive-dev-session=false", ...envFiles],
+        [
+          "dev",
+          "--ip",
+          "127.0.0.1",
+          "--port",
+          String(o.port),
+          "--persist-to",
+          o.persistTo,
+          "--show-interactive-dev-session=false",
+          ...envFiles,
+        ],
         { quiet: o.quiet, sink, env: { WRANGLER_SEND_METRICS: "false" } },
       );
       await waitForHttp(`${apiUrl}/health`, 60_000, worker);

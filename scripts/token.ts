@@ -15,7 +15,10 @@ const { values } = parseArgs({
     origin: { type: "string", default: `http://127.0.0.1:${process.env.PORT ?? "8787"}` },
   },
 });
-const roles = values.role.flatMap((r) => r.split(",")).map((r) => r.trim().toUpperCase()).filter(Boolean);
+const roles = values.role
+  .flatMap((r) => r.split(","))
+  .map((r) => r.trim().toUpperCase())
+  .filter(Boolean);
 const ttl = Number(values.ttl);
 if (!Number.isInteger(ttl) || ttl <= 0) {
   console.error("--ttl must be a positive whole number of seconds");

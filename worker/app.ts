@@ -112,7 +112,9 @@ function answerWithProblems(app: Hono<AppEnv>): void {
       }
       return problemResponse(c, problem.status(status as 400, detail));
     }
-    console.error(JSON.stringify({ msg: "unhandled error", requestId: c.get("requestId"), error: String(err), stack: (err as Error).stack }));
+    console.error(
+      JSON.stringify({ msg: "unhandled error", requestId: c.get("requestId"), error: String(err), stack: (err as Error).stack }),
+    );
     return problemResponse(c, problem.status(500, "An unexpected error occurred; it has been logged."));
   });
 }

@@ -99,7 +99,9 @@ const text = setting<string | null>(null, (raw) => ({ value: raw }));
 
 /** Claim paths: at least one non-empty name. */
 const claimPaths = (fallback: string) =>
-  setting(fallback, (raw) => (raw.split(",").some((p) => p.trim()) ? { value: raw } : { wrong: `must name at least one claim, not ${shown(raw)}` }));
+  setting(fallback, (raw) =>
+    raw.split(",").some((p) => p.trim()) ? { value: raw } : { wrong: `must name at least one claim, not ${shown(raw)}` },
+  );
 
 const S3_VARS = ["R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "R2_BUCKET"] as const;
 
@@ -141,7 +143,11 @@ const Schema = z
     }
     const missing = S3_VARS.filter((k) => !v[k]);
     if (missing.length > 0 && missing.length < S3_VARS.length) {
-      ctx.addIssue({ code: "custom", path: [missing[0]!], message: `is missing: set all four of ${S3_VARS.join(", ")}, or none (missing: ${missing.join(", ")})` });
+      ctx.addIssue({
+        code: "custom",
+        path: [missing[0]!],
+        message: `is missing: set all four of ${S3_VARS.join(", ")}, or none (missing: ${missing.join(", ")})`,
+      });
     }
   });
 
@@ -167,7 +173,14 @@ function toConfig(v: Vars): WorkerConfig {
   const internalOrigin = v.INTERNAL_BASE_URL ?? v.PUBLIC_BASE_URL;
   return {
     publicBaseUrl: v.PUBLIC_BASE_URL,
-    auth: { jwksUrl: v.JWKS_URL, jwtSecret: v.JWT_SECRET, issuer: v.JWT_ISSUER, audience: v.JWT_AUDIENCE, rolesClaim: v.ROLES_CLAIM, orgClaim: v.ORG_CLAIM },
+    auth: {
+      jwksUrl: v.JWKS_URL,
+      jwtSecret: v.JWT_SECRET,
+      issuer: v.JWT_ISSUER,
+      audience: v.JWT_AUDIENCE,
+      rolesClaim: v.ROLES_CLAIM,
+      orgClaim: v.ORG_CLAIM,
+    },
     jobs: { leaseMs: v.LEASE_SECONDS * 1000, maxAttempts: v.MAX_ATTEMPTS },
     renderer: {
       outside: v.RENDERER_URL && internalOrigin ? { url: v.RENDERER_URL, internalOrigin } : null,

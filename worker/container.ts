@@ -57,7 +57,9 @@ export class RendererContainer extends Container<Env> {
    */
   override async onActivityExpired(): Promise<void> {
     const port = this.ctx.container?.getTcpPort(this.defaultPort);
-    const busy = port && (await rendererBusy(() => port.fetch(`http://renderer${RENDERER_PATHS.health}`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) })));
+    const busy =
+      port &&
+      (await rendererBusy(() => port.fetch(`http://renderer${RENDERER_PATHS.health}`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) })));
     if (busy) {
       this.renewActivityTimeout();
       return;

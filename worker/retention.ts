@@ -14,7 +14,8 @@ const DEFAULT_DELIVERY_LOG_DAYS = 7;
 /** How long settled webhook deliveries stay in the delivery log: DELIVERY_LOG_DAYS (default 7). */
 export function deliveryLogRetentionMs(env: Env): number {
   const days = Number(env.DELIVERY_LOG_DAYS || DEFAULT_DELIVERY_LOG_DAYS);
-  if (!Number.isFinite(days) || days <= 0) throw new Error(`DELIVERY_LOG_DAYS must be a positive number of days, not "${env.DELIVERY_LOG_DAYS}"`);
+  if (!Number.isFinite(days) || days <= 0)
+    throw new Error(`DELIVERY_LOG_DAYS must be a positive number of days, not "${env.DELIVERY_LOG_DAYS}"`);
   return days * DAY_MS;
 }
 

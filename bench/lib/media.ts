@@ -61,12 +61,38 @@ export async function cachedCameras(n: number, seconds: number): Promise<string[
   const make = async (i: number): Promise<string> => {
     const file = join(CACHE, `camera-${seconds}s-p${i}.webm`);
     const args = [
-      "-v", "error", "-y",
-      "-f", "lavfi", "-i", `testsrc2=s=640x480:r=30:d=${seconds}`,
-      "-f", "lavfi", "-i", `sine=frequency=${TONES[i % TONES.length]}:sample_rate=48000:d=${seconds}`,
-      "-vf", `hue=h=${i * 60},select='not(eq(mod(n\\,4)\\,3))'`, "-fps_mode", "vfr",
-      "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "500k", "-threads", "1",
-      "-c:a", "libopus", "-b:a", "64k", "-f", "webm", "pipe:1",
+      "-v",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      `testsrc2=s=640x480:r=30:d=${seconds}`,
+      "-f",
+      "lavfi",
+      "-i",
+      `sine=frequency=${TONES[i % TONES.length]}:sample_rate=48000:d=${seconds}`,
+      "-vf",
+      `hue=h=${i * 60},select='not(eq(mod(n\\,4)\\,3))'`,
+      "-fps_mode",
+      "vfr",
+      "-c:v",
+      "libvpx",
+      "-deadline",
+      "realtime",
+      "-cpu-used",
+      "8",
+      "-b:v",
+      "500k",
+      "-threads",
+      "1",
+      "-c:a",
+      "libopus",
+      "-b:a",
+      "64k",
+      "-f",
+      "webm",
+      "pipe:1",
     ];
     const meta = `${file}.spec.json`;
     const key = JSON.stringify(args);
@@ -92,8 +118,11 @@ export async function cachedCut(source: string, name: string, seconds: number): 
   const key = JSON.stringify({ source, seconds, size: statSync(source).size });
   if (existsSync(file) && existsSync(meta) && readFileSync(meta, "utf8") === key) return file;
   const out = await new Promise<Buffer>((resolve, reject) =>
-    execFile(FFMPEG, ["-v", "error", "-i", source, "-t", String(seconds), "-c", "copy", "-f", "webm", "pipe:1"], { encoding: "buffer", maxBuffer: 1 << 30 }, (err, stdout) =>
-      err ? reject(err) : resolve(stdout),
+    execFile(
+      FFMPEG,
+      ["-v", "error", "-i", source, "-t", String(seconds), "-c", "copy", "-f", "webm", "pipe:1"],
+      { encoding: "buffer", maxBuffer: 1 << 30 },
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
     ),
   );
   writeFileSync(file, out);

@@ -16,7 +16,13 @@ export interface LocalTrack {
 }
 
 /** The RenderJob the Worker would build for this recording (URLs unused). */
-export function localJob(o: { type: "AUDIO" | "VIDEO"; spanSec: number; tracks: readonly LocalTrack[]; width?: number; height?: number }): RenderJob {
+export function localJob(o: {
+  type: "AUDIO" | "VIDEO";
+  spanSec: number;
+  tracks: readonly LocalTrack[];
+  width?: number;
+  height?: number;
+}): RenderJob {
   return {
     jobId: "bench",
     attempt: 1,
@@ -41,7 +47,11 @@ export function localJob(o: { type: "AUDIO" | "VIDEO"; spanSec: number; tracks: 
 
 const prober = createProber(nativeFfprobe(FFPROBE));
 
-export async function localPlan(job: RenderJob, files: readonly string[], output: string): Promise<{ plan: RenderPlan; facts: Record<string, ProbeFacts>; inputs: Record<string, string> }> {
+export async function localPlan(
+  job: RenderJob,
+  files: readonly string[],
+  output: string,
+): Promise<{ plan: RenderPlan; facts: Record<string, ProbeFacts>; inputs: Record<string, string> }> {
   const facts: Record<string, ProbeFacts> = {};
   const inputs: Record<string, string> = {};
   await Promise.all(

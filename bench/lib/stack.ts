@@ -9,7 +9,9 @@ export interface BenchStack extends TestStack {
   stub?: StubRenderer;
 }
 
-export async function benchStack(o: { stub?: StubOptions; vars?: Record<string, string>; rendererEnv?: Record<string, string> } = {}): Promise<BenchStack> {
+export async function benchStack(
+  o: { stub?: StubOptions; vars?: Record<string, string>; rendererEnv?: Record<string, string> } = {},
+): Promise<BenchStack> {
   const s: BenchStack = await startTestStack({
     // Cron only reclaims leases and re-wakes stale jobs; benchmarks need neither every 2 s.
     cronEveryMs: 10_000,
@@ -78,7 +80,12 @@ export async function requestComposition(
  * Waits for COMPLETED and returns the request→COMPLETED time from the Worker's own completion
  * timestamp (same machine clock), so the polling interval does not blur it.
  */
-export async function timeToCompleted(s: TestStack, conversationId: string, r: Requested, timeoutMs: number): Promise<{ seconds: number; view: any }> {
+export async function timeToCompleted(
+  s: TestStack,
+  conversationId: string,
+  r: Requested,
+  timeoutMs: number,
+): Promise<{ seconds: number; view: any }> {
   // The figure is the server's own `completed` time, so polling slowly changes nothing but the CPU
   // the poller takes from the render on this shared 2-core machine.
   const view = await waitForState(s, conversationId, r.id, ["COMPLETED", "FAILED", "CANCELLED"], timeoutMs, undefined, 2000);

@@ -87,7 +87,13 @@ export function startStubRenderer(port: number, o: StubOptions): Promise<StubRen
 }
 
 /** PUTs `length` bytes produced by `chunk(offset, size)` to `url`, streamed (never held whole). */
-export function putStream(url: string, token: string, length: number, contentType: string, chunk: (offset: number, size: number) => Buffer): Promise<{ status: number; body: string }> {
+export function putStream(
+  url: string,
+  token: string,
+  length: number,
+  contentType: string,
+  chunk: (offset: number, size: number) => Buffer,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, {
       method: "PUT",
@@ -119,7 +125,11 @@ export async function completeJob(job: RenderJob, output: Buffer, durationMs = 1
   const put = await withRestarts(() =>
     fetch(job.output.url, {
       method: "PUT",
-      headers: { authorization: `Bearer ${job.callback.token}`, "content-type": job.output.contentType, "content-length": String(output.length) },
+      headers: {
+        authorization: `Bearer ${job.callback.token}`,
+        "content-type": job.output.contentType,
+        "content-length": String(output.length),
+      },
       body: new Uint8Array(output),
     }),
   );

@@ -71,12 +71,18 @@ function seconds(what: string, positive: boolean) {
   return setting<number | undefined>(undefined, (raw) => {
     const n = /^(\d+(\.\d+)?|Infinity)$/.test(raw) ? Number(raw) : NaN;
     const ok = positive ? n > 0 : n >= 0;
-    return ok ? { value: n } : { wrong: `must be a number of seconds ${positive ? "above 0" : "(0 or more)"} or Infinity (${what}), not ${shown(raw)}` };
+    return ok
+      ? { value: n }
+      : { wrong: `must be a number of seconds ${positive ? "above 0" : "(0 or more)"} or Infinity (${what}), not ${shown(raw)}` };
   });
 }
 
 const flag = setting(false, (raw) =>
-  ["1", "true"].includes(raw) ? { value: true } : ["0", "false"].includes(raw) ? { value: false } : { wrong: `must be 1, true, 0 or false, not ${shown(raw)}` },
+  ["1", "true"].includes(raw)
+    ? { value: true }
+    : ["0", "false"].includes(raw)
+      ? { value: false }
+      : { wrong: `must be 1, true, 0 or false, not ${shown(raw)}` },
 );
 
 const text = setting<string | undefined>(undefined, (raw) => ({ value: raw }));

@@ -85,7 +85,10 @@ export async function downloadTrack(
   const name = `track "${track.id}"`;
   try {
     return await withRetries(3, signal, async () => {
-      const have = await stat(dest).then((s) => s.size, () => 0);
+      const have = await stat(dest).then(
+        (s) => s.size,
+        () => 0,
+      );
       const headers: Record<string, string> = { authorization: `Bearer ${token}` };
       if (have > 0) headers.range = `bytes=${have}-`;
       const res = await fetch(track.url, { headers, signal });
@@ -115,7 +118,15 @@ export async function downloadTrack(
   }
 }
 
-export async function put(url: string, token: string, file: string, start: number, length: number, contentType: string, signal: AbortSignal): Promise<Response> {
+export async function put(
+  url: string,
+  token: string,
+  file: string,
+  start: number,
+  length: number,
+  contentType: string,
+  signal: AbortSignal,
+): Promise<Response> {
   const body = Readable.toWeb(createReadStream(file, { start, end: start + length - 1 }));
   const res = await fetch(url, {
     method: "PUT",

@@ -95,12 +95,7 @@ function classify(e: unknown, plan: RenderPlan | undefined, dir: string | undefi
  * just before the final report: a slot must be free by the time the Worker hears the job ended,
  * or its next dispatch would be refused as busy.
  */
-export async function runJob(
-  job: RenderJob,
-  signal: AbortSignal,
-  ctx: JobContext,
-  onFinished: () => void = () => {},
-): Promise<JobOutcome> {
+export async function runJob(job: RenderJob, signal: AbortSignal, ctx: JobContext, onFinished: () => void = () => {}): Promise<JobOutcome> {
   const send: ReportSender = ctx.report ?? sendReport;
   const tag = `[job ${job.jobId}#${job.attempt}]`;
   const { outcome, final } = await execute(job, signal, ctx, send, tag);
@@ -138,9 +133,16 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
     dir = await mkdtemp(join(ctx.tmpRoot, `render-${job.jobId.replace(/[^\w.-]/g, "_").slice(0, 40)}-`));
     heartbeat.start();
     const { inputs, facts, inputBytes } = await fetchTracks(run, dir);
-    plan = await externalizeGraph(planRender(job, facts, { inputs, output: join(dir, job.format === "MP4" ? "output.mp4" : "output.mp3") }), dir);
-    const engine = withParallelAudio(chooseEngine(plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), { onInfo: (l) => ctx.log(`${tag} ${l}`) });
-    ctx.log(`${tag} rendering ${plan.kind} ${plan.durationSeconds}s from ${plan.inputs.length} input(s), ${inputBytes} bytes, engine ${engine.name}`);
+    plan = await externalizeGraph(
+      planRender(job, facts, { inputs, output: join(dir, job.format === "MP4" ? "output.mp4" : "output.mp3") }),
+      dir,
+    );
+    const engine = withParallelAudio(chooseEngine(plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), {
+      onInfo: (l) => ctx.log(`${tag} ${l}`),
+    });
+    ctx.log(
+      `${tag} rendering ${plan.kind} ${plan.durationSeconds}s from ${plan.inputs.length} input(s), ${inputBytes} bytes, engine ${engine.name}`,
+    );
     await render(run, engine, plan);
     return await deliver(run, plan, engine, dir);
   } catch (caught) {
@@ -153,7 +155,10 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
 }
 
 /** Downloads every track into `dir`, probing each as soon as it is down while the others still download. */
-async function fetchTracks(run: Run, dir: string): Promise<{ inputs: Record<string, string>; facts: Record<string, ProbeFacts>; inputBytes: number }> {
+async function fetchTracks(
+  run: Run,
+  dir: string,
+): Promise<{ inputs: Record<string, string>; facts: Record<string, ProbeFacts>; inputBytes: number }> {
   const { job, ctx, signal, heartbeat } = run;
   const total = job.tracks.reduce((n, t) => n + t.size, 0) || 1;
   let got = 0;
@@ -162,7 +167,9 @@ async function fetchTracks(run: Run, dir: string): Promise<{ inputs: Record<stri
   const sizes = await mapLimit(job.tracks, DOWNLOAD_CONCURRENCY, async (t, i) => {
     const path = join(dir, `track-${i}`);
     inputs[t.id] = path;
-    const size = await downloadTrack(t, job.callback.token, path, signal, (n) => heartbeat.set(percentOf("download", Math.min(total, (got += n)) / total)));
+    const size = await downloadTrack(t, job.callback.token, path, signal, (n) =>
+      heartbeat.set(percentOf("download", Math.min(total, (got += n)) / total)),
+    );
     facts[t.id] = await probeOrBlame(ctx.engines.prober, path, signal, (m) => new JobError(`track "${t.id}": invalid data (${m})`, false));
     return size;
   });
@@ -186,11 +193,14 @@ async function render(run: Run, engine: Engine, plan: RenderPlan): Promise<void>
   const started = Date.now();
   let lastAdvance = Date.now();
   let position = 0;
-  const watchdog = setInterval(() => {
-    if (Date.now() - lastAdvance > ctx.watchdogMs) {
-      run.abort(new JobError(`render stalled: no progress for ${Math.round(ctx.watchdogMs / 1000)} s (killed)`, true));
-    }
-  }, Math.min(5000, ctx.watchdogMs / 4));
+  const watchdog = setInterval(
+    () => {
+      if (Date.now() - lastAdvance > ctx.watchdogMs) {
+        run.abort(new JobError(`render stalled: no progress for ${Math.round(ctx.watchdogMs / 1000)} s (killed)`, true));
+      }
+    },
+    Math.min(5000, ctx.watchdogMs / 4),
+  );
   try {
     await engine.run(plan, {
       signal: run.signal,
@@ -213,11 +223,23 @@ async function render(run: Run, engine: Engine, plan: RenderPlan): Promise<void>
 /** Checks the output is media, uploads it and makes the completed report. */
 async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string): Promise<Ended> {
   const { job, ctx, signal, heartbeat } = run;
-  const out = await probeOrBlame(ctx.engines.prober, plan.output, signal, (m) => new JobError(`render produced no valid output (${m})`, true));
+  const out = await probeOrBlame(
+    ctx.engines.prober,
+    plan.output,
+    signal,
+    (m) => new JobError(`render produced no valid output (${m})`, true),
+  );
   const outBytes = Math.max(1, (await stat(plan.output)).size);
   let sent = 0;
   // The review assets are made while the output uploads (CPU next to network); both land before the report.
-  const review = { output: plan.output, type: job.type, durationSec: out.durationSec ?? plan.durationSeconds, width: job.width, height: job.height, dir };
+  const review = {
+    output: plan.output,
+    type: job.type,
+    durationSec: out.durationSec ?? plan.durationSeconds,
+    width: job.width,
+    height: job.height,
+    dir,
+  };
   const [size] = await Promise.all([
     uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes))),
     publishReviewAssets(job, ctx.engines.native, review, signal, (l) => ctx.log(`${run.tag} ${l}`)),
@@ -248,7 +270,10 @@ async function failed(run: Run, caught: unknown, plan: RenderPlan | undefined, d
     ctx.log(`${tag} stopped (${kind})`);
     const outcome: JobOutcome = { status: "stopped", stop: kind };
     if (kind !== "shutdown") return { outcome };
-    return { outcome, final: { event: "failed", attempt: job.attempt, error: "renderer shutting down", retryable: true, handedBack: true } };
+    return {
+      outcome,
+      final: { event: "failed", attempt: job.attempt, error: "renderer shutting down", retryable: true, handedBack: true },
+    };
   }
   const { error, retryable } = classify(e, plan, dir);
   ctx.log(`${tag} failed (${retryable ? "retryable" : "final"}): ${error}`);

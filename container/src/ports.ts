@@ -29,7 +29,9 @@ export async function listenError(e: unknown, port: number, host?: string): Prom
   const where = `port ${port}${host ? ` on ${host}` : ""}`;
   if (code === "EADDRINUSE") {
     const free = await nextFreePorts(port, 1, host).catch(() => null);
-    return new StartupError(`${where} is already in use: stop what listens there, or set PORT to a free port${free ? ` (e.g. PORT=${free})` : ""}`);
+    return new StartupError(
+      `${where} is already in use: stop what listens there, or set PORT to a free port${free ? ` (e.g. PORT=${free})` : ""}`,
+    );
   }
   if (code === "EACCES") return new StartupError(`${where} needs privileges this process lacks: set PORT to a port above 1023`);
   return e;

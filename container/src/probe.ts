@@ -14,18 +14,16 @@ export class InvalidMediaError extends Error {
 }
 
 const HEADER_ARGS = [
-  "-v", "error",
-  "-show_entries", "format=duration,start_time,format_name,probe_score:stream=index,codec_type,width,height:stream_disposition=attached_pic",
-  "-of", "json",
+  "-v",
+  "error",
+  "-show_entries",
+  "format=duration,start_time,format_name,probe_score:stream=index,codec_type,width,height:stream_disposition=attached_pic",
+  "-of",
+  "json",
 ];
 /** The first packet, then a seek past the end (lands on the last keyframe) and everything after it. */
 const EDGES = ["-read_intervals", "%+#1,99999999%"];
-const HEADER_AND_EDGES_ARGS = [
-  "-v", "error",
-  "-show_entries", `${HEADER_ARGS[3]}:packet=pts_time,duration_time`,
-  ...EDGES,
-  "-of", "json",
-];
+const HEADER_AND_EDGES_ARGS = ["-v", "error", "-show_entries", `${HEADER_ARGS[3]}:packet=pts_time,duration_time`, ...EDGES, "-of", "json"];
 /** ffmpeg's AVPROBE_SCORE_RETRY: at or below it ffmpeg itself warns that the format may be misdetected. */
 const MIN_PROBE_SCORE = 25;
 const PACKET_ARGS = ["-v", "error", "-show_entries", "packet=pts_time,duration_time", "-of", "compact=p=0"];
@@ -45,14 +43,24 @@ interface HeaderJson {
 export function reasonFrom(stderr: string, file: string): string {
   const lines = stderr
     .split(/\r?\n/)
-    .map((l) => l.split(file).join("input").replace(/^\[[^\]]+\]\s*/, "").trim())
+    .map((l) =>
+      l
+        .split(file)
+        .join("input")
+        .replace(/^\[[^\]]+\]\s*/, "")
+        .trim(),
+    )
     .filter(Boolean);
   return lines[lines.length - 1] ?? "unreadable media";
 }
 
 /** End of the last packet minus the first start, from `pts_time=…|duration_time=…` lines. */
 export function packetSpan(text: string): number | null {
-  return spanOf(text.split("\n").map((line) => ({ pts_time: /pts_time=([^|\s]+)/.exec(line)?.[1], duration_time: /duration_time=([^|\s]+)/.exec(line)?.[1] })));
+  return spanOf(
+    text
+      .split("\n")
+      .map((line) => ({ pts_time: /pts_time=([^|\s]+)/.exec(line)?.[1], duration_time: /duration_time=([^|\s]+)/.exec(line)?.[1] })),
+  );
 }
 
 function spanOf(packets: readonly { pts_time?: string; duration_time?: string }[], minPackets = 1): number | null {

@@ -57,10 +57,7 @@ export class Heartbeat {
 
   private tick(force: boolean): void {
     const now = Date.now();
-    const due =
-      force ||
-      now - this.lastSent >= this.everyMs ||
-      (this.percent >= this.lastPercent + 5 && now - this.lastSent >= 1000);
+    const due = force || now - this.lastSent >= this.everyMs || (this.percent >= this.lastPercent + 5 && now - this.lastSent >= 1000);
     if (!due || this.inflight || (!this.timer && !force)) return;
     this.lastSent = now;
     this.lastPercent = this.percent;

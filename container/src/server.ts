@@ -208,7 +208,14 @@ async function drain(state: State, server: Server, engines: EngineSet, grace: Gr
 
 export function createRenderer(o: RendererOptions): Renderer {
   const log = o.log ?? ((l: string) => console.log(l));
-  const state: State = { slots: Math.max(1, o.slots ?? 1), log, jobs: new Map(), ctx: jobContext(o, log), draining: false, onOutcome: o.onOutcome };
+  const state: State = {
+    slots: Math.max(1, o.slots ?? 1),
+    log,
+    jobs: new Map(),
+    ctx: jobContext(o, log),
+    draining: false,
+    onOutcome: o.onOutcome,
+  };
   const server = createServer(requestHandler(state, o.engines));
   server.keepAliveTimeout = 5000;
   let grace: Grace | undefined;
@@ -272,7 +279,13 @@ export async function main(): Promise<void> {
   const config = rendererConfig();
   const engines = await setupEngines(config.engines);
   const tmpRoot = await workspace(config.tmpRoot);
-  const renderer = createRenderer({ engines, slots: config.slots, tmpRoot, watchdogMs: config.watchdogMs, wasmMaxBytes: config.wasmMaxBytes });
+  const renderer = createRenderer({
+    engines,
+    slots: config.slots,
+    tmpRoot,
+    watchdogMs: config.watchdogMs,
+    wasmMaxBytes: config.wasmMaxBytes,
+  });
   const port = await renderer.listen(config.port, config.host).catch(async (e) => {
     throw await listenError(e, config.port, config.host);
   });

@@ -11,7 +11,8 @@ import { downloadOutput, ingestRecording, startTestStack, SUPERVISOR, waitForSta
 import { describePeaks, mib, sampleUsage } from "./usage.ts";
 
 const containerId = process.env.RENDERER_CONTAINER;
-if (!process.env.E2E_RENDERER_URL || !containerId) throw new Error("set E2E_RENDERER_URL and RENDERER_CONTAINER (scripts/image/e2e.sh does)");
+if (!process.env.E2E_RENDERER_URL || !containerId)
+  throw new Error("set E2E_RENDERER_URL and RENDERER_CONTAINER (scripts/image/e2e.sh does)");
 const SPAN = Number(process.env.RENDER_1080P_SECONDS ?? 6);
 const JOBS = Number(process.env.RENDER_1080P_JOBS ?? 2);
 const CONVERSATION = "conv-1080p";

@@ -68,7 +68,11 @@ describe("parsing the renderer's environment", () => {
     ["RENDERER_DRAIN_SECONDS", "-1", /RENDERER_DRAIN_SECONDS must be a whole number of seconds \(at least 0\), not "-1"/],
     ["RENDERER_WATCHDOG_MS", "0", /RENDERER_WATCHDOG_MS must be a whole number of milliseconds \(at least 1\), not "0"/],
     ["RENDERER_WASM_MAX_BYTES", "nope", /RENDERER_WASM_MAX_BYTES must be a whole number of bytes \(at least 0\), not "nope"/],
-    ["RENDERER_PARALLEL_AUDIO_MIN_SECONDS", "2m", /RENDERER_PARALLEL_AUDIO_MIN_SECONDS must be a number of seconds \(0 or more\) or Infinity/],
+    [
+      "RENDERER_PARALLEL_AUDIO_MIN_SECONDS",
+      "2m",
+      /RENDERER_PARALLEL_AUDIO_MIN_SECONDS must be a number of seconds \(0 or more\) or Infinity/,
+    ],
     ["RENDERER_CHUNK_MIN_SECONDS", "0", /RENDERER_CHUNK_MIN_SECONDS must be a number of seconds above 0 or Infinity/],
     ["RENDERER_DISABLE_NATIVE", "yes", /RENDERER_DISABLE_NATIVE must be 1, true, 0 or false, not "yes"/],
     ["FFMPEG_PATH", FFMPEG_ABSENT, /FFMPEG_PATH must be the path of an executable file; "\/nonexistent\/ffmpeg" is not one/],
@@ -114,10 +118,15 @@ describe("starting the renderer", () => {
 
   it("on a port already in use it exits 1 naming the port and PORT, with a free one to try, and no stack trace", async () => {
     occupied = createServer();
-    const port = await new Promise<number>((r) => occupied!.listen(0, "127.0.0.1", () => r((occupied!.address() as { port: number }).port)));
+    const port = await new Promise<number>((r) =>
+      occupied!.listen(0, "127.0.0.1", () => r((occupied!.address() as { port: number }).port)),
+    );
     const { code, output } = await startRenderer({ PORT: String(port) });
     expect(code).toBe(1);
-    const m = new RegExp(`^renderer cannot start: port ${port} on 127\\.0\\.0\\.1 is already in use: stop what listens there, or set PORT to a free port \\(e\\.g\\. PORT=(\\d+)\\)$`, "m").exec(output);
+    const m = new RegExp(
+      `^renderer cannot start: port ${port} on 127\\.0\\.0\\.1 is already in use: stop what listens there, or set PORT to a free port \\(e\\.g\\. PORT=(\\d+)\\)$`,
+      "m",
+    ).exec(output);
     expect(m, output).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(port);
     expect(output).not.toMatch(/EADDRINUSE|^\s+at /m);

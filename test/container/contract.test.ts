@@ -52,7 +52,17 @@ describe("RenderJob", () => {
     ["AUDIO rendered as MP4", (j) => ({ ...j, type: "AUDIO" }), "format"],
     ["an odd VIDEO width", (j) => ({ ...j, width: 641 }), "width"],
     ["a VIDEO height under 16", (j) => ({ ...j, height: 8 }), "height"],
-    ["overlapping keep spans", (j) => ({ ...j, keep: [{ startMs: 0, endMs: 5000 }, { startMs: 4000, endMs: 6000 }] }), "keep.1.startMs"],
+    [
+      "overlapping keep spans",
+      (j) => ({
+        ...j,
+        keep: [
+          { startMs: 0, endMs: 5000 },
+          { startMs: 4000, endMs: 6000 },
+        ],
+      }),
+      "keep.1.startMs",
+    ],
     ["a duplicate track id", (j) => ({ ...j, tracks: [j.tracks[0], { ...j.tracks[1], id: "a" }] }), "tracks.1.id"],
     ["a track URL that is not http(s)", (j) => ({ ...j, tracks: [{ ...j.tracks[0], url: "file:///etc/passwd" }] }), "tracks.0.url"],
   ])("refuses %s, naming the field", (_, change, path) => {

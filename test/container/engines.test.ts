@@ -20,7 +20,13 @@ let files: Record<string, string>;
 
 function job(type: "AUDIO" | "VIDEO", tracks: { id: string; offsetMs: number; video?: boolean }[], durationMs: number): RenderJob {
   return {
-    jobId: "e", attempt: 1, type, format: type === "AUDIO" ? "MP3" : "MP4", width: 640, height: 360, durationMs,
+    jobId: "e",
+    attempt: 1,
+    type,
+    format: type === "AUDIO" ? "MP3" : "MP4",
+    width: 640,
+    height: 360,
+    durationMs,
     tracks: tracks.map((t) => ({ participantId: t.id, url: "http://x/", audio: true, video: t.video ?? false, size: 1, ...t })),
     output: { url: "http://x/", contentType: "x", multipartUrl: "http://x/" },
     callback: { url: "http://x/", token: "t" },
@@ -28,7 +34,14 @@ function job(type: "AUDIO" | "VIDEO", tracks: { id: string; offsetMs: number; vi
 }
 
 async function audioPlan(out: string) {
-  const j = job("AUDIO", [{ id: "a", offsetMs: 0 }, { id: "b", offsetMs: 1500 }], 4000);
+  const j = job(
+    "AUDIO",
+    [
+      { id: "a", offsetMs: 0 },
+      { id: "b", offsetMs: 1500 },
+    ],
+    4000,
+  );
   const facts = { a: await nativeProber.probe(files.a!), b: await nativeProber.probe(files.b!) };
   return planRender(j, facts, { inputs: { a: files.a!, b: files.b! }, output: out });
 }
@@ -39,8 +52,22 @@ beforeAll(async () => {
   const [a, b, big, small, garbage] = await Promise.all([
     makeTrack({ dir, name: "a", format: "webm", durationSec: 4, audio: { frequency: 440 } }),
     makeTrack({ dir, name: "b", format: "wav", durationSec: 2, audio: { frequency: 660 } }),
-    makeTrack({ dir, name: "big", format: "webm", durationSec: 1.5, video: { color: "red", width: 640, height: 480 }, audio: { frequency: 440 } }),
-    makeTrack({ dir, name: "small", format: "webm", durationSec: 1.5, video: { color: "blue", width: 240, height: 320 }, audio: { frequency: 440 } }),
+    makeTrack({
+      dir,
+      name: "big",
+      format: "webm",
+      durationSec: 1.5,
+      video: { color: "red", width: 640, height: 480 },
+      audio: { frequency: 440 },
+    }),
+    makeTrack({
+      dir,
+      name: "small",
+      format: "webm",
+      durationSec: 1.5,
+      video: { color: "blue", width: 240, height: 320 },
+      audio: { frequency: 440 },
+    }),
     makeGarbage(dir, "garbage.bin"),
     wasm.load(),
   ]);
@@ -54,7 +81,14 @@ describe("engines", () => {
       makeTrack({ dir, name: "px", format: "webm", durationSec: 6, audio: { frequency: 440 } }),
       makeTrack({ dir, name: "py", format: "wav", durationSec: 4, audio: { frequency: 660 } }),
     ]);
-    const j = job("AUDIO", [{ id: "x", offsetMs: 0 }, { id: "y", offsetMs: 2000 }], 6000);
+    const j = job(
+      "AUDIO",
+      [
+        { id: "x", offsetMs: 0 },
+        { id: "y", offsetMs: 2000 },
+      ],
+      6000,
+    );
     const facts = { x: await nativeProber.probe(x), y: await nativeProber.probe(y) };
     const plan = (out: string) => planRender(j, facts, { inputs: { x, y }, output: out });
     const said: string[] = [];
@@ -78,7 +112,14 @@ describe("engines", () => {
       makeTrack({ dir, name: "wx", format: "webm", durationSec: 24, audio: { frequency: 440 } }),
       makeTrack({ dir, name: "wy", format: "webm", durationSec: 20, audio: { frequency: 660 } }),
     ]);
-    const j = job("AUDIO", [{ id: "x", offsetMs: 0 }, { id: "y", offsetMs: 3000 }], 24_000);
+    const j = job(
+      "AUDIO",
+      [
+        { id: "x", offsetMs: 0 },
+        { id: "y", offsetMs: 3000 },
+      ],
+      24_000,
+    );
     const facts = { x: await nativeProber.probe(x), y: await nativeProber.probe(y) };
     const plan = (out: string) => planRender(j, facts, { inputs: { x, y }, output: out });
     const said: string[] = [];
@@ -126,7 +167,11 @@ describe("engines", () => {
 
   it("native and wasm render the same plan to the same length, reporting progress", async () => {
     const timings: Record<string, number> = {};
-    for (const [name, engine] of [["native", native], ["wasm", wasm.engine], ["wasm-warm", wasm.engine]] as [string, Engine][]) {
+    for (const [name, engine] of [
+      ["native", native],
+      ["wasm", wasm.engine],
+      ["wasm-warm", wasm.engine],
+    ] as [string, Engine][]) {
       const plan = await audioPlan(`${dir}/out-${name}.mp3`);
       const seen: number[] = [];
       const t0 = performance.now();
@@ -175,9 +220,21 @@ describe("engines", () => {
     const loud = await Promise.all(
       [440, 660, 880].map((f) => makeTrack({ dir, name: `loud${f}`, format: "wav", durationSec: 2, audio: { frequency: f, volume: 3 } })),
     );
-    const j = job("AUDIO", [{ id: "x", offsetMs: 0 }, { id: "y", offsetMs: 0 }, { id: "z", offsetMs: 0 }], 2000);
+    const j = job(
+      "AUDIO",
+      [
+        { id: "x", offsetMs: 0 },
+        { id: "y", offsetMs: 0 },
+        { id: "z", offsetMs: 0 },
+      ],
+      2000,
+    );
     const facts = { durationSec: 2, hasAudio: true, hasVideo: false };
-    const plan = planRender(j, { x: facts, y: facts, z: facts }, { inputs: { x: loud[0]!, y: loud[1]!, z: loud[2]! }, output: `${dir}/loud.mp3` });
+    const plan = planRender(
+      j,
+      { x: facts, y: facts, z: facts },
+      { inputs: { x: loud[0]!, y: loud[1]!, z: loud[2]! }, output: `${dir}/loud.mp3` },
+    );
     await native.run(plan, { signal: new AbortController().signal, onProgress: () => {} });
     const peak = await peakLevel(plan.output, 0.2, 1.5);
     expect(peak).toBeGreaterThan(0.6);
@@ -191,8 +248,22 @@ describe("engines", () => {
     await native.run(plan, { signal: new AbortController().signal, onProgress: () => {} });
     expect(Math.abs((await probe(plan.output)).duration - 3)).toBeLessThan(0.3);
     // Both parts are pillarboxed (4:3, then portrait) in the 16:9 frame: the edges stay black.
-    expect((await pixelsAt(plan.output, 0.7, [[320, 180], [10, 180]])).map(colorName)).toEqual(["red", "black"]);
-    expect((await pixelsAt(plan.output, 2.2, [[320, 180], [150, 180]])).map(colorName)).toEqual(["blue", "black"]);
+    expect(
+      (
+        await pixelsAt(plan.output, 0.7, [
+          [320, 180],
+          [10, 180],
+        ])
+      ).map(colorName),
+    ).toEqual(["red", "black"]);
+    expect(
+      (
+        await pixelsAt(plan.output, 2.2, [
+          [320, 180],
+          [150, 180],
+        ])
+      ).map(colorName),
+    ).toEqual(["blue", "black"]);
   });
 });
 

@@ -11,7 +11,9 @@ const LIVE = [...FFMPEG_BASE_ARGS, ...PROGRESS_ARGS, "-re", "-f", "lavfi", "-i",
 describe("ffmpeg runner", () => {
   it("reports the output position from -progress and a clean exit", async () => {
     const seen: number[] = [];
-    const run = spawnFfmpeg(FFMPEG, [...FFMPEG_BASE_ARGS, ...PROGRESS_ARGS, "-f", "lavfi", "-i", "sine=duration=3", "-f", "null", "-"], { onProgress: (s) => seen.push(s) });
+    const run = spawnFfmpeg(FFMPEG, [...FFMPEG_BASE_ARGS, ...PROGRESS_ARGS, "-f", "lavfi", "-i", "sine=duration=3", "-f", "null", "-"], {
+      onProgress: (s) => seen.push(s),
+    });
     const exit = await run.exit;
     expect(exit).toMatchObject({ code: 0, stopped: false });
     expect(exitError("ffmpeg", exit)).toBeUndefined();

@@ -39,7 +39,11 @@ export async function startRenderer(
     outcomes,
     logs,
     async post(job) {
-      const res = await fetch(`${url}/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(job) });
+      const res = await fetch(`${url}/jobs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(job),
+      });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
     close: () => renderer.shutdown(),

@@ -44,7 +44,9 @@ beforeAll(async () => {
 afterAll(() => fw.close());
 
 const audioJob = (jobId: string, behaviour = {}) =>
-  fw.withSizes(fw.job({ jobId, type: "AUDIO", durationMs: 2000, tracks: [{ id: "a", file: wav, offsetMs: 0, audio: true, video: false }], behaviour }));
+  fw.withSizes(
+    fw.job({ jobId, type: "AUDIO", durationMs: 2000, tracks: [{ id: "a", file: wav, offsetMs: 0, audio: true, video: false }], behaviour }),
+  );
 
 describe("runJob", () => {
   it("kills a render whose output stops advancing and fails it (retryable)", async () => {
@@ -103,7 +105,9 @@ describe("runJob", () => {
     const garbage = await makeGarbage(dir, "late.bin");
     const job = await fw.withSizes(
       fw.job({
-        jobId: "late-bad", type: "AUDIO", durationMs: 2000,
+        jobId: "late-bad",
+        type: "AUDIO",
+        durationMs: 2000,
         tracks: [
           { id: "good", file: wav, offsetMs: 0, audio: true, video: false },
           { id: "bad", file: garbage, offsetMs: 0, audio: true, video: false },

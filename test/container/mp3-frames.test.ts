@@ -37,7 +37,10 @@ describe("frame headers", () => {
     expect(parseSideInfo(sideInfo(300, [6, 0, 5, 7]), 0, false)).toEqual({ mainDataBegin: 300, blocks: [6, 0, 5, 7] });
     expect(parseSideInfo(sideInfo(511, [0, 6], true), 0, true)).toEqual({ mainDataBegin: 511, blocks: [0, 6] });
     // A flag without a type is a window switch to block type 0 (reserved), still told apart from a long block.
-    expect(parseSideInfo(concat(new Uint8Array(3), sideInfo(1, [4, 0, 0, 4])), 3, false)).toEqual({ mainDataBegin: 1, blocks: [4, 0, 0, 4] });
+    expect(parseSideInfo(concat(new Uint8Array(3), sideInfo(1, [4, 0, 0, 4])), 3, false)).toEqual({
+      mainDataBegin: 1,
+      blocks: [4, 0, 0, 4],
+    });
   });
 
   it("an ID3v2 tag is skipped by its syncsafe size, with its footer", () => {
@@ -52,7 +55,10 @@ describe("frame headers", () => {
 describe("parsing a stream", () => {
   it("walks every frame (padded or not) after the tag and the Info frame, and reads the LAME delay and padding", () => {
     const padded = [false, true, false, true, true];
-    const bytes = concat(id3(35), stream(5, (i) => ({ padding: padded[i], mainDataBegin: i * 10, blocks: i === 2 ? SHORT : LONG }), 576, 1234));
+    const bytes = concat(
+      id3(35),
+      stream(5, (i) => ({ padding: padded[i], mainDataBegin: i * 10, blocks: i === 2 ? SHORT : LONG }), 576, 1234),
+    );
     const p = parseMp3(bytes, "x");
     expect(p.id3End).toBe(45);
     expect(p.info).toMatchObject({ offset: 45, length: 384, dataOffset: 45 + 36 });
@@ -61,25 +67,39 @@ describe("parsing a stream", () => {
     expect(p.frames.map((f) => f.length)).toEqual([384, 385, 384, 385, 385]);
     let at = 45 + 384;
     for (const [i, f] of p.frames.entries()) {
-      expect(f).toEqual({ offset: at, length: padded[i] ? 385 : 384, dataOffset: at + 36, mainDataBegin: i * 10, blocks: i === 2 ? SHORT : LONG });
+      expect(f).toEqual({
+        offset: at,
+        length: padded[i] ? 385 : 384,
+        dataOffset: at + 36,
+        mainDataBegin: i * 10,
+        blocks: i === 2 ? SHORT : LONG,
+      });
       at += f.length;
     }
   });
 
   it("finds the side info after a CRC, and in mono", () => {
-    const p = parseMp3(concat(infoFrame(576, 0), frame({ crc: true, mainDataBegin: 7 }), frame({ mono: true, blocks: [6, 5], mainDataBegin: 9 })), "x");
+    const p = parseMp3(
+      concat(infoFrame(576, 0), frame({ crc: true, mainDataBegin: 7 }), frame({ mono: true, blocks: [6, 5], mainDataBegin: 9 })),
+      "x",
+    );
     expect(p.frames[0]).toMatchObject({ dataOffset: 384 + 4 + 2 + 32, mainDataBegin: 7 });
     expect(p.frames[1]).toMatchObject({ dataOffset: 768 + 4 + 17, mainDataBegin: 9, blocks: [6, 5] });
   });
 
   it("takes a Xing frame as well as an Info frame, and refuses a stream without either", () => {
     expect(parseMp3(concat(infoFrame(576, 3, "Xing"), frame()), "x").padding).toBe(3);
-    expect(() => parseMp3(concat(frame(), frame()), "part 1")).toThrow(new SpliceError('part 1: no Info/Xing frame (found "\\u0000\\u0000\\u0000\\u0000")'));
+    expect(() => parseMp3(concat(frame(), frame()), "part 1")).toThrow(
+      new SpliceError('part 1: no Info/Xing frame (found "\\u0000\\u0000\\u0000\\u0000")'),
+    );
     expect(() => parseMp3(id3(20), "x")).toThrow("x: no frames");
   });
 
   it("accepts an ID3v1 tag at the end, but no other bytes between or after frames", () => {
-    const tagged = concat(stream(3), Uint8Array.from({ length: 128 }, (_, i) => (i === 0 ? 0x54 : 0x20)));
+    const tagged = concat(
+      stream(3),
+      Uint8Array.from({ length: 128 }, (_, i) => (i === 0 ? 0x54 : 0x20)),
+    );
     expect(parseMp3(tagged, "x").frames).toHaveLength(3);
     const junk = concat(stream(3), Uint8Array.of(1, 2, 3, 4, 5));
     expect(() => parseMp3(junk, "x")).toThrow(`x: no MP3 frame at byte ${4 * 384}`);
@@ -98,8 +118,9 @@ describe("parsing a stream", () => {
 
   it("refuses a truncated last frame", () => {
     const bytes = stream(4);
-    expect(() => parseMp3(bytes.subarray(0, bytes.length - 1), "part 0")).toThrow(new SpliceError(`part 0: truncated frame at byte ${4 * 384}`));
+    expect(() => parseMp3(bytes.subarray(0, bytes.length - 1), "part 0")).toThrow(
+      new SpliceError(`part 0: truncated frame at byte ${4 * 384}`),
+    );
     expect(() => parseMp3(bytes.subarray(0, 4 * 384 + 3), "x")).toThrow(`x: no MP3 frame at byte ${4 * 384}`);
   });
 });
-

@@ -6,7 +6,15 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { chunkLayout, type ChunkLayout } from "../../container/src/engines/chunked-mp3.ts";
 import { LAME, parseMp3, SpliceError, TAG_CRC_SPAN, XING, type Frame, type ParsedMp3 } from "../../container/src/engines/mp3-frames.ts";
-import { copyReservoir, crc16, findCut, SAMPLES_PER_FRAME, spliceMp3, xingToc, type SplicePart } from "../../container/src/engines/mp3-splice.ts";
+import {
+  copyReservoir,
+  crc16,
+  findCut,
+  SAMPLES_PER_FRAME,
+  spliceMp3,
+  xingToc,
+  type SplicePart,
+} from "../../container/src/engines/mp3-splice.ts";
 import { FFMPEG, run, tempDir } from "../fixtures/media.ts";
 import { concat, LONG, SHORT, stream, type FrameSpec } from "../fixtures/mp3.ts";
 import { compareSeams } from "../fixtures/seams.ts";
@@ -36,9 +44,19 @@ describe("finding the join frame", () => {
   it("never cuts before B's second frame, nor within the last four frames of A (its end-of-stream flush)", () => {
     expect(findCut(parsed(40), 0, parsed(40), 10, 0)).toBe(11);
     expect(findCut(parsed(40), 0, parsed(40), 10, 35)).toBe(35);
-    expect(() => findCut(parsed(40), 0, parsed(40), 10, 36)).toThrow(new SpliceError("no seamless cut between frames 36 and 36 (parts overlap too little?)"));
+    expect(() => findCut(parsed(40), 0, parsed(40), 10, 36)).toThrow(
+      new SpliceError("no seamless cut between frames 36 and 36 (parts overlap too little?)"),
+    );
     // Block types that never agree: no cut anywhere.
-    expect(() => findCut(parsed(40), 0, parsed(40, () => ({ blocks: SHORT })), 10, 12)).toThrow(/no seamless cut between frames 12 and 36/);
+    expect(() =>
+      findCut(
+        parsed(40),
+        0,
+        parsed(40, () => ({ blocks: SHORT })),
+        10,
+        12,
+      ),
+    ).toThrow(/no seamless cut between frames 12 and 36/);
   });
 });
 
@@ -61,7 +79,11 @@ describe("the bit reservoir", () => {
     const dst = dstParsed.bytes.slice();
     // 400 bytes: more than one frame's main data (384 − 36 = 348).
     copyReservoir(src, srcFrames, 4, dst, written(dstParsed), 400);
-    const wanted = lastMainData(src, srcFrames.slice(0, 4).map((f) => ({ dataOffset: f.dataOffset, end: f.offset + f.length })), 400);
+    const wanted = lastMainData(
+      src,
+      srcFrames.slice(0, 4).map((f) => ({ dataOffset: f.dataOffset, end: f.offset + f.length })),
+      400,
+    );
     expect(wanted.slice(0, 348)).toEqual(new Array(348).fill(103));
     expect(wanted.slice(348)).toEqual(new Array(52).fill(102));
     expect(lastMainData(dst, written(dstParsed), 400)).toEqual(wanted);
@@ -71,13 +93,19 @@ describe("the bit reservoir", () => {
     expect(changed).toHaveLength(400);
     // The last frame's main data, then the last 52 bytes of the one before (which ends at 3 · 384).
     expect(Math.min(...changed)).toBe(3 * 384 - 52);
-    expect(parseMp3(dst, "dst").frames.map((f) => [f.mainDataBegin, f.blocks])).toEqual(dstParsed.frames.map((f) => [f.mainDataBegin, f.blocks]));
+    expect(parseMp3(dst, "dst").frames.map((f) => [f.mainDataBegin, f.blocks])).toEqual(
+      dstParsed.frames.map((f) => [f.mainDataBegin, f.blocks]),
+    );
   });
 
   it("refuses a reservoir reaching before the part's first frame, or larger than the room before the cut", () => {
     const dstParsed = parsed(1);
-    expect(() => copyReservoir(src, srcFrames, 1, dstParsed.bytes.slice(), written(dstParsed), 349)).toThrow(new SpliceError("reservoir reaches before the part's first frame"));
-    expect(() => copyReservoir(src, srcFrames, 4, dstParsed.bytes.slice(), written(dstParsed), 349)).toThrow(new SpliceError("not enough room before the cut for the reservoir"));
+    expect(() => copyReservoir(src, srcFrames, 1, dstParsed.bytes.slice(), written(dstParsed), 349)).toThrow(
+      new SpliceError("reservoir reaches before the part's first frame"),
+    );
+    expect(() => copyReservoir(src, srcFrames, 4, dstParsed.bytes.slice(), written(dstParsed), 349)).toThrow(
+      new SpliceError("not enough room before the cut for the reservoir"),
+    );
   });
 });
 
@@ -85,7 +113,10 @@ describe("spliceMp3 on hand-built parts", () => {
   // A: frames 0–39, B: frames 10–49, B's data from 100 + its frame index, A's from 1.
   const a = stream(40, () => ({ fill: 1, mainDataBegin: 60 }), 576, 7);
   const b = stream(40, (j) => ({ fill: (i) => (100 + j + i) & 0xff, mainDataBegin: 50 }), 576, 333);
-  const parts: SplicePart[] = [{ bytes: a, startFrame: 0 }, { bytes: b, startFrame: 10 }];
+  const parts: SplicePart[] = [
+    { bytes: a, startFrame: 0 },
+    { bytes: b, startFrame: 10 },
+  ];
 
   it("takes A's frames before the cut and B's from it, hands B's reservoir over and writes the Info frame of the whole", () => {
     const r = spliceMp3(parts, [20]);
@@ -100,7 +131,8 @@ describe("spliceMp3 on hand-built parts", () => {
       const k = frames.indexOf(f);
       const data: number[] = [];
       for (let i = k - 1; data.length < f.mainDataBegin; i--) {
-        for (let p = frames[i]!.offset + frames[i]!.length - 1; p >= frames[i]!.dataOffset && data.length < f.mainDataBegin; p--) data.push(bytes[p]!);
+        for (let p = frames[i]!.offset + frames[i]!.length - 1; p >= frames[i]!.dataOffset && data.length < f.mainDataBegin; p--)
+          data.push(bytes[p]!);
       }
       return data;
     };
@@ -146,7 +178,10 @@ describe("the Info frame's checksums and seek table", () => {
     // Info frame counted), entry 40 up to frame 405. One frame of 100 × 384 bytes at frame 501 makes
     // the whole 1100 × 384: entry 60 then includes it, entry 40 does not.
     expect([toc[40], toc[60]]).toEqual([Math.floor((256 * 405) / 1001), Math.floor((256 * 605) / 1001)]);
-    const bump = xingToc(384, Array.from({ length: 1000 }, (_, j) => (j === 500 ? 384 * 100 : 384)));
+    const bump = xingToc(
+      384,
+      Array.from({ length: 1000 }, (_, j) => (j === 500 ? 384 * 100 : 384)),
+    );
     expect([bump[40], bump[60]]).toEqual([Math.floor((256 * 405) / 1100), Math.floor((256 * (605 + 99)) / 1100)]);
   });
 });
@@ -162,7 +197,30 @@ let single: Uint8Array;
 
 async function encode(f32: string, out: string): Promise<Uint8Array> {
   // The window encoders' own arguments (pipeline-spec.ts), on raw float samples.
-  const r = await run(FFMPEG, ["-v", "error", "-y", "-f", "f32le", "-ar", String(RATE), "-ac", "2", "-i", f32, "-c:a", "libmp3lame", "-b:a", "128k", "-ar", String(RATE), "-ac", "2", "-f", "mp3", out]);
+  const r = await run(FFMPEG, [
+    "-v",
+    "error",
+    "-y",
+    "-f",
+    "f32le",
+    "-ar",
+    String(RATE),
+    "-ac",
+    "2",
+    "-i",
+    f32,
+    "-c:a",
+    "libmp3lame",
+    "-b:a",
+    "128k",
+    "-ar",
+    String(RATE),
+    "-ac",
+    "2",
+    "-f",
+    "mp3",
+    out,
+  ]);
   if (r.code !== 0) throw new Error(r.stderr);
   const b = await readFile(out);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -202,7 +260,14 @@ describe("real LAME encodes", () => {
   it("one part passes through unchanged: the Info frame is rebuilt exactly as ffmpeg's muxer wrote it", () => {
     const p = parseMp3(single, "single");
     const toc = p.info.dataOffset + XING.toc;
-    expect(Buffer.from(single.subarray(toc, toc + 100))).toEqual(Buffer.from(xingToc(p.info.length, p.frames.map((f) => f.length))));
+    expect(Buffer.from(single.subarray(toc, toc + 100))).toEqual(
+      Buffer.from(
+        xingToc(
+          p.info.length,
+          p.frames.map((f) => f.length),
+        ),
+      ),
+    );
     const r = spliceMp3([{ bytes: single, startFrame: 0 }], []);
     expect(r.cuts).toEqual([]);
     expect(r.frames).toBe(p.frames.length);
@@ -219,7 +284,10 @@ describe("real LAME encodes", () => {
       bad[f.offset + 2] = (bad[f.offset + 2]! & 0x0f) | (index << 4);
       expect(() => parseMp3(bad, "part 1")).toThrow(`part 1: no MP3 frame at byte ${f.offset}`);
     }
-    const tagged = concat(single, Uint8Array.from({ length: 128 }, (_, i) => (i === 0 ? 0x54 : 0)));
+    const tagged = concat(
+      single,
+      Uint8Array.from({ length: 128 }, (_, i) => (i === 0 ? 0x54 : 0)),
+    );
     expect(parseMp3(tagged, "x").frames).toEqual(p.frames);
   });
 
@@ -248,7 +316,9 @@ describe("real LAME encodes", () => {
       expect([whole.delay, whole.padding]).toEqual([ref.delay, ref.padding]);
       // Its bytes: the first part's tag and Info frame, then each part's frames between its cuts.
       const bounds = [parts[0]!.startFrame, ...r.cuts, Infinity];
-      const taken = pieces.flatMap((p, k) => p.frames.filter((_, j) => j + parts[k]!.startFrame >= bounds[k]! && j + parts[k]!.startFrame < bounds[k + 1]!));
+      const taken = pieces.flatMap((p, k) =>
+        p.frames.filter((_, j) => j + parts[k]!.startFrame >= bounds[k]! && j + parts[k]!.startFrame < bounds[k + 1]!),
+      );
       expect(taken).toHaveLength(ref.frames.length);
       expect(r.bytes.length).toBe(pieces[0]!.id3End + pieces[0]!.info.length + taken.reduce((n, f) => n + f.length, 0));
       const out = join(dir, `joined-${chunks}.mp3`);

@@ -10,8 +10,22 @@ type T = Partial<RenderJob["tracks"][number]> & { id: string };
 
 function job(type: "AUDIO" | "VIDEO", tracks: T[], durationMs: number, keep?: RenderJob["keep"]): RenderJob {
   return {
-    jobId: "j1", attempt: 1, type, format: type === "AUDIO" ? "MP3" : "MP4", width: 640, height: 360, durationMs,
-    tracks: tracks.map((t) => ({ participantId: `p-${t.id}`, url: "http://x/", offsetMs: 0, audio: true, video: type === "VIDEO", size: 1, ...t })),
+    jobId: "j1",
+    attempt: 1,
+    type,
+    format: type === "AUDIO" ? "MP3" : "MP4",
+    width: 640,
+    height: 360,
+    durationMs,
+    tracks: tracks.map((t) => ({
+      participantId: `p-${t.id}`,
+      url: "http://x/",
+      offsetMs: 0,
+      audio: true,
+      video: type === "VIDEO",
+      size: 1,
+      ...t,
+    })),
     ...(keep ? { keep } : {}),
     output: { url: "http://x/o", contentType: "video/mp4", multipartUrl: "http://x/m" },
     callback: { url: "http://x/r", token: "k" },
@@ -58,7 +72,14 @@ describe("no keep", () => {
 
 describe("AUDIO keep", () => {
   it("two spans (a trim around the 8–10 s hole): the mix is cut sample-exactly with atrim and joined; -t = the sum", () => {
-    const plan = planRender(job("AUDIO", CALL, 20_000, [{ startMs: 0, endMs: 8000 }, { startMs: 10_000, endMs: 20_000 }]), FACTS, FILES);
+    const plan = planRender(
+      job("AUDIO", CALL, 20_000, [
+        { startMs: 0, endMs: 8000 },
+        { startMs: 10_000, endMs: 20_000 },
+      ]),
+      FACTS,
+      FILES,
+    );
     const g = graphOf(plan.args);
     // The window is the whole call (first span starts at 0, last ends at 20 s): no seeking.
     expect(inputsOf(plan.args)).toEqual([{ path: "/w/a" }, { path: "/w/b" }, { path: "/w/p" }]);
@@ -94,7 +115,9 @@ describe("AUDIO keep", () => {
     // Keep 10–20 s only: a (0–6) and phone (3–8) end long before.
     const plan = planRender(job("AUDIO", CALL, 20_000, [{ startMs: 10_000, endMs: 20_000 }]), FACTS, FILES);
     expect(inputsOf(plan.args)).toEqual([{ path: "/w/b" }]);
-    expect(graphOf(plan.args)[0]).toBe("[0:a]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a0]");
+    expect(graphOf(plan.args)[0]).toBe(
+      "[0:a]aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a0]",
+    );
     expect(plan.warnings).toEqual([]);
     expect(argAfter(plan.args, "-t")).toBe("10");
   });
@@ -106,7 +129,11 @@ describe("AUDIO keep", () => {
   });
 
   it("ms bounds stay exact (no frame grid for sound alone); three spans", () => {
-    const keep = [{ startMs: 1234, endMs: 2345 }, { startMs: 7013, endMs: 7999 }, { startMs: 12_001, endMs: 19_999 }];
+    const keep = [
+      { startMs: 1234, endMs: 2345 },
+      { startMs: 7013, endMs: 7999 },
+      { startMs: 12_001, endMs: 19_999 },
+    ];
     const plan = planRender(job("AUDIO", CALL, 20_000, keep), FACTS, FILES);
     const g = graphOf(plan.args);
     expect(inputsOf(plan.args)).toEqual([{ path: "/w/a", ss: "1.234" }, { path: "/w/b" }, { path: "/w/p" }]);
@@ -123,7 +150,14 @@ describe("AUDIO keep", () => {
 describe("VIDEO keep", () => {
   it("two spans: bounds widened to the 40 ms frame grid, only kept frames composed, picture and sound cut at the same instants", () => {
     // 0–8.01 s and 9.99–20 s → 0–8.04 and 9.96–20 (a start widened down, an end up).
-    const plan = planRender(job("VIDEO", CALL, 20_000, [{ startMs: 0, endMs: 8010 }, { startMs: 9990, endMs: 20_000 }]), FACTS, FILES);
+    const plan = planRender(
+      job("VIDEO", CALL, 20_000, [
+        { startMs: 0, endMs: 8010 },
+        { startMs: 9990, endMs: 20_000 },
+      ]),
+      FACTS,
+      FILES,
+    );
     const g = graphOf(plan.args);
     expect(g).toContain("[ak0]atrim=start=0:end=8.04,asetpts=PTS-STARTPTS[ac0]");
     expect(g).toContain("[ak1]atrim=start=9.96:end=20,asetpts=PTS-STARTPTS[ac1]");
@@ -131,8 +165,12 @@ describe("VIDEO keep", () => {
     // 0–6 a, 6–8.04 black, 9.96–10 black, 10–20 b.
     const bases = g.filter((c) => c.startsWith("color=")).map((c) => /d=([\d.]+)/.exec(c)![1]);
     expect(bases).toEqual(["6", "2.04", "0.04", "10"]);
-    expect(g).toContain("[v0_0]trim=start=0:end=6,setpts=PTS-0/TB,scale=w=640:h=360:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[t0_0]");
-    expect(g).toContain("[v1_0]trim=start=10:end=20,setpts=PTS-10/TB,scale=w=640:h=360:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[t3_0]");
+    expect(g).toContain(
+      "[v0_0]trim=start=0:end=6,setpts=PTS-0/TB,scale=w=640:h=360:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[t0_0]",
+    );
+    expect(g).toContain(
+      "[v1_0]trim=start=10:end=20,setpts=PTS-10/TB,scale=w=640:h=360:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[t3_0]",
+    );
     expect(g[g.length - 1]).toBe("[s0][s1][s2][s3]concat=n=4:v=1:a=0,format=yuv420p[vout]");
     // No frame selection after the fact.
     expect(g.some((c) => /(^|[,\]])select=/.test(c))).toBe(false);
@@ -143,17 +181,30 @@ describe("VIDEO keep", () => {
 
   it("a window: seeked inputs, the grid of who is live inside it, tile order still the join order", () => {
     // Listed b before a; window 11–15 s of a call where a (0–20) joined before b (5–20).
-    const tracks: T[] = [{ id: "b", offsetMs: 5000 }, { id: "a", offsetMs: 0 }];
-    const plan = planRender(job("VIDEO", tracks, 20_000, [{ startMs: 11_000, endMs: 15_000 }]), { a: facts(20), b: facts(15) }, {
-      inputs: { a: "/w/a", b: "/w/b" }, output: "/w/o.mp4",
-    });
+    const tracks: T[] = [
+      { id: "b", offsetMs: 5000 },
+      { id: "a", offsetMs: 0 },
+    ];
+    const plan = planRender(
+      job("VIDEO", tracks, 20_000, [{ startMs: 11_000, endMs: 15_000 }]),
+      { a: facts(20), b: facts(15) },
+      {
+        inputs: { a: "/w/a", b: "/w/b" },
+        output: "/w/o.mp4",
+      },
+    );
     const g = graphOf(plan.args);
-    expect(inputsOf(plan.args)).toEqual([{ path: "/w/b", ss: "6" }, { path: "/w/a", ss: "11" }]);
+    expect(inputsOf(plan.args)).toEqual([
+      { path: "/w/b", ss: "6" },
+      { path: "/w/a", ss: "11" },
+    ]);
     expect(g).toContain("[0:v]setpts=PTS+0/TB,fps=25[v0_0]");
     expect(g).toContain("[1:v]setpts=PTS+0/TB,fps=25[v1_0]");
     // One segment of 4 s, two tiles: a (input 1) in the left cell, b (input 0) in the right one.
     expect(g.filter((c) => c.startsWith("color="))).toEqual(["color=c=black:s=640x360:r=25:d=4,setsar=1[b0_0]"]);
-    expect(g).toContain("[v1_0]trim=start=0:end=4,setpts=PTS-0/TB,scale=w=320:h=360:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[t0_0]");
+    expect(g).toContain(
+      "[v1_0]trim=start=0:end=4,setpts=PTS-0/TB,scale=w=320:h=360:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[t0_0]",
+    );
     expect(g).toContain("[b0_0][t0_0]overlay=x=0+(320-w)/2:y=0+(360-h)/2:eof_action=pass[b0_1]");
     expect(g).toContain("[b0_1][t0_1]overlay=x=320+(320-w)/2:y=0+(360-h)/2:eof_action=pass[s0]");
     expect(argAfter(plan.args, "-t")).toBe("4");
@@ -162,13 +213,22 @@ describe("VIDEO keep", () => {
   it("a tile leaves the grid only where its track is gone: an excluded participant is simply not a video track", () => {
     // What the Worker sends for videoSourcesExcluded: the participant's track with video:false.
     const plan = planRender(
-      job("VIDEO", [{ id: "a", offsetMs: 0 }, { id: "c", offsetMs: 0, video: false }], 6000),
+      job(
+        "VIDEO",
+        [
+          { id: "a", offsetMs: 0 },
+          { id: "c", offsetMs: 0, video: false },
+        ],
+        6000,
+      ),
       { a: facts(6), c: facts(6) },
       { inputs: { a: "/w/a", c: "/w/c" }, output: "/w/o.mp4" },
     );
     const g = graphOf(plan.args);
     expect(g.some((c) => c.startsWith("[1:v]"))).toBe(false);
-    expect(g).toContain("[v0_0]trim=start=0:end=6,setpts=PTS-0/TB,scale=w=640:h=360:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[t0_0]");
+    expect(g).toContain(
+      "[v0_0]trim=start=0:end=6,setpts=PTS-0/TB,scale=w=640:h=360:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[t0_0]",
+    );
     expect(g.some((c) => c.startsWith("[1:a]"))).toBe(true);
   });
 });
@@ -178,14 +238,33 @@ describe("normalizeKeep", () => {
     expect(normalizeKeep(undefined, 10_000)).toBeNull();
     expect(normalizeKeep([{ startMs: 0, endMs: 10_000 }], 10_000)).toBeNull();
     expect(normalizeKeep([{ startMs: 0, endMs: 99_000 }], 10_000)).toBeNull();
-    expect(normalizeKeep([{ startMs: 6000, endMs: 12_000 }, { startMs: 1000.4, endMs: 3000 }, { startMs: 2500, endMs: 4000 }, { startMs: 4000, endMs: 5000 }], 10_000)).toEqual([
+    expect(
+      normalizeKeep(
+        [
+          { startMs: 6000, endMs: 12_000 },
+          { startMs: 1000.4, endMs: 3000 },
+          { startMs: 2500, endMs: 4000 },
+          { startMs: 4000, endMs: 5000 },
+        ],
+        10_000,
+      ),
+    ).toEqual([
       { startMs: 1000, endMs: 5000 },
       { startMs: 6000, endMs: 10_000 },
     ]);
   });
 
   it("on a frame grid: starts down, ends up, an end at the span's own end kept as is", () => {
-    expect(normalizeKeep([{ startMs: 1010, endMs: 2001 }, { startMs: 5000, endMs: 10_010 }], 10_010, 25)).toEqual([
+    expect(
+      normalizeKeep(
+        [
+          { startMs: 1010, endMs: 2001 },
+          { startMs: 5000, endMs: 10_010 },
+        ],
+        10_010,
+        25,
+      ),
+    ).toEqual([
       { startMs: 1000, endMs: 2040 },
       { startMs: 5000, endMs: 10_010 },
     ]);
@@ -199,12 +278,33 @@ describe("normalizeKeep", () => {
 describe("contract validation of keep", () => {
   const body = (keep: unknown) => ({ ...job("AUDIO", [{ id: "a" }], 10_000), keep });
   it("accepts ordered, disjoint spans inside the recording", () => {
-    expect(parseRenderJob(body([{ startMs: 0, endMs: 1000 }, { startMs: 2000, endMs: 12_000 }])).ok).toBe(true);
+    expect(
+      parseRenderJob(
+        body([
+          { startMs: 0, endMs: 1000 },
+          { startMs: 2000, endMs: 12_000 },
+        ]),
+      ).ok,
+    ).toBe(true);
   });
   it.each([
     ["a span starting at or after durationMs", [{ startMs: 10_000, endMs: 11_000 }], "keep.0.startMs"],
-    ["overlapping spans", [{ startMs: 0, endMs: 3000 }, { startMs: 2000, endMs: 4000 }], "keep.1.startMs"],
-    ["spans out of order", [{ startMs: 5000, endMs: 6000 }, { startMs: 0, endMs: 1000 }], "keep.1.startMs"],
+    [
+      "overlapping spans",
+      [
+        { startMs: 0, endMs: 3000 },
+        { startMs: 2000, endMs: 4000 },
+      ],
+      "keep.1.startMs",
+    ],
+    [
+      "spans out of order",
+      [
+        { startMs: 5000, endMs: 6000 },
+        { startMs: 0, endMs: 1000 },
+      ],
+      "keep.1.startMs",
+    ],
     ["an empty span", [{ startMs: 3000, endMs: 3000 }], "keep.0"],
     ["no span", [], "keep"],
   ])("refuses %s", (_, keep, path) => {

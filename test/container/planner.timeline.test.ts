@@ -3,7 +3,12 @@ import { frameToSeconds, segments, totalFrames, videoSpans } from "../../contain
 import type { PlanTrack } from "../../container/src/planner/types.ts";
 
 const track = (id: string, offsetSec: number, durationSec: number, video = true): PlanTrack => ({
-  id, path: `/in/${id}`, offsetSec, durationSec, audio: true, video,
+  id,
+  path: `/in/${id}`,
+  offsetSec,
+  durationSec,
+  audio: true,
+  video,
 });
 
 describe("timeline", () => {
@@ -59,7 +64,10 @@ describe("timeline", () => {
         if (i > 0) expect(s.startFrame).toBe(segs[i - 1]!.endFrame);
         expect(s.endFrame).toBeGreaterThan(s.startFrame);
         for (const f of [s.startFrame, s.endFrame - 1]) {
-          const live = spans.filter((sp) => sp.startFrame <= f && f < sp.endFrame).map((sp) => sp.id).sort();
+          const live = spans
+            .filter((sp) => sp.startFrame <= f && f < sp.endFrame)
+            .map((sp) => sp.id)
+            .sort();
           expect([...s.live].sort()).toEqual(live);
         }
       });

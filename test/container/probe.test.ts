@@ -13,8 +13,12 @@ describe("probe helpers", () => {
     expect(packetSpan("pts_time=N/A|duration_time=N/A\n")).toBeNull();
   });
   it("keeps ffprobe's reason without the file path", () => {
-    expect(reasonFrom("[matroska @ 0x1] EBML header parsing failed\n/tmp/x/track-1: Invalid data found when processing input\n", "/tmp/x/track-1"))
-      .toBe("input: Invalid data found when processing input");
+    expect(
+      reasonFrom(
+        "[matroska @ 0x1] EBML header parsing failed\n/tmp/x/track-1: Invalid data found when processing input\n",
+        "/tmp/x/track-1",
+      ),
+    ).toBe("input: Invalid data found when processing input");
   });
   it("refuses a format guessed with a low probe score (random bytes taken for raw H.263)", async () => {
     const guessed = createProber(async () => ({
@@ -29,7 +33,11 @@ describe("probe helpers", () => {
     const failingSeek = createProber(async (_file, args) => {
       calls.push([...args]);
       // ffprobe stops at the failed seek: the first packet is out, the container is not.
-      if (args.includes("-read_intervals")) return { stdout: JSON.stringify({ packets: [{ pts_time: "0.000000", duration_time: "0.020000" }] }), stderr: "Could not seek to position 99999999000000" };
+      if (args.includes("-read_intervals"))
+        return {
+          stdout: JSON.stringify({ packets: [{ pts_time: "0.000000", duration_time: "0.020000" }] }),
+          stderr: "Could not seek to position 99999999000000",
+        };
       if (args.some((a) => a.startsWith("format="))) return { stdout: noDuration, stderr: "" };
       return { stdout: "pts_time=0.000000|duration_time=0.020000\npts_time=59.980000|duration_time=0.020000\n", stderr: "" };
     });
@@ -46,7 +54,13 @@ describe("probe helpers", () => {
 describe("fixtures and prober", () => {
   it("makes MediaRecorder-like WebM without duration, and the prober measures it", async () => {
     const dir = await tempDir("probe-");
-    const webm = await makeTrack({ dir, format: "webm", durationSec: 2, video: { color: "red", width: 320, height: 240 }, audio: { frequency: 440 } });
+    const webm = await makeTrack({
+      dir,
+      format: "webm",
+      durationSec: 2,
+      video: { color: "red", width: 320, height: 240 },
+      audio: { frequency: 440 },
+    });
     const info = await probe(webm);
     expect(info.durationSec).toBeNull();
     expect(Number.isNaN(info.duration)).toBe(true);

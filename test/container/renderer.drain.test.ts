@@ -27,7 +27,13 @@ async function heldJob(jobId: string) {
   let release!: () => void;
   const hold = new Promise<void>((res) => (release = res));
   const job = await fw.withSizes(
-    fw.job({ jobId, type: "AUDIO", durationMs: 2000, tracks: [{ id: "p1", file: wav, offsetMs: 0, audio: true, video: false }], behaviour: { p1: { hold } } }),
+    fw.job({
+      jobId,
+      type: "AUDIO",
+      durationMs: 2000,
+      tracks: [{ id: "p1", file: wav, offsetMs: 0, audio: true, video: false }],
+      behaviour: { p1: { hold } },
+    }),
   );
   return { job, release };
 }
@@ -76,7 +82,13 @@ describe("renderer drain", () => {
     await r.renderer.shutdown(500);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(fw.finalReport("drain-handed-back")).toEqual({ event: "failed", attempt: 1, error: "renderer shutting down", retryable: true, handedBack: true });
+    expect(fw.finalReport("drain-handed-back")).toEqual({
+      event: "failed",
+      attempt: 1,
+      error: "renderer shutting down",
+      retryable: true,
+      handedBack: true,
+    });
     expect(fw.uploads.has("drain-handed-back")).toBe(false);
     running.release();
   });

@@ -20,8 +20,22 @@ beforeAll(async () => {
   const [a1, a2, v1, v2] = await Promise.all([
     makeTrack({ dir, name: "a1", format: "webm", durationSec: 4, audio: { frequency: 440 } }),
     makeTrack({ dir, name: "a2", format: "ogg", durationSec: 4, audio: { frequency: 880 } }),
-    makeTrack({ dir, name: "v1", format: "webm", durationSec: 4, video: { color: "red", width: 640, height: 480 }, audio: { frequency: 440 } }),
-    makeTrack({ dir, name: "v2", format: "webm", durationSec: 4, video: { color: "blue", width: 640, height: 480 }, audio: { frequency: 880 } }),
+    makeTrack({
+      dir,
+      name: "v1",
+      format: "webm",
+      durationSec: 4,
+      video: { color: "red", width: 640, height: 480 },
+      audio: { frequency: 440 },
+    }),
+    makeTrack({
+      dir,
+      name: "v2",
+      format: "webm",
+      durationSec: 4,
+      video: { color: "blue", width: 640, height: 480 },
+      audio: { frequency: 880 },
+    }),
   ]);
   audioTracks = [
     { id: "p1", file: a1, offsetMs: 0, durationMs: 4000, audio: true, video: false },
@@ -38,7 +52,9 @@ afterAll(async () => {
 });
 
 async function render(r: RunningRenderer, jobId: string, type: "AUDIO" | "VIDEO", keep: RenderJob["keep"]): Promise<string> {
-  const job = await fw.withSizes(fw.job({ jobId, type, durationMs: 11_000, width: 640, height: 360, tracks: type === "AUDIO" ? audioTracks : videoTracks }));
+  const job = await fw.withSizes(
+    fw.job({ jobId, type, durationMs: 11_000, width: 640, height: 360, tracks: type === "AUDIO" ? audioTracks : videoTracks }),
+  );
   job.keep = keep;
   const t0 = Date.now();
   expect((await r.post(job)).status).toBe(202);
@@ -81,7 +97,10 @@ describe("trimmed jobs", () => {
   it("AUDIO, native: the silent hole is cut out exactly; a from/to window starts and ends where asked", async () => {
     const r = await startRenderer({ wasmMaxBytes: 0 });
     try {
-      const file = await render(r, "keep-a-native", "AUDIO", [{ startMs: 0, endMs: 4000 }, { startMs: 7000, endMs: 11_000 }]);
+      const file = await render(r, "keep-a-native", "AUDIO", [
+        { startMs: 0, endMs: 4000 },
+        { startMs: 7000, endMs: 11_000 },
+      ]);
       expect(fw.finalReport("keep-a-native")).toMatchObject({ engine: "native" });
       await checkTrimmedAudio(file, "keep-a-native");
 
@@ -99,7 +118,10 @@ describe("trimmed jobs", () => {
   it("AUDIO on ffmpeg.wasm: the same graph (seek, asplit/atrim/concat) gives the same cut", async () => {
     const r = await startRenderer({ env: { RENDERER_DISABLE_NATIVE: "1" } });
     try {
-      const file = await render(r, "keep-a-wasm", "AUDIO", [{ startMs: 0, endMs: 4000 }, { startMs: 7000, endMs: 11_000 }]);
+      const file = await render(r, "keep-a-wasm", "AUDIO", [
+        { startMs: 0, endMs: 4000 },
+        { startMs: 7000, endMs: 11_000 },
+      ]);
       expect(fw.finalReport("keep-a-wasm")).toMatchObject({ engine: "wasm" });
       await checkTrimmedAudio(file, "keep-a-wasm");
       const win = await render(r, "keep-a-wasm-window", "AUDIO", [{ startMs: 2500, endMs: 8500 }]);
@@ -114,7 +136,10 @@ describe("trimmed jobs", () => {
   it("VIDEO: picture and sound switch at the same cut, the output lasts the sum of the spans", async () => {
     const r = await startRenderer();
     try {
-      const file = await render(r, "keep-v", "VIDEO", [{ startMs: 0, endMs: 4000 }, { startMs: 7000, endMs: 11_000 }]);
+      const file = await render(r, "keep-v", "VIDEO", [
+        { startMs: 0, endMs: 4000 },
+        { startMs: 7000, endMs: 11_000 },
+      ]);
       const info = await probe(file);
       expect(Math.abs(info.duration - 8)).toBeLessThan(0.1);
       const color = async (t: number) => colorName(await pixelAt(file, t, 320, 180));

@@ -20,7 +20,14 @@ beforeAll(async () => {
   const dir = await tempDir("server-test-");
   [wav, cam, garbage] = await Promise.all([
     makeTrack({ dir, name: "voice", format: "wav", durationSec: 2, audio: { frequency: 440 } }),
-    makeTrack({ dir, name: "cam", format: "webm", durationSec: 2, video: { color: "red", width: 320, height: 240 }, audio: { frequency: 660 } }),
+    makeTrack({
+      dir,
+      name: "cam",
+      format: "webm",
+      durationSec: 2,
+      video: { color: "red", width: 320, height: 240 },
+      audio: { frequency: 660 },
+    }),
     makeGarbage(dir, "p2.webm"),
   ]);
 });
@@ -32,7 +39,9 @@ afterAll(async () => {
 const audioJob = (jobId: string, extra: { hold?: Promise<unknown> } = {}) =>
   fw.withSizes(
     fw.job({
-      jobId, type: "AUDIO", durationMs: 2000,
+      jobId,
+      type: "AUDIO",
+      durationMs: 2000,
       tracks: [{ id: "p1", file: wav, offsetMs: 0, audio: true, video: false }],
       behaviour: extra.hold ? { p1: { hold: extra.hold } } : {},
     }),
@@ -63,7 +72,9 @@ describe("renderer server", () => {
   it("a corrupt track fails the job naming the track (not retryable), and the next job still renders", async () => {
     const job = await fw.withSizes(
       fw.job({
-        jobId: "corrupt", type: "AUDIO", durationMs: 2000,
+        jobId: "corrupt",
+        type: "AUDIO",
+        durationMs: 2000,
         tracks: [
           { id: "p1", file: wav, offsetMs: 0, audio: true, video: false },
           { id: "p2", file: garbage, offsetMs: 500, audio: true, video: true },
@@ -104,7 +115,11 @@ describe("renderer server", () => {
     // A 5-minute 1280x720 span with 2 s of camera: long enough to catch ffmpeg at work.
     const job = await fw.withSizes(
       fw.job({
-        jobId: "long-render", type: "VIDEO", durationMs: 300_000, width: 1280, height: 720,
+        jobId: "long-render",
+        type: "VIDEO",
+        durationMs: 300_000,
+        width: 1280,
+        height: 720,
         tracks: [{ id: "cam", file: cam, offsetMs: 1000, audio: true, video: true }],
       }),
     );

@@ -50,10 +50,21 @@ function startServer(env: Record<string, string> = {}): Promise<{ port: number; 
 /** Starts a 5-minute 720p render (it cannot finish during these tests) and waits for its ffmpeg. */
 async function startLongRender(port: number, jobId: string): Promise<void> {
   const dir = await tempDir("shutdown-");
-  const cam = await makeTrack({ dir, name: "cam", format: "webm", durationSec: 2, video: { color: "red", width: 320, height: 240 }, audio: { frequency: 440 } });
+  const cam = await makeTrack({
+    dir,
+    name: "cam",
+    format: "webm",
+    durationSec: 2,
+    video: { color: "red", width: 320, height: 240 },
+    audio: { frequency: 440 },
+  });
   const job = await fw.withSizes(
     fw.job({
-      jobId, type: "VIDEO", durationMs: 300_000, width: 1280, height: 720,
+      jobId,
+      type: "VIDEO",
+      durationMs: 300_000,
+      width: 1280,
+      height: 720,
       tracks: [{ id: "cam", file: cam, offsetMs: 0, audio: true, video: true }],
     }),
   );

@@ -17,19 +17,51 @@ beforeAll(async () => {
   const dir = await tempDir("video-job-");
   const [a, b, c, d, e] = await Promise.all([
     // A 0–8 s, 4:3 VP8 MediaRecorder WebM.
-    makeTrack({ dir, name: "a", format: "webm", durationSec: 8, video: { color: "red", width: 640, height: 480 }, audio: { frequency: 440 } }),
+    makeTrack({
+      dir,
+      name: "a",
+      format: "webm",
+      durationSec: 8,
+      video: { color: "red", width: 640, height: 480 },
+      audio: { frequency: 440 },
+    }),
     // B 2–8 s, portrait MP4.
-    makeTrack({ dir, name: "b", format: "mp4", durationSec: 6, video: { color: "lime", width: 360, height: 640 }, audio: { frequency: 660 } }),
+    makeTrack({
+      dir,
+      name: "b",
+      format: "mp4",
+      durationSec: 6,
+      video: { color: "lime", width: 360, height: 640 },
+      audio: { frequency: 660 },
+    }),
     // C 4–6 s (leaves early), VP9 WebM.
-    makeTrack({ dir, name: "c", format: "webm", durationSec: 2, video: { color: "blue", width: 320, height: 240, codec: "vp9" }, audio: { frequency: 880 } }),
+    makeTrack({
+      dir,
+      name: "c",
+      format: "webm",
+      durationSec: 2,
+      video: { color: "blue", width: 320, height: 240, codec: "vp9" },
+      audio: { frequency: 880 },
+    }),
     // D 1–7 s, audio only (WAV): no tile.
     makeTrack({ dir, name: "d", format: "wav", durationSec: 6, audio: { frequency: 1100 } }),
     // E 5–7 s, 16:9 Ogg/Theora.
-    makeTrack({ dir, name: "e", format: "ogg", durationSec: 2, video: { color: "yellow", width: 640, height: 360 }, audio: { frequency: 1320 } }),
+    makeTrack({
+      dir,
+      name: "e",
+      format: "ogg",
+      durationSec: 2,
+      video: { color: "yellow", width: 640, height: 360 },
+      audio: { frequency: 1320 },
+    }),
   ]);
   const job = await fw.withSizes(
     fw.job({
-      jobId: "video", type: "VIDEO", durationMs: SPAN * 1000, width: 640, height: 360,
+      jobId: "video",
+      type: "VIDEO",
+      durationMs: SPAN * 1000,
+      width: 640,
+      height: 360,
       tracks: [
         { id: "a", file: a, offsetMs: 0, audio: true, video: true },
         { id: "b", file: b, offsetMs: 2000, audio: true, video: true },
@@ -50,7 +82,12 @@ afterAll(async () => {
 });
 
 const at = async (t: number, points: [number, number][]) => (await pixelsAt(file, t, points)).map(colorName);
-const quads: [number, number][] = [[160, 90], [480, 90], [160, 270], [480, 270]];
+const quads: [number, number][] = [
+  [160, 90],
+  [480, 90],
+  [160, 270],
+  [480, 270],
+];
 
 describe("VIDEO job", () => {
   it("is H.264 yuv420p 640x360 with AAC 48 kHz, as long as the recording", async () => {
@@ -70,8 +107,20 @@ describe("VIDEO job", () => {
   });
 
   it("1 tile full frame (letterboxed 4:3), then side by side with the portrait pillarboxed", async () => {
-    expect(await at(1, [[320, 180], [20, 180]])).toEqual(["red", "black"]);
-    expect(await at(3, [[160, 180], [480, 180], [340, 180], [620, 180]])).toEqual(["red", "green", "black", "black"]);
+    expect(
+      await at(1, [
+        [320, 180],
+        [20, 180],
+      ]),
+    ).toEqual(["red", "black"]);
+    expect(
+      await at(3, [
+        [160, 180],
+        [480, 180],
+        [340, 180],
+        [620, 180],
+      ]),
+    ).toEqual(["red", "green", "black", "black"]);
   });
 
   it("2×2 in join order as people join, the free cell black; re-laid when one leaves", async () => {
@@ -79,7 +128,12 @@ describe("VIDEO job", () => {
     expect(await at(5.5, quads)).toEqual(["red", "green", "blue", "yellow"]);
     // C left at 6 s: E moves up into the third cell.
     expect(await at(6.5, quads)).toEqual(["red", "green", "yellow", "black"]);
-    expect(await at(7.5, [[160, 180], [480, 180]])).toEqual(["red", "green"]);
+    expect(
+      await at(7.5, [
+        [160, 180],
+        [480, 180],
+      ]),
+    ).toEqual(["red", "green"]);
   });
 
   it("carries the mix, including the audio-only participant", async () => {

@@ -3,7 +3,13 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeReviewAssets, samplesPerPixel, thumbnailGrid, thumbnailsVtt, waveformFromStats } from "../../container/src/assets/review-assets.ts";
+import {
+  makeReviewAssets,
+  samplesPerPixel,
+  thumbnailGrid,
+  thumbnailsVtt,
+  waveformFromStats,
+} from "../../container/src/assets/review-assets.ts";
 import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/native.ts";
 import type { Engine } from "../../container/src/engines/types.ts";
 import { runJob } from "../../container/src/job.ts";
@@ -21,10 +27,38 @@ beforeAll(async () => {
   output = join(dir, "output.mp4");
   const audio = "aevalsrc=if(lt(t\\,3)\\,0.5*sin(2*PI*440*t)\\,0)|if(gte(t\\,3)\\,0.25*sin(2*PI*660*t)\\,0):s=48000:d=6";
   const r = await run(FFMPEG, [
-    "-v", "error", "-y",
-    "-f", "lavfi", "-i", "color=red:s=320x240:r=25:d=3", "-f", "lavfi", "-i", "color=blue:s=320x240:r=25:d=3", "-f", "lavfi", "-i", audio,
-    "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]", "-map", "2:a",
-    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", output,
+    "-v",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    "color=red:s=320x240:r=25:d=3",
+    "-f",
+    "lavfi",
+    "-i",
+    "color=blue:s=320x240:r=25:d=3",
+    "-f",
+    "lavfi",
+    "-i",
+    audio,
+    "-filter_complex",
+    "[0:v][1:v]concat=n=2:v=1:a=0[v]",
+    "-map",
+    "[v]",
+    "-map",
+    "2:a",
+    "-c:v",
+    "libx264",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-b:a",
+    "128k",
+    "-movflags",
+    "+faststart",
+    output,
   ]);
   expect(r.code, r.stderr).toBe(0);
 });
@@ -60,14 +94,23 @@ describe("waveform", () => {
   it("reads ffmpeg's per-window levels into min,max pairs, channels interleaved", () => {
     const text = [
       "frame:0    pts:0       pts_time:0",
-      "lavfi.astats.1.Min_level=-0.500000", "lavfi.astats.1.Max_level=0.250000",
-      "lavfi.astats.2.Min_level=0.000000", "lavfi.astats.2.Max_level=1.000000",
+      "lavfi.astats.1.Min_level=-0.500000",
+      "lavfi.astats.1.Max_level=0.250000",
+      "lavfi.astats.2.Min_level=0.000000",
+      "lavfi.astats.2.Max_level=1.000000",
       "frame:1    pts:256     pts_time:0.00533333",
-      "lavfi.astats.1.Min_level=-1.000000", "lavfi.astats.1.Max_level=0.000000",
-      "lavfi.astats.2.Min_level=-0.000031", "lavfi.astats.2.Max_level=0.000031",
+      "lavfi.astats.1.Min_level=-1.000000",
+      "lavfi.astats.1.Max_level=0.000000",
+      "lavfi.astats.2.Min_level=-0.000031",
+      "lavfi.astats.2.Max_level=0.000031",
     ].join("\n");
     expect(waveformFromStats(text, 256)).toEqual({
-      version: 2, channels: 2, sample_rate: 48000, samples_per_pixel: 256, bits: 16, length: 2,
+      version: 2,
+      channels: 2,
+      sample_rate: 48000,
+      samples_per_pixel: 256,
+      bits: 16,
+      length: 2,
       data: [-16384, 8192, 0, 32767, -32768, 0, -1, 1],
     });
   });
@@ -77,7 +120,11 @@ describe("makeReviewAssets on a real output", () => {
   it("VIDEO: the sprite cell of each cue shows that second's frame; the peaks follow each channel", async () => {
     const out = join(dir, "video");
     await import("node:fs/promises").then((fs) => fs.mkdir(out));
-    const files = await makeReviewAssets(native, { output, type: "VIDEO", durationSec: 6, width: 320, height: 240, dir: out }, new AbortController().signal);
+    const files = await makeReviewAssets(
+      native,
+      { output, type: "VIDEO", durationSec: 6, width: 320, height: 240, dir: out },
+      new AbortController().signal,
+    );
     expect(files.map((f) => f.name).sort()).toEqual(["thumbnails.jpg", "thumbnails.vtt", "waveform.json"]);
 
     const sprite = files.find((f) => f.name === "thumbnails.jpg")!.file;
@@ -101,7 +148,8 @@ describe("makeReviewAssets on a real output", () => {
     expect(wf.data).toHaveLength(wf.length * 4);
     const peak = (ch: number, from: number, to: number) => {
       let m = 0;
-      for (let i = Math.floor(from * wf.length); i < Math.floor(to * wf.length); i++) m = Math.max(m, -wf.data[i * 4 + ch * 2], wf.data[i * 4 + ch * 2 + 1]);
+      for (let i = Math.floor(from * wf.length); i < Math.floor(to * wf.length); i++)
+        m = Math.max(m, -wf.data[i * 4 + ch * 2], wf.data[i * 4 + ch * 2 + 1]);
       return m / 32768;
     };
     // Away from the change at 3 s (AAC spreads it a little): left loud then silent, right the reverse.
@@ -120,15 +168,35 @@ describe("runJob uploads the review assets next to the output", () => {
   const logs: string[] = [];
   beforeAll(async () => {
     fw = await FakeWorker.start();
-    cam = await makeTrack({ dir, name: "cam", format: "webm", durationSec: 3, video: { color: "green", width: 320, height: 240 }, audio: { frequency: 440 } });
+    cam = await makeTrack({
+      dir,
+      name: "cam",
+      format: "webm",
+      durationSec: 3,
+      video: { color: "green", width: 320, height: 240 },
+      audio: { frequency: 440 },
+    });
   });
   afterAll(() => fw.close());
   const ctx = (engine: Engine) => ({
     engines: { native: engine, prober: createProber(nativeFfprobe("ffprobe")) },
-    tmpRoot: dir, wasmMaxBytes: 0, watchdogMs: 60_000, heartbeatMs: 500, log: (l: string) => logs.push(l),
+    tmpRoot: dir,
+    wasmMaxBytes: 0,
+    watchdogMs: 60_000,
+    heartbeatMs: 500,
+    log: (l: string) => logs.push(l),
   });
   const job = (jobId: string, type: "AUDIO" | "VIDEO") =>
-    fw.withSizes(fw.job({ jobId, type, durationMs: 3000, width: 320, height: 240, tracks: [{ id: "a", file: cam, offsetMs: 0, audio: true, video: type === "VIDEO" }] }));
+    fw.withSizes(
+      fw.job({
+        jobId,
+        type,
+        durationMs: 3000,
+        width: 320,
+        height: 240,
+        tracks: [{ id: "a", file: cam, offsetMs: 0, audio: true, video: type === "VIDEO" }],
+      }),
+    );
 
   it("VIDEO: sprite, track and peaks; AUDIO: peaks only; all before the completed report", async () => {
     expect((await runJob(await job("assets-video", "VIDEO"), new AbortController().signal, ctx(native))).status).toBe("completed");
@@ -140,7 +208,12 @@ describe("runJob uploads the review assets next to the output", () => {
     const wf = JSON.parse(await readFile(fw.assets.get("assets-audio")!.get("waveform.json")!, "utf8"));
     expect(wf).toMatchObject({ version: 2, channels: 2, bits: 16 });
     const reports = fw.requests.filter((r) => r.includes("assets-audio"));
-    expect(reports.indexOf("POST /internal/jobs/assets-audio/report", reports.indexOf("PUT /internal/jobs/assets-audio/output/assets/waveform.json"))).toBeGreaterThan(0);
+    expect(
+      reports.indexOf(
+        "POST /internal/jobs/assets-audio/report",
+        reports.indexOf("PUT /internal/jobs/assets-audio/output/assets/waveform.json"),
+      ),
+    ).toBeGreaterThan(0);
   });
 
   it("a composition still completes when its assets cannot be made (logged, nothing uploaded)", async () => {

@@ -26,9 +26,30 @@ let tracks: TrackFile[];
 beforeAll(async () => {
   dir = await tempDir("e2e-compose-");
   const [agent, customer, expert, phone] = await Promise.all([
-    makeTrack({ dir, name: "agent", format: "webm", durationSec: 12, video: { color: "red", width: 640, height: 480 }, audio: { frequency: 440 } }),
-    makeTrack({ dir, name: "customer", format: "mp4", durationSec: 6, video: { color: "lime", width: 360, height: 640 }, audio: { frequency: 660 } }),
-    makeTrack({ dir, name: "expert", format: "webm", durationSec: 6, video: { color: "blue", width: 640, height: 360 }, audio: { frequency: 880 } }),
+    makeTrack({
+      dir,
+      name: "agent",
+      format: "webm",
+      durationSec: 12,
+      video: { color: "red", width: 640, height: 480 },
+      audio: { frequency: 440 },
+    }),
+    makeTrack({
+      dir,
+      name: "customer",
+      format: "mp4",
+      durationSec: 6,
+      video: { color: "lime", width: 360, height: 640 },
+      audio: { frequency: 660 },
+    }),
+    makeTrack({
+      dir,
+      name: "expert",
+      format: "webm",
+      durationSec: 6,
+      video: { color: "blue", width: 640, height: 360 },
+      audio: { frequency: 880 },
+    }),
     makeTrack({ dir, name: "phone", format: "wav", durationSec: 10, audio: { frequency: 1320 } }),
   ]);
   tracks = [
@@ -93,17 +114,35 @@ describe("composition end to end", () => {
     expect(info.streams.find((s) => s.type === "audio")?.codec).toBe("aac");
     expect(Math.abs(info.duration - SPAN)).toBeLessThan(0.3);
 
-    const at = async (t: number, points: [number, number][]) =>
-      Promise.all(points.map(([x, y]) => pixelAt(file, t, x, y).then(colorName)));
+    const at = async (t: number, points: [number, number][]) => Promise.all(points.map(([x, y]) => pixelAt(file, t, x, y).then(colorName)));
     // 0–3 s: the agent alone, full frame.
     expect(await at(1.5, [[320, 180]])).toEqual(["red"]);
     // 3–6 s: agent | customer side by side; the portrait customer is pillarboxed in its tile
     // (202 px wide, centred in 320..640) and the landscape agent letterboxed (240 px high).
-    expect(await at(4.5, [[160, 180], [480, 180], [330, 180], [160, 20]])).toEqual(["red", "green", "black", "black"]);
+    expect(
+      await at(4.5, [
+        [160, 180],
+        [480, 180],
+        [330, 180],
+        [160, 20],
+      ]),
+    ).toEqual(["red", "green", "black", "black"]);
     // 6–9 s: three people, 2×2 in join order, the fourth cell black.
-    expect(await at(7.5, [[160, 90], [480, 90], [160, 270], [480, 270]])).toEqual(["red", "green", "blue", "black"]);
+    expect(
+      await at(7.5, [
+        [160, 90],
+        [480, 90],
+        [160, 270],
+        [480, 270],
+      ]),
+    ).toEqual(["red", "green", "blue", "black"]);
     // 9–12 s: the customer left: agent | expert.
-    expect(await at(10.5, [[160, 180], [480, 180]])).toEqual(["red", "blue"]);
+    expect(
+      await at(10.5, [
+        [160, 180],
+        [480, 180],
+      ]),
+    ).toEqual(["red", "blue"]);
     // The mix is in the MP4 too.
     expect(await tonesAt(file, 7.2)).toEqual([440, 660, 880, 1320]);
   });
@@ -131,7 +170,10 @@ describe("composition end to end", () => {
     const wrangler = all.find((p) => p.args.includes("dev") && p.args.includes(stack.persistTo));
     expect(wrangler, "the stack's wrangler dev process").toBeDefined();
     const group = all.filter((p) => p.pgrp === wrangler!.pgrp);
-    expect(group.some((p) => /workerd$/.test(p.args[0]!)), group.map((p) => p.args.join(" ")).join("\n")).toBe(true);
+    expect(
+      group.some((p) => /workerd$/.test(p.args[0]!)),
+      group.map((p) => p.args.join(" ")).join("\n"),
+    ).toBe(true);
     const varsFile = join(stack.persistTo, ".dev.vars");
     expect(wrangler!.args).toContain(varsFile);
     expect(statSync(varsFile).mode & 0o777).toBe(0o600);

@@ -9,7 +9,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../../scripts/stack.ts";
 import { colorName, decodeAudio, FFMPEG, makeTrack, pixelsAt, run, tempDir } from "../fixtures/media.ts";
-import { ingestRecording, startTestStack, SUPERVISOR, waitForState, type TestStack, type Who } from "./harness.ts";
+import { ingestRecording, startTestStack, SUPERVISOR, type TestStack, type Who } from "./harness.ts";
 
 const SPAN = 12;
 const CONVERSATION = "conv-console";
@@ -27,7 +27,22 @@ const shared = { url: "", videoId: "", file: "" };
 
 /** Peak |sample| of one channel of a file's audio in [from, from + seconds) (no downmix: the waveform is per channel). */
 async function channelPeak(file: string, channel: number, from: number, seconds: number): Promise<number> {
-  const r = await run(FFMPEG, ["-v", "error", "-ss", String(from), "-t", String(seconds), "-i", file, "-vn", "-af", `pan=mono|c0=c${channel}`, "-f", "f32le", "pipe:1"]);
+  const r = await run(FFMPEG, [
+    "-v",
+    "error",
+    "-ss",
+    String(from),
+    "-t",
+    String(seconds),
+    "-i",
+    file,
+    "-vn",
+    "-af",
+    `pan=mono|c0=c${channel}`,
+    "-f",
+    "f32le",
+    "pipe:1",
+  ]);
   const samples = new Float32Array(r.stdout.buffer.slice(r.stdout.byteOffset, r.stdout.byteOffset + (r.stdout.byteLength & ~3)));
   return samples.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 }
@@ -40,21 +55,60 @@ beforeAll(async () => {
   const launching = chromium
     .launch({
       executablePath: "/usr/bin/chromium",
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+      ],
     })
     .then((b) => (browser = b));
   launching.catch(() => undefined);
   const media = async () => {
     // The agent (red) the whole call, the customer (lime) from 3 s to 8 s: one tile, two side by side, one again.
-    const agent = await makeTrack({ dir, name: "agent", format: "webm", durationSec: SPAN, video: { color: "red", width: 640, height: 360 }, audio: { frequency: 440 } });
-    const customer = await makeTrack({ dir, name: "customer", format: "webm", durationSec: 5, video: { color: "lime", width: 640, height: 360 }, audio: { frequency: 660 } });
+    const agent = await makeTrack({
+      dir,
+      name: "agent",
+      format: "webm",
+      durationSec: SPAN,
+      video: { color: "red", width: 640, height: 360 },
+      audio: { frequency: 440 },
+    });
+    const customer = await makeTrack({
+      dir,
+      name: "customer",
+      format: "webm",
+      durationSec: 5,
+      video: { color: "lime", width: 640, height: 360 },
+      audio: { frequency: 660 },
+    });
     return { agent, customer };
   };
   const [{ agent, customer }] = await Promise.all([media(), startTestStack().then((s) => (stack = s))]);
-  await ingestRecording(stack, CONVERSATION, SPAN, [
-    { id: "t-agent", participantId: "agent", start: 0, audio: true, video: true, file: agent, contentType: "video/webm" },
-    { id: "t-customer", participantId: "customer", start: 3, stop: 8, audio: true, video: true, file: customer, contentType: "video/webm" },
-  ], AGENT.sub);
+  await ingestRecording(
+    stack,
+    CONVERSATION,
+    SPAN,
+    [
+      { id: "t-agent", participantId: "agent", start: 0, audio: true, video: true, file: agent, contentType: "video/webm" },
+      {
+        id: "t-customer",
+        participantId: "customer",
+        start: 3,
+        stop: 8,
+        audio: true,
+        video: true,
+        file: customer,
+        contentType: "video/webm",
+      },
+    ],
+    AGENT.sub,
+  );
   token = await stack.token(SUPERVISOR);
   await launching;
   context = await browser.newContext({ viewport: { width: 1280, height: 720 }, permissions: ["clipboard-read", "clipboard-write"] });
@@ -84,7 +138,8 @@ describe("the console", () => {
     expect(page.url()).toBe(consoleUrl());
     expect(await page.evaluate(() => sessionStorage.getItem("composition-console-token"))).toBe(token);
     expect(requestedUrls.filter((u) => u.includes(token))).toEqual([]);
-    for (const region of ["Compositions", "Player"]) await expect.poll(() => page.getByRole("region", { name: region }).isVisible()).toBe(true);
+    for (const region of ["Compositions", "Player"])
+      await expect.poll(() => page.getByRole("region", { name: region }).isVisible()).toBe(true);
     // The page and everything it loads: 8 files, small enough to keep (a budget, uncompressed as `npm start` serves them).
     await expect.poll(() => files.length).toBe(8);
     const transferred = (await Promise.all(files)).reduce((a, b) => a + b, 0);
@@ -102,7 +157,10 @@ describe("the console", () => {
     await form.getByRole("button", { name: "Request" }).click();
     await expect.poll(() => row("Review call").count(), { timeout: 10_000 }).toBe(1);
     // Another one requested elsewhere (the API) shows up without a reload.
-    const audio = await stack.api("POST", "/request", { as: SUPERVISOR, body: { conversationId: CONVERSATION, layout: "GRID", name: "Audio mix", resolution: "320x240", type: "AUDIO" } });
+    const audio = await stack.api("POST", "/request", {
+      as: SUPERVISOR,
+      body: { conversationId: CONVERSATION, layout: "GRID", name: "Audio mix", resolution: "320x240", type: "AUDIO" },
+    });
     expect(audio.status, audio.text).toBe(200);
     const seen = new Set<string>();
     await expect
@@ -115,7 +173,10 @@ describe("the console", () => {
         { timeout: 120_000, interval: 200 },
       )
       .toBe("COMPLETED");
-    expect([...seen].some((s) => s === "QUEUED" || s === "PROCESSING"), [...seen].join()).toBe(true);
+    expect(
+      [...seen].some((s) => s === "QUEUED" || s === "PROCESSING"),
+      [...seen].join(),
+    ).toBe(true);
     await expect.poll(() => row("Audio mix").locator(".state").textContent(), { timeout: 60_000 }).toBe("COMPLETED");
     expect(await row("Review call").getByRole("progressbar", { name: "Progress of Review call" }).getAttribute("value")).toBe("100");
   });
@@ -128,7 +189,10 @@ describe("the console", () => {
     shared.videoId = (await row("Review call").getAttribute("data-id"))!;
     const played = await video.evaluate(async (el: HTMLVideoElement) => {
       await el.play();
-      await new Promise<void>((r) => { const t = () => (el.currentTime > 1 ? r() : setTimeout(t, 50)); t(); });
+      await new Promise<void>((r) => {
+        const t = () => (el.currentTime > 1 ? r() : setTimeout(t, 50));
+        t();
+      });
       el.pause();
       return { t: el.currentTime, d: el.duration };
     });
@@ -144,7 +208,11 @@ describe("the console", () => {
   it("hovering the scrub bar shows the thumbnail of that instant: the frame's tile colours", async () => {
     await expect.poll(() => page.getByRole("img", { name: "Waveform" }).isVisible(), { timeout: 20_000 }).toBe(true);
     shared.file = join(dir, "review.mp4");
-    const link = await stack.api("GET", `/player/${CONVERSATION}/${shared.videoId}/url/inline?conversationId=${CONVERSATION}&id=${shared.videoId}`, { as: SUPERVISOR, headers: { Referer: consoleUrl() } });
+    const link = await stack.api(
+      "GET",
+      `/player/${CONVERSATION}/${shared.videoId}/url/inline?conversationId=${CONVERSATION}&id=${shared.videoId}`,
+      { as: SUPERVISOR, headers: { Referer: consoleUrl() } },
+    );
     await writeFile(shared.file, Buffer.from(await (await fetch(link.json.url)).arrayBuffer()));
     const scrub = page.getByRole("slider", { name: "Scrub bar" });
     const box = (await scrub.boundingBox())!;
@@ -156,12 +224,36 @@ describe("the console", () => {
       const png = join(dir, `thumb-${t}.png`);
       await writeFile(png, await thumb.screenshot());
       // The tile's left and right halves against the frame of the output at that time.
-      const shown = (await pixelsAt(png, 0, [[42, 30], [122, 30]])).map(colorName);
-      const frame = (await pixelsAt(shared.file, t, [[160, 180], [480, 180]])).map(colorName);
+      const shown = (
+        await pixelsAt(png, 0, [
+          [42, 30],
+          [122, 30],
+        ])
+      ).map(colorName);
+      const frame = (
+        await pixelsAt(shared.file, t, [
+          [160, 180],
+          [480, 180],
+        ])
+      ).map(colorName);
       expect(shown, `thumbnail at ${t}s`).toEqual(frame);
     }
-    expect((await pixelsAt(join(dir, "thumb-4.5.png"), 0, [[42, 30], [122, 30]])).map(colorName)).toEqual(["red", "green"]);
-    expect((await pixelsAt(join(dir, "thumb-9.5.png"), 0, [[42, 30], [122, 30]])).map(colorName)).toEqual(["red", "red"]);
+    expect(
+      (
+        await pixelsAt(join(dir, "thumb-4.5.png"), 0, [
+          [42, 30],
+          [122, 30],
+        ])
+      ).map(colorName),
+    ).toEqual(["red", "green"]);
+    expect(
+      (
+        await pixelsAt(join(dir, "thumb-9.5.png"), 0, [
+          [42, 30],
+          [122, 30],
+        ])
+      ).map(colorName),
+    ).toEqual(["red", "red"]);
     expect(await page.getByRole("group", { name: "Speaker timeline" }).isVisible()).toBe(false);
     if (SHOTS) {
       await mkdir(SHOTS, { recursive: true });
@@ -172,7 +264,11 @@ describe("the console", () => {
 
   it("the sidecars follow the media: the waveform's length and peaks, the thumbnails' cells", async () => {
     const asset = async (name: string) => {
-      const res = await stack.api("GET", `/player/${CONVERSATION}/${shared.videoId}/url/inline?conversationId=${CONVERSATION}&id=${shared.videoId}&asset=${name}`, { as: SUPERVISOR, headers: { Referer: consoleUrl() } });
+      const res = await stack.api(
+        "GET",
+        `/player/${CONVERSATION}/${shared.videoId}/url/inline?conversationId=${CONVERSATION}&id=${shared.videoId}&asset=${name}`,
+        { as: SUPERVISOR, headers: { Referer: consoleUrl() } },
+      );
       expect(res.status, res.text).toBe(200);
       return fetch(res.json.url);
     };
@@ -188,7 +284,11 @@ describe("the console", () => {
       return m / 32768;
     };
     // One voice, then two summed, then one again: each channel's peaks follow the decoded output's.
-    for (const [from, to] of [[0.5, 2.5], [4, 7], [9, 11]] as const) {
+    for (const [from, to] of [
+      [0.5, 2.5],
+      [4, 7],
+      [9, 11],
+    ] as const) {
       for (const channel of [0, 1]) {
         const decoded = await channelPeak(shared.file, channel, from, to - from);
         const drawn = wavePeak(channel, from, to);
@@ -206,8 +306,20 @@ describe("the console", () => {
     expect((await run(FFMPEG, ["-v", "error", "-y", "-i", sprite, png])).code).toBe(0);
     for (const k of [1, 4, 9]) {
       const [x, y, w, h] = /#xywh=(\d+),(\d+),(\d+),(\d+)/.exec(cues[k]!)!.slice(1).map(Number) as [number, number, number, number];
-      const cell = (await pixelsAt(png, 0, [[x + w / 4, y + h / 2], [x + (3 * w) / 4, y + h / 2]])).map(colorName);
-      expect(cell, `cell ${k}`).toEqual((await pixelsAt(shared.file, k + 0.5, [[160, 180], [480, 180]])).map(colorName));
+      const cell = (
+        await pixelsAt(png, 0, [
+          [x + w / 4, y + h / 2],
+          [x + (3 * w) / 4, y + h / 2],
+        ])
+      ).map(colorName);
+      expect(cell, `cell ${k}`).toEqual(
+        (
+          await pixelsAt(shared.file, k + 0.5, [
+            [160, 180],
+            [480, 180],
+          ])
+        ).map(colorName),
+      );
     }
   });
 
@@ -216,11 +328,22 @@ describe("the console", () => {
     const timeline = {
       duration: SPAN,
       participants: [
-        { participantId: "agent", role: "AGENT", displayName: "Alice", talk: [[0.5, 2.5], [6.2, 9]] },
+        {
+          participantId: "agent",
+          role: "AGENT",
+          displayName: "Alice",
+          talk: [
+            [0.5, 2.5],
+            [6.2, 9],
+          ],
+        },
         { participantId: "customer", role: "CUSTOMER", talk: [[3.5, 6.5]] },
       ],
       overtalk: [[6.2, 6.5]],
-      silence: [[2.5, 3.5], [9, 12]],
+      silence: [
+        [2.5, 3.5],
+        [9, 12],
+      ],
     };
     const fakeUrl = `${stack.apiUrl}/player/inline/${CONVERSATION}/${shared.videoId}/timeline.json?test`;
     const isLinkCall = (u: URL) => u.pathname.endsWith("/url/inline") && u.searchParams.get("asset") === "timeline.json";
@@ -229,7 +352,8 @@ describe("the console", () => {
     await page.getByRole("button", { name: "Open Review call", exact: true }).click();
     const lanes = page.getByRole("group", { name: "Speaker timeline" });
     await expect.poll(() => lanes.isVisible(), { timeout: 10_000 }).toBe(true);
-    for (const name of ["Alice lane", "Customer lane", "Overtalk lane", "Silence lane"]) expect(await lanes.getByRole("group", { name }).count(), name).toBe(1);
+    for (const name of ["Alice lane", "Customer lane", "Overtalk lane", "Silence lane"])
+      expect(await lanes.getByRole("group", { name }).count(), name).toBe(1);
     await lanes.getByRole("button", { name: "Customer talks 0:03 to 0:06" }).click();
     await expect.poll(() => page.getByLabel("Video: Review call").evaluate((el: HTMLVideoElement) => el.currentTime)).toBeCloseTo(3.5, 1);
     await page.unrouteAll();
@@ -238,7 +362,9 @@ describe("the console", () => {
   it("Share copies a link that plays in a fresh browser without a token; Revoke links refuses it", async () => {
     await page.getByLabel("Share link lifetime").selectOption("86400");
     await page.getByRole("button", { name: "Copy share link" }).click();
-    await expect.poll(() => page.getByLabel("Share link", { exact: true }).inputValue()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/.*Expires=86400/);
+    await expect
+      .poll(() => page.getByLabel("Share link", { exact: true }).inputValue())
+      .toMatch(/^http:\/\/127\.0\.0\.1:\d+\/.*Expires=86400/);
     shared.url = await page.getByLabel("Share link", { exact: true }).inputValue();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(shared.url);
     expect(await page.getByRole("status").textContent()).toMatch(/plays without a token/);
@@ -251,7 +377,10 @@ describe("the console", () => {
       const el = document.querySelector("video")!;
       el.muted = true;
       await el.play();
-      await new Promise<void>((r) => { const tick = () => (el.currentTime > 1 ? r() : setTimeout(tick, 50)); tick(); });
+      await new Promise<void>((r) => {
+        const tick = () => (el.currentTime > 1 ? r() : setTimeout(tick, 50));
+        tick();
+      });
       return el.currentTime;
     });
     expect(t).toBeGreaterThan(1);
@@ -286,7 +415,9 @@ describe("the console", () => {
     // Readable on a phone: nothing wider than the screen.
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     await expect.poll(() => phone.getByRole("img", { name: "Waveform" }).isVisible(), { timeout: 20_000 }).toBe(true);
-    await expect.poll(() => phone.getByLabel("Video: Review call").evaluate((el: HTMLVideoElement) => el.readyState), { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+    await expect
+      .poll(() => phone.getByLabel("Video: Review call").evaluate((el: HTMLVideoElement) => el.readyState), { timeout: 20_000 })
+      .toBeGreaterThanOrEqual(3);
     if (SHOTS) {
       // Chromium's loading spinner fades out after the data has arrived.
       await phone.waitForTimeout(2000);

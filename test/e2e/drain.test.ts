@@ -13,8 +13,22 @@ beforeAll(async () => {
   dir = await tempDir("e2e-drain-");
   // A 40 s two-camera call renders for several seconds (long enough to be signalled mid-render).
   const [a, b, tone] = await Promise.all([
-    makeTrack({ dir, name: "a", format: "mp4", durationSec: 40, video: { color: "red", width: 320, height: 240, fps: 10 }, audio: { frequency: 440 } }),
-    makeTrack({ dir, name: "b", format: "mp4", durationSec: 40, video: { color: "blue", width: 320, height: 240, fps: 10 }, audio: { frequency: 660 } }),
+    makeTrack({
+      dir,
+      name: "a",
+      format: "mp4",
+      durationSec: 40,
+      video: { color: "red", width: 320, height: 240, fps: 10 },
+      audio: { frequency: 440 },
+    }),
+    makeTrack({
+      dir,
+      name: "b",
+      format: "mp4",
+      durationSec: 40,
+      video: { color: "blue", width: 320, height: 240, fps: 10 },
+      audio: { frequency: 660 },
+    }),
     makeTrack({ dir, name: "tone", format: "wav", durationSec: 4, audio: { frequency: 880 } }),
   ]);
   stack = await startTestStack({ cronEveryMs: 1000 });
@@ -22,7 +36,9 @@ beforeAll(async () => {
     { id: "a", participantId: "agent", start: 0, audio: true, video: true, file: a, contentType: "video/mp4" },
     { id: "b", participantId: "customer", start: 0, audio: true, video: true, file: b, contentType: "video/mp4" },
   ]);
-  await ingestRecording(stack, "conv-short", 4, [{ id: "t", participantId: "agent", start: 0, audio: true, video: false, file: tone, contentType: "audio/wav" }]);
+  await ingestRecording(stack, "conv-short", 4, [
+    { id: "t", participantId: "agent", start: 0, audio: true, video: false, file: tone, contentType: "audio/wav" },
+  ]);
 }, 300_000);
 
 afterAll(async () => {

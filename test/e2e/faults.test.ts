@@ -20,8 +20,22 @@ beforeAll(async () => {
   // A 40 s two-camera call renders for several seconds (so it can be killed mid-render); a short
   // phone call renders in about a second.
   const [a, b, tone] = await Promise.all([
-    makeTrack({ dir, name: "a", format: "mp4", durationSec: 40, video: { color: "red", width: 320, height: 240, fps: 10 }, audio: { frequency: 440 } }),
-    makeTrack({ dir, name: "b", format: "mp4", durationSec: 40, video: { color: "blue", width: 320, height: 240, fps: 10 }, audio: { frequency: 660 } }),
+    makeTrack({
+      dir,
+      name: "a",
+      format: "mp4",
+      durationSec: 40,
+      video: { color: "red", width: 320, height: 240, fps: 10 },
+      audio: { frequency: 440 },
+    }),
+    makeTrack({
+      dir,
+      name: "b",
+      format: "mp4",
+      durationSec: 40,
+      video: { color: "blue", width: 320, height: 240, fps: 10 },
+      audio: { frequency: 660 },
+    }),
     makeTrack({ dir, name: "tone", format: "wav", durationSec: 6, audio: { frequency: 880 } }),
   ]);
   wav = tone;
@@ -30,7 +44,9 @@ beforeAll(async () => {
     { id: "a", participantId: "agent", start: 0, audio: true, video: true, file: a, contentType: "video/mp4" },
     { id: "b", participantId: "customer", start: 0, audio: true, video: true, file: b, contentType: "video/mp4" },
   ]);
-  await ingestRecording(stack, "conv-short", 6, [{ id: "t", participantId: "agent", start: 0, audio: true, video: false, file: tone, contentType: "audio/wav" }]);
+  await ingestRecording(stack, "conv-short", 6, [
+    { id: "t", participantId: "agent", start: 0, audio: true, video: false, file: tone, contentType: "audio/wav" },
+  ]);
 }, 300_000);
 
 afterAll(async () => {
@@ -68,7 +84,8 @@ async function audit(): Promise<{ objects: { key: string; size: number; kind: st
   return res.json;
 }
 
-const outputsOf = (a: Awaited<ReturnType<typeof audit>>, id: string) => a.objects.filter((o) => o.kind === "output" && o.key.includes(`/compositions/${id}/`));
+const outputsOf = (a: Awaited<ReturnType<typeof audit>>, id: string) =>
+  a.objects.filter((o) => o.kind === "output" && o.key.includes(`/compositions/${id}/`));
 
 async function states(conversationId: string): Promise<Map<string, { state: string; error: string | null }>> {
   const res = await stack.api("GET", `/query/conversation/${conversationId}`, { as: SUPERVISOR });
@@ -105,7 +122,9 @@ describe("faults over the running stack", () => {
     expect(stack.logs()).toContain(`[job ${id}#3] completed`);
     expect(stack.logs()).not.toContain(`[job ${id}#4]`);
     for (const ms of requeuedAfter) expect(ms).toBeLessThan((LEASE_SECONDS + 15) * 1000);
-    console.log(`killed twice: next attempt started ${requeuedAfter.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(", ")} after each kill`);
+    console.log(
+      `killed twice: next attempt started ${requeuedAfter.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(", ")} after each kill`,
+    );
 
     const a = await audit();
     expect(outputsOf(a, id)).toHaveLength(1);
@@ -170,7 +189,11 @@ describe("faults over the running stack", () => {
     const down = Date.now();
     let back = 0;
     try {
-      const ids = [await request("conv-short", { name: "down-0" }), await request("conv-short", { name: "down-1" }), await request("conv-short", { name: "down-2" })];
+      const ids = [
+        await request("conv-short", { name: "down-0" }),
+        await request("conv-short", { name: "down-1" }),
+        await request("conv-short", { name: "down-2" }),
+      ];
       await logged(/renderer refused job.*renderer unreachable/);
       while (Date.now() < down + 10_000) {
         const s = await states("conv-short");
@@ -190,7 +213,9 @@ describe("faults over the running stack", () => {
         // The refused dispatches cost no attempt: the first one the renderer got is attempt 1.
         expect(stack.logs()).toContain(`[job ${id}#1] accepted`);
       }
-      console.log(`renderer outage of ${((back - down) / 1000).toFixed(1)} s: all 3 completed ${((Date.now() - back) / 1000).toFixed(1)} s after it returned`);
+      console.log(
+        `renderer outage of ${((back - down) / 1000).toFixed(1)} s: all 3 completed ${((Date.now() - back) / 1000).toFixed(1)} s after it returned`,
+      );
     } finally {
       if (!back) await stack.startRenderer();
     }
@@ -225,14 +250,28 @@ describe("hostile media", () => {
   async function withBadTrack(conversationId: string, bad: { file: string; contentType: string; video?: boolean }) {
     await ingestRecording(stack, conversationId, 8, [
       { id: "t-ok", participantId: "agent", start: 0, audio: true, video: false, file: wav, contentType: "audio/wav" },
-      { id: "t-bad", participantId: "customer", start: 0, stop: 8, audio: true, video: bad.video ?? false, file: bad.file, contentType: bad.contentType },
+      {
+        id: "t-bad",
+        participantId: "customer",
+        start: 0,
+        stop: 8,
+        audio: true,
+        video: bad.video ?? false,
+        file: bad.file,
+        contentType: bad.contentType,
+      },
     ]);
   }
 
   async function putMeta(conversationId: string) {
     const res = await stack.api("PUT", `/recordings/${conversationId}`, {
       as: SERVICE,
-      body: { agentId: "alice", started: at(0), stopped: at(8), tracks: [{ id: "t-bad", participantId: "customer", started: at(0), audio: true, video: false }] },
+      body: {
+        agentId: "alice",
+        started: at(0),
+        stopped: at(8),
+        tracks: [{ id: "t-bad", participantId: "customer", started: at(0), audio: true, video: false }],
+      },
     });
     expect(res.status, res.text).toBe(200);
   }
@@ -272,7 +311,14 @@ describe("hostile media", () => {
   });
 
   it("truncated, random, wrong-codec tracks: FAILED naming the track or COMPLETED with a warning naming it; never a hang", async () => {
-    const whole = await makeTrack({ dir, name: "cam", format: "webm", durationSec: 8, video: { color: "red", width: 320, height: 240 }, audio: { frequency: 660 } });
+    const whole = await makeTrack({
+      dir,
+      name: "cam",
+      format: "webm",
+      durationSec: 8,
+      video: { color: "red", width: 320, height: 240 },
+      audio: { frequency: 660 },
+    });
     const bytes = readFileSync(whole);
     const truncated = join(dir, "truncated.webm");
     writeFileSync(truncated, bytes.subarray(0, bytes.length >> 1));
@@ -293,11 +339,17 @@ describe("hostile media", () => {
       png: ["conv-png", await request("conv-png")],
       text: ["conv-text", await request("conv-text")],
     } as const;
-    const views: Record<string, { state: string; error: string | null; duration: string | null; warnings: string[]; attempts: number }> = {};
-    for (const [name, [conv, id]] of Object.entries(jobs)) views[name] = await waitForState(stack, conv, id, ["COMPLETED", "FAILED"], 60_000);
+    const views: Record<string, { state: string; error: string | null; duration: string | null; warnings: string[]; attempts: number }> =
+      {};
+    for (const [name, [conv, id]] of Object.entries(jobs))
+      views[name] = await waitForState(stack, conv, id, ["COMPLETED", "FAILED"], 60_000);
     const recorded = await rows(Object.values(jobs).map(([, id]) => id));
     for (const [name, [, id]] of Object.entries(jobs)) Object.assign(views[name]!, recorded.get(id));
-    console.log(`hostile media outcomes:\n${Object.entries(views).map(([k, v]) => `  ${k}: ${v.state} ${v.error ?? ""} ${JSON.stringify(v.warnings)}`).join("\n")}`);
+    console.log(
+      `hostile media outcomes:\n${Object.entries(views)
+        .map(([k, v]) => `  ${k}: ${v.state} ${v.error ?? ""} ${JSON.stringify(v.warnings)}`)
+        .join("\n")}`,
+    );
 
     // The truncated camera track renders what it holds; the rest of the call is still the full 8 s.
     for (const name of ["truncatedAudio", "truncatedVideo"]) {

@@ -37,10 +37,14 @@ export interface ApiResult {
 export const SUPERVISOR: Who = { sub: "sue", org: "acme", roles: ["SUPERVISOR"] };
 export const SERVICE: Who = { sub: "platform", org: "acme", roles: ["SERVICE"] };
 
-export async function startTestStack(opts: { rendererEnv?: Record<string, string>; vars?: Record<string, string>; cronEveryMs?: number } = {}): Promise<TestStack> {
+export async function startTestStack(
+  opts: { rendererEnv?: Record<string, string>; vars?: Record<string, string>; cronEveryMs?: number } = {},
+): Promise<TestStack> {
   const externalRendererUrl = process.env.E2E_RENDERER_URL || undefined;
   if (externalRendererUrl && opts.rendererEnv) {
-    throw new Error(`this file sets the renderer's environment (${JSON.stringify(opts.rendererEnv)}): it cannot run against E2E_RENDERER_URL=${externalRendererUrl}`);
+    throw new Error(
+      `this file sets the renderer's environment (${JSON.stringify(opts.rendererEnv)}): it cannot run against E2E_RENDERER_URL=${externalRendererUrl}`,
+    );
   }
   const persistTo = mkdtempSync(join(tmpdir(), "composition-e2e-"));
   const port = await freePort();
@@ -151,7 +155,15 @@ export async function ingestRecording(s: TestStack, conversationId: string, span
 }
 
 /** Polls the composition until it reaches one of `states` (or fails the test with its last view). */
-export async function waitForState(s: TestStack, conversationId: string, id: string, states: string[], timeoutMs = 120_000, as: Who = SUPERVISOR, pollMs = 250) {
+export async function waitForState(
+  s: TestStack,
+  conversationId: string,
+  id: string,
+  states: string[],
+  timeoutMs = 120_000,
+  as: Who = SUPERVISOR,
+  pollMs = 250,
+) {
   const deadline = Date.now() + timeoutMs;
   let last: any;
   while (Date.now() < deadline) {
@@ -160,11 +172,19 @@ export async function waitForState(s: TestStack, conversationId: string, id: str
     if (last && states.includes(last.state)) return last;
     await new Promise((r) => setTimeout(r, pollMs));
   }
-  throw new Error(`composition ${id} did not reach ${states.join("/")} in ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${s.logs().slice(-4000)}`);
+  throw new Error(
+    `composition ${id} did not reach ${states.join("/")} in ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${s.logs().slice(-4000)}`,
+  );
 }
 
 /** Downloads a COMPLETED composition through its signed inline link into a file. */
-export async function downloadOutput(s: TestStack, conversationId: string, id: string, file: string, as: Who = SUPERVISOR): Promise<string> {
+export async function downloadOutput(
+  s: TestStack,
+  conversationId: string,
+  id: string,
+  file: string,
+  as: Who = SUPERVISOR,
+): Promise<string> {
   const link = await s.api("GET", `/player/${conversationId}/${id}/url/inline?conversationId=${conversationId}&id=${id}`, {
     as,
     headers: { Referer: "https://agent.example/" },
@@ -185,15 +205,16 @@ export async function queryD1<T = Record<string, unknown>>(s: TestStack, sql: st
   const { execFile } = await import("node:child_process");
   const { ROOT } = await import("../../scripts/stack.ts");
   // A second miniflare on the same files can find the database busy while the stack writes: retry.
-  const once = () => new Promise<string>((resolve, reject) =>
-    execFile(
-      join(ROOT, "node_modules", ".bin", "wrangler"),
-      ["d1", "execute", "DB", "--local", "--persist-to", s.persistTo, "--json", "--command", sql],
-      { cwd: ROOT, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" }, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => (err ? reject(new Error(`wrangler d1 execute failed: ${err.message}\n${stderr}`)) : resolve(stdout)),
-    ),
-  );
-  let out = "";
+  const once = () =>
+    new Promise<string>((resolve, reject) =>
+      execFile(
+        join(ROOT, "node_modules", ".bin", "wrangler"),
+        ["d1", "execute", "DB", "--local", "--persist-to", s.persistTo, "--json", "--command", sql],
+        { cwd: ROOT, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" }, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => (err ? reject(new Error(`wrangler d1 execute failed: ${err.message}\n${stderr}`)) : resolve(stdout)),
+      ),
+    );
+  let out: string;
   for (let attempt = 1; ; attempt++) {
     try {
       out = await once();

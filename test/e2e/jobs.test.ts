@@ -12,8 +12,22 @@ beforeAll(async () => {
   dir = await tempDir("e2e-jobs-");
   // A call long and large enough that a 1080p render takes many seconds on two cores.
   const [a, b, tone] = await Promise.all([
-    makeTrack({ dir, name: "a", format: "mp4", durationSec: 60, video: { color: "red", width: 640, height: 360, fps: 10 }, audio: { frequency: 440 } }),
-    makeTrack({ dir, name: "b", format: "mp4", durationSec: 60, video: { color: "blue", width: 640, height: 360, fps: 10 }, audio: { frequency: 660 } }),
+    makeTrack({
+      dir,
+      name: "a",
+      format: "mp4",
+      durationSec: 60,
+      video: { color: "red", width: 640, height: 360, fps: 10 },
+      audio: { frequency: 440 },
+    }),
+    makeTrack({
+      dir,
+      name: "b",
+      format: "mp4",
+      durationSec: 60,
+      video: { color: "blue", width: 640, height: 360, fps: 10 },
+      audio: { frequency: 660 },
+    }),
     makeTrack({ dir, name: "tone", format: "wav", durationSec: 4, audio: { frequency: 880 } }),
   ]);
   stack = await startTestStack({ rendererEnv: { SLOTS: "1" }, vars: { LEASE_SECONDS: "8" }, cronEveryMs: 1000 });
@@ -21,7 +35,9 @@ beforeAll(async () => {
     { id: "a", participantId: "agent", start: 0, audio: true, video: true, file: a, contentType: "video/mp4" },
     { id: "b", participantId: "customer", start: 0, audio: true, video: true, file: b, contentType: "video/mp4" },
   ]);
-  await ingestRecording(stack, "conv-short", 4, [{ id: "t", participantId: "agent", start: 0, audio: true, video: false, file: tone, contentType: "audio/wav" }]);
+  await ingestRecording(stack, "conv-short", 4, [
+    { id: "t", participantId: "agent", start: 0, audio: true, video: false, file: tone, contentType: "audio/wav" },
+  ]);
 }, 300_000);
 
 afterAll(async () => {
@@ -66,7 +82,10 @@ describe("job queue over the running stack", () => {
     expect(Date.now() - stoppedAt).toBeLessThan(5000);
     const view = await waitForState(stack, "conv-long", id, ["CANCELLED"]);
     expect(view.state).toBe("CANCELLED");
-    const link = await stack.api("GET", `/player/conv-long/${id}/url/inline?conversationId=conv-long&id=${id}`, { as: SUPERVISOR, headers: { Referer: "http://x/" } });
+    const link = await stack.api("GET", `/player/conv-long/${id}/url/inline?conversationId=conv-long&id=${id}`, {
+      as: SUPERVISOR,
+      headers: { Referer: "http://x/" },
+    });
     expect(link.status).toBe(409);
   });
 

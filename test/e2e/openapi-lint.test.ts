@@ -20,9 +20,13 @@ function redoclyLint(file: string): Promise<string> {
   const cli = join(ROOT, "node_modules", "@redocly", "cli", "bin", "cli.js");
   const env = { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" };
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, [cli, "lint", "--config", join(ROOT, "redocly.yaml"), "--format=json", file], { cwd: ROOT, env }, (err, stdout, stderr) =>
-      // A lint with errors exits 1 and still prints its report.
-      stdout.trim().startsWith("{") ? resolve(stdout) : reject(new Error(`redocly lint: ${err?.message}\n${stderr}`)),
+    execFile(
+      process.execPath,
+      [cli, "lint", "--config", join(ROOT, "redocly.yaml"), "--format=json", file],
+      { cwd: ROOT, env },
+      (err, stdout, stderr) =>
+        // A lint with errors exits 1 and still prints its report.
+        stdout.trim().startsWith("{") ? resolve(stdout) : reject(new Error(`redocly lint: ${err?.message}\n${stderr}`)),
     ),
   );
 }

@@ -131,26 +131,42 @@ async function compose(type: "VIDEO" | "AUDIO"): Promise<string> {
 
 beforeAll(async () => {
   dir = await tempDir("e2e-playback-");
-  const launching = chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--autoplay-policy=no-user-gesture-required",
-    ],
-  }).then((b) => (browser = b)); // assigned at once, so afterAll closes it even if a later step fails
+  const launching = chromium
+    .launch({
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+      ],
+    })
+    .then((b) => (browser = b)); // assigned at once, so afterAll closes it even if a later step fails
   launching.catch(() => undefined); // awaited below; don't let an early rejection go unhandled
   // Media, stack and browser start side by side: the stack's start dominates the test's time.
   const [[agentCam, customerCam]] = await Promise.all([
     Promise.all([
-      makeTrack({ dir, name: "agent", format: "webm", durationSec: SPAN, video: { color: "red", width: 640, height: 360 }, audio: { frequency: 440 } }),
-      makeTrack({ dir, name: "customer", format: "mp4", durationSec: 12, video: { color: "lime", width: 640, height: 360 }, audio: { frequency: 660 } }),
+      makeTrack({
+        dir,
+        name: "agent",
+        format: "webm",
+        durationSec: SPAN,
+        video: { color: "red", width: 640, height: 360 },
+        audio: { frequency: 440 },
+      }),
+      makeTrack({
+        dir,
+        name: "customer",
+        format: "mp4",
+        durationSec: 12,
+        video: { color: "lime", width: 640, height: 360 },
+        audio: { frequency: 660 },
+      }),
     ]),
     startTestStack().then((s) => (stack = s)),
   ]);
@@ -160,7 +176,16 @@ beforeAll(async () => {
     SPAN,
     [
       { id: "t-agent", participantId: "agent", start: 0, audio: true, video: true, file: agentCam, contentType: "video/webm" },
-      { id: "t-customer", participantId: "customer", start: 4, stop: 16, audio: true, video: true, file: customerCam, contentType: "video/mp4" },
+      {
+        id: "t-customer",
+        participantId: "customer",
+        start: 4,
+        stop: 16,
+        audio: true,
+        video: true,
+        file: customerCam,
+        contentType: "video/mp4",
+      },
     ],
     AGENT.sub,
   );
@@ -199,7 +224,15 @@ beforeAll(async () => {
       (async () => {
         const req = await r.request().allHeaders();
         const res = await r.allHeaders();
-        responses.push({ url: r.url(), status: r.status(), range: req.range, authorization: req.authorization, referer: req.referer, contentRange: res["content-range"], phase: label });
+        responses.push({
+          url: r.url(),
+          status: r.status(),
+          range: req.range,
+          authorization: req.authorization,
+          referer: req.referer,
+          contentRange: res["content-range"],
+          phase: label,
+        });
       })(),
     );
   });
@@ -229,7 +262,11 @@ async function responsesFor(url: string, label?: string): Promise<MediaResponse[
 /** Plays, seeks to 2 s before the end and plays on, in the page; returns what the element reported. */
 async function playAndSeek(kind: "video" | "audio") {
   phase = `${kind}:play`;
-  const played = (await page.evaluate(`playPastOneSecond(${JSON.stringify(kind)})`)) as { duration: number; currentTime: number; error: string | null };
+  const played = (await page.evaluate(`playPastOneSecond(${JSON.stringify(kind)})`)) as {
+    duration: number;
+    currentTime: number;
+    error: string | null;
+  };
   phase = `${kind}:seek`;
   const seek = (await page.evaluate(`seekNearEndAndPlayOn(${JSON.stringify(kind)})`)) as {
     target: number;
@@ -257,7 +294,8 @@ async function expectPlaysAndSeeks(kind: "video" | "audio") {
   expect(await page.evaluate("mediaErrors")).toEqual([]);
 
   const all = await responsesFor(links[kind]);
-  if (process.env.PLAYBACK_DEBUG) console.log(kind, JSON.stringify({ played, seek, all: all.map((r) => [r.phase, r.status, r.range, r.contentRange]) }));
+  if (process.env.PLAYBACK_DEBUG)
+    console.log(kind, JSON.stringify({ played, seek, all: all.map((r) => [r.phase, r.status, r.range, r.contentRange]) }));
   expect(all.length).toBeGreaterThan(0);
   // The page of another origin loaded it, and sent no credentials: the signed link alone opens it.
   for (const r of all) {

@@ -18,12 +18,47 @@ const timings: Record<string, number> = {};
 beforeAll(async () => {
   dir = await tempDir("e2e-selection-");
   const [agent, customer, expert, phone, gapAgent, gapCustomer] = await Promise.all([
-    makeTrack({ dir, name: "agent", format: "webm", durationSec: 12, video: { color: "red", width: 640, height: 480 }, audio: { frequency: 440 } }),
-    makeTrack({ dir, name: "customer", format: "mp4", durationSec: 6, video: { color: "lime", width: 640, height: 480 }, audio: { frequency: 660 } }),
-    makeTrack({ dir, name: "expert", format: "webm", durationSec: 6, video: { color: "blue", width: 640, height: 360 }, audio: { frequency: 880 } }),
+    makeTrack({
+      dir,
+      name: "agent",
+      format: "webm",
+      durationSec: 12,
+      video: { color: "red", width: 640, height: 480 },
+      audio: { frequency: 440 },
+    }),
+    makeTrack({
+      dir,
+      name: "customer",
+      format: "mp4",
+      durationSec: 6,
+      video: { color: "lime", width: 640, height: 480 },
+      audio: { frequency: 660 },
+    }),
+    makeTrack({
+      dir,
+      name: "expert",
+      format: "webm",
+      durationSec: 6,
+      video: { color: "blue", width: 640, height: 360 },
+      audio: { frequency: 880 },
+    }),
     makeTrack({ dir, name: "phone", format: "wav", durationSec: 8, audio: { frequency: 1320 } }),
-    makeTrack({ dir, name: "gap-agent", format: "webm", durationSec: 4, video: { color: "red", width: 640, height: 360 }, audio: { frequency: 440 } }),
-    makeTrack({ dir, name: "gap-customer", format: "webm", durationSec: 5, video: { color: "lime", width: 640, height: 360 }, audio: { frequency: 660 } }),
+    makeTrack({
+      dir,
+      name: "gap-agent",
+      format: "webm",
+      durationSec: 4,
+      video: { color: "red", width: 640, height: 360 },
+      audio: { frequency: 440 },
+    }),
+    makeTrack({
+      dir,
+      name: "gap-customer",
+      format: "webm",
+      durationSec: 5,
+      video: { color: "lime", width: 640, height: 360 },
+      audio: { frequency: 660 },
+    }),
   ]);
   const sel: TrackFile[] = [
     { id: "t-agent", participantId: "agent", start: 0, audio: true, video: true, file: agent, contentType: "video/webm" },
@@ -33,7 +68,16 @@ beforeAll(async () => {
   ];
   const gap: TrackFile[] = [
     { id: "g-agent", participantId: "agent", start: 0, stop: 4, audio: true, video: true, file: gapAgent, contentType: "video/webm" },
-    { id: "g-customer", participantId: "customer", start: 7, stop: 12, audio: true, video: true, file: gapCustomer, contentType: "video/webm" },
+    {
+      id: "g-customer",
+      participantId: "customer",
+      start: 7,
+      stop: 12,
+      audio: true,
+      video: true,
+      file: gapCustomer,
+      contentType: "video/webm",
+    },
   ];
   stack = await startTestStack();
   await ingestRecording(stack, "conv-sel", 12, sel);
@@ -71,15 +115,20 @@ async function tonesAt(file: string, t: number): Promise<number[]> {
 /** Every 20th pixel of the frame (640×360) plus every tile centre of the 1-, 2- and 4-up grids. */
 const POINTS: [number, number][] = [
   ...Array.from({ length: 32 * 18 }, (_, i): [number, number] => [10 + 20 * (i % 32), 10 + 20 * Math.floor(i / 32)]),
-  [320, 180], [160, 180], [480, 180], [160, 90], [480, 90], [160, 270], [480, 270],
+  [320, 180],
+  [160, 180],
+  [480, 180],
+  [160, 90],
+  [480, 90],
+  [160, 270],
+  [480, 270],
 ];
 
 describe("source selection end to end", () => {
   it("AUDIO with audioSourcesExcluded: [customer] → the customer's tone is absent at every moment, the others present as they speak", async () => {
     const { file } = await compose("conv-sel", "no-customer-audio", { type: "AUDIO", audioSourcesExcluded: ["customer"] });
     expect(Math.abs((await probe(file)).duration - 12)).toBeLessThan(0.3);
-    const expected = (t: number) =>
-      [440, t >= 6 ? 880 : 0, t >= 2 && t < 10 ? 1320 : 0].filter(Boolean).sort((a, b) => a - b);
+    const expected = (t: number) => [440, t >= 6 ? 880 : 0, t >= 2 && t < 10 ? 1320 : 0].filter(Boolean).sort((a, b) => a - b);
     // Every half second, away from the joins and leaves (±0.3 s).
     const moments = Array.from({ length: 23 }, (_, i) => 0.3 + i * 0.5).filter((t) => ![2, 6, 10].some((e) => e > t - 0.1 && e < t + 0.5));
     expect(moments.length).toBeGreaterThan(15);
@@ -95,7 +144,10 @@ describe("source selection end to end", () => {
     expect(Math.abs((await probe(file)).duration - 12)).toBeLessThan(0.3);
     for (let t = 0.5; t < 12; t += 1) {
       const colours = (await pixelsAt(file, t, POINTS)).map(colorName);
-      expect(colours.filter((c) => c === "green"), `at ${t}s`).toEqual([]);
+      expect(
+        colours.filter((c) => c === "green"),
+        `at ${t}s`,
+      ).toEqual([]);
       const [centre, left, right] = colours.slice(-7);
       if (t < 6) {
         // The customer (3–9 s) would have been a second tile from 3 s: the agent stays full frame
@@ -153,8 +205,25 @@ describe("trimming end to end", () => {
     const video = await compose("conv-sel", "window-video", { type: "VIDEO", from: 4.5, to: 10.5 });
     expect(Math.abs((await probe(video.file)).duration - 6)).toBeLessThan(0.3);
     const at = async (t: number, pts: [number, number][]) => (await pixelsAt(video.file, t, pts)).map(colorName);
-    expect(await at(0.5, [[160, 180], [480, 180]])).toEqual(["red", "green"]);
-    expect(await at(3, [[160, 90], [480, 90], [160, 270], [480, 270]])).toEqual(["red", "green", "blue", "black"]);
-    expect(await at(5.5, [[160, 180], [480, 180]])).toEqual(["red", "blue"]);
+    expect(
+      await at(0.5, [
+        [160, 180],
+        [480, 180],
+      ]),
+    ).toEqual(["red", "green"]);
+    expect(
+      await at(3, [
+        [160, 90],
+        [480, 90],
+        [160, 270],
+        [480, 270],
+      ]),
+    ).toEqual(["red", "green", "blue", "black"]);
+    expect(
+      await at(5.5, [
+        [160, 180],
+        [480, 180],
+      ]),
+    ).toEqual(["red", "blue"]);
   });
 });

@@ -35,7 +35,9 @@ describe("npm start on a taken port", () => {
     const port = await occupy();
     const { code, output } = await npmStart({ PORT: String(port), RENDERER_PORT: "" });
     expect(code).toBe(1);
-    const m = new RegExp(`^npm start: port ${port} \\(the Worker, PORT\\) is already in use: stop what listens there, or pick another, e\\.g\\. PORT=(\\d+) npm start$`).exec(output.trim());
+    const m = new RegExp(
+      `^npm start: port ${port} \\(the Worker, PORT\\) is already in use: stop what listens there, or pick another, e\\.g\\. PORT=(\\d+) npm start$`,
+    ).exec(output.trim());
     expect(m, output).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(port);
     expect(output).not.toMatch(/EADDRINUSE|^\s+at /m);
@@ -46,7 +48,9 @@ describe("npm start on a taken port", () => {
     const { code, output } = await npmStart({ PORT: String(rendererPort - 1), RENDERER_PORT: "" });
     expect(code).toBe(1);
     expect(output.trim()).toMatch(
-      new RegExp(`^npm start: port ${rendererPort} \\(the renderer, RENDERER_PORT, default PORT\\+1\\) is already in use: stop what listens there, or pick another, e\\.g\\. RENDERER_PORT=\\d+ npm start$`),
+      new RegExp(
+        `^npm start: port ${rendererPort} \\(the renderer, RENDERER_PORT, default PORT\\+1\\) is already in use: stop what listens there, or pick another, e\\.g\\. RENDERER_PORT=\\d+ npm start$`,
+      ),
     );
   });
 

@@ -124,7 +124,10 @@ describe("a 300 MB track", () => {
   it("goes up in 95 MiB parts, completes, and reads back byte for byte through the track route", async () => {
     const token = await stack.token(SERVICE);
     const t0 = performance.now();
-    const created = await stack.api("POST", `/recordings/${CONV}/tracks/big/uploads`, { as: SERVICE, body: { size: SIZE, contentType: "audio/webm" } });
+    const created = await stack.api("POST", `/recordings/${CONV}/tracks/big/uploads`, {
+      as: SERVICE,
+      body: { size: SIZE, contentType: "audio/webm" },
+    });
     expect(created.status, created.text).toBe(201);
     const { uploadId, partSize, partCount } = created.json;
     expect({ partSize, partCount }).toEqual({ partSize: PART, partCount: 4 });
@@ -149,7 +152,7 @@ describe("a 300 MB track", () => {
       body: { conversationId: CONV, layout: "GRID", name: "big", resolution: "320x240", type: "AUDIO" },
     });
     expect(composition.status, composition.text).toBe(200);
-    for (const deadline = Date.now() + 30_000; !jobs.length && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    for (const deadline = Date.now() + 30_000; !jobs.length && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
     const job = jobs[0]!;
     const headers = { Authorization: `Bearer ${job.callback.token}` };
     // A range across the join of parts 1 and 2.
@@ -169,6 +172,8 @@ describe("a 300 MB track", () => {
     const reader = whole.body!.getReader();
     for (let r = await reader.read(); !r.done; r = await reader.read()) hash.update(r.value);
     expect(hash.digest("hex")).toBe(fileSha256);
-    console.log(`300 MB: up in ${partCount} parts + complete ${upSeconds.toFixed(1)} s, read back ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+    console.log(
+      `300 MB: up in ${partCount} parts + complete ${upSeconds.toFixed(1)} s, read back ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+    );
   }, 300_000);
 });

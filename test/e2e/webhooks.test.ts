@@ -80,7 +80,9 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 90
     if (v !== undefined) return v;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`timed out waiting for ${what}; received ${JSON.stringify(received.map((r) => [r.path, r.json.type, r.status]))}\n${stack.logs().slice(-3000)}`);
+  throw new Error(
+    `timed out waiting for ${what}; received ${JSON.stringify(received.map((r) => [r.path, r.json.type, r.status]))}\n${stack.logs().slice(-3000)}`,
+  );
 }
 
 /** Each event once (receivers dedupe by webhook-id), in first-seen order, for one path. */
@@ -99,7 +101,9 @@ describe("status callbacks end to end", () => {
     const view = await waitForState(stack, "conv-wh", id, ["COMPLETED", "FAILED"]);
     expect(view.state, view.error).toBe("COMPLETED");
 
-    await until("composition.completed", () => (uniqueEvents("/cb").some((r) => r.json.type === "composition.completed" && r.status === 204) ? true : undefined));
+    await until("composition.completed", () =>
+      uniqueEvents("/cb").some((r) => r.json.type === "composition.completed" && r.status === 204) ? true : undefined,
+    );
     const events = uniqueEvents("/cb");
     const types = events.map((r) => r.json.type).filter((t) => t !== "composition.progress");
     expect(types).toEqual(["composition.queued", "composition.started", "composition.completed"]);
@@ -137,7 +141,9 @@ describe("status callbacks end to end", () => {
     const made = q.json.compositions[0];
     expect(made).toMatchObject({ name: "Auto conv-hook", userId: `hook:${hook.json.id}`, type: "AUDIO" });
     await waitForState(stack, "conv-hook", made.id, ["COMPLETED"]);
-    await until("the hook's completed event", () => (uniqueEvents("/hook").some((r) => r.json.type === "composition.completed") ? true : undefined));
+    await until("the hook's completed event", () =>
+      uniqueEvents("/hook").some((r) => r.json.type === "composition.completed") ? true : undefined,
+    );
     expect(uniqueEvents("/hook")[0]!.json.type).toBe("composition.queued");
     // Uploading a track again does not compose again.
     await ingestRecording(stack, "conv-hook", 6, tracks);

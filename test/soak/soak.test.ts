@@ -58,10 +58,31 @@ let dir: string;
 beforeAll(async () => {
   dir = await tempDir("soak-");
   const [camA, camB, phone, camC, short] = await Promise.all([
-    makeTrack({ dir, name: "cam-a", format: "webm", durationSec: 6, video: { color: "red", width: 320, height: 240, fps: 10 }, audio: { frequency: 440 } }),
-    makeTrack({ dir, name: "cam-b", format: "webm", durationSec: 5, video: { color: "blue", width: 320, height: 240, fps: 10 }, audio: { frequency: 660 } }),
+    makeTrack({
+      dir,
+      name: "cam-a",
+      format: "webm",
+      durationSec: 6,
+      video: { color: "red", width: 320, height: 240, fps: 10 },
+      audio: { frequency: 440 },
+    }),
+    makeTrack({
+      dir,
+      name: "cam-b",
+      format: "webm",
+      durationSec: 5,
+      video: { color: "blue", width: 320, height: 240, fps: 10 },
+      audio: { frequency: 660 },
+    }),
     makeTrack({ dir, name: "phone", format: "wav", durationSec: 6, audio: { frequency: 880 } }),
-    makeTrack({ dir, name: "cam-c", format: "mp4", durationSec: 6, video: { color: "lime", width: 320, height: 240, fps: 10 }, audio: { frequency: 1320 } }),
+    makeTrack({
+      dir,
+      name: "cam-c",
+      format: "mp4",
+      durationSec: 6,
+      video: { color: "lime", width: 320, height: 240, fps: 10 },
+      audio: { frequency: 1320 },
+    }),
     makeTrack({ dir, name: "short", format: "wav", durationSec: 4, audio: { frequency: 550 } }),
   ]);
   const garbage = await makeGarbage(dir, "corrupt.webm");
@@ -75,7 +96,9 @@ beforeAll(async () => {
       { id: "t-phone", participantId: "customer", start: 0, audio: true, video: false, file: phone, contentType: "audio/wav" },
       { id: "t-agent", participantId: "agent", start: 0, audio: true, video: true, file: camC, contentType: "video/mp4" },
     ],
-    "soak-phone-call": [{ id: "t-phone", participantId: "customer", start: 0, audio: true, video: false, file: short, contentType: "audio/wav" }],
+    "soak-phone-call": [
+      { id: "t-phone", participantId: "customer", start: 0, audio: true, video: false, file: short, contentType: "audio/wav" },
+    ],
     "soak-broken-call": [
       { id: "t-phone", participantId: "customer", start: 0, audio: true, video: false, file: short, contentType: "audio/wav" },
       { id: "t-corrupt", participantId: "agent", start: 0, audio: true, video: false, file: garbage, contentType: "audio/webm" },
@@ -100,7 +123,10 @@ async function listAll(): Promise<Map<string, any>> {
   return all;
 }
 
-const tally = (xs: string[]) => Object.entries(xs.reduce<Record<string, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {})).map(([k, n]) => `${k} ${n}`).join(", ");
+const tally = (xs: string[]) =>
+  Object.entries(xs.reduce<Record<string, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {}))
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
 
 describe("soak", () => {
   it(`${COMPOSITIONS} compositions with cancels, re-executes and deletes interleaved (seed ${SEED}) all end where their history says`, async () => {
@@ -136,7 +162,14 @@ describe("soak", () => {
         const priority = Math.floor(rnd() * 11);
         const res = await stack.api("POST", "/request", {
           as: SUPERVISOR,
-          body: { conversationId: rec.conversationId, layout: "GRID", name: `soak ${tracked.length}`, resolution: "320x240", type, priority },
+          body: {
+            conversationId: rec.conversationId,
+            layout: "GRID",
+            name: `soak ${tracked.length}`,
+            resolution: "320x240",
+            type,
+            priority,
+          },
         });
         expect(res.status, res.text).toBe(200);
         tracked.push({ id: res.json.id, rec, type, expect: "run", history: [`create ${type} p${priority}`] });
@@ -186,7 +219,10 @@ describe("soak", () => {
     for (;;) {
       const open = [...all.values()].filter((c) => c.state === "QUEUED" || c.state === "PROCESSING");
       if (!open.length) break;
-      if (Date.now() > deadline) throw new Error(`${open.length} compositions still open after ${SETTLE_MS / 1000} s: ${JSON.stringify(open.slice(0, 3))}\n${stack.logs().slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${open.length} compositions still open after ${SETTLE_MS / 1000} s: ${JSON.stringify(open.slice(0, 3))}\n${stack.logs().slice(-3000)}`,
+        );
       if (Date.now() - lastReport > 30_000) {
         lastReport = Date.now();
         console.log(`soak: +${((Date.now() - opsDone) / 1000).toFixed(0)} s: ${tally([...all.values()].map((c) => c.state))}`);
@@ -195,7 +231,9 @@ describe("soak", () => {
       all = await listAll();
     }
     const settled = Date.now();
-    console.log(`soak: settled ${((settled - opsDone) / 1000).toFixed(0)} s after the last operation: ${tally([...all.values()].map((c) => c.state))}`);
+    console.log(
+      `soak: settled ${((settled - opsDone) / 1000).toFixed(0)} s after the last operation: ${tally([...all.values()].map((c) => c.state))}`,
+    );
 
     // Nothing lost, nothing duplicated: exactly the compositions not deleted, each where its history says.
     const alive = tracked.filter((t) => t.expect !== "deleted");
@@ -205,8 +243,10 @@ describe("soak", () => {
       const view = all.get(t.id);
       const want = t.expect === "cancelled" ? "CANCELLED" : t.rec.brokenTrack ? "FAILED" : "COMPLETED";
       if (view.state !== want) wrong.push(`${t.id} (${t.history.join(" → ")}): ${view.state} ${view.error ?? ""}, expected ${want}`);
-      else if (want === "FAILED" && !String(view.error).includes(t.rec.brokenTrack!)) wrong.push(`${t.id}: FAILED without naming the track: ${view.error}`);
-      else if (want === "COMPLETED" && (view.progress !== 100 || view.format !== (t.type === "AUDIO" ? "MP3" : "MP4"))) wrong.push(`${t.id}: ${JSON.stringify(view)}`);
+      else if (want === "FAILED" && !String(view.error).includes(t.rec.brokenTrack!))
+        wrong.push(`${t.id}: FAILED without naming the track: ${view.error}`);
+      else if (want === "COMPLETED" && (view.progress !== 100 || view.format !== (t.type === "AUDIO" ? "MP3" : "MP4")))
+        wrong.push(`${t.id}: ${JSON.stringify(view)}`);
     }
     expect(wrong).toEqual([]);
 
@@ -231,10 +271,14 @@ describe("soak", () => {
     // Every COMPLETED one plays through its signed link; deleted ones are gone; a sample is decoded.
     const completed = alive.filter((t) => all.get(t.id).state === "COMPLETED");
     for (const t of completed) {
-      const link = await stack.api("GET", `/player/${t.rec.conversationId}/${t.id}/url/inline?conversationId=${t.rec.conversationId}&id=${t.id}`, {
-        as: SUPERVISOR,
-        headers: { Referer: "https://agent.example/" },
-      });
+      const link = await stack.api(
+        "GET",
+        `/player/${t.rec.conversationId}/${t.id}/url/inline?conversationId=${t.rec.conversationId}&id=${t.id}`,
+        {
+          as: SUPERVISOR,
+          headers: { Referer: "https://agent.example/" },
+        },
+      );
       expect(link.status, link.text).toBe(200);
       const media = await fetch(link.json.url, { headers: { Range: "bytes=0-1023" } });
       expect(media.status, t.id).toBe(206);
@@ -242,10 +286,14 @@ describe("soak", () => {
       await media.arrayBuffer();
     }
     for (const t of tracked.filter((x) => x.expect === "deleted")) {
-      const link = await stack.api("GET", `/player/${t.rec.conversationId}/${t.id}/url/inline?conversationId=${t.rec.conversationId}&id=${t.id}`, {
-        as: SUPERVISOR,
-        headers: { Referer: "https://agent.example/" },
-      });
+      const link = await stack.api(
+        "GET",
+        `/player/${t.rec.conversationId}/${t.id}/url/inline?conversationId=${t.rec.conversationId}&id=${t.id}`,
+        {
+          as: SUPERVISOR,
+          headers: { Referer: "https://agent.example/" },
+        },
+      );
       expect(link.status, `deleted ${t.id}`).toBe(404);
     }
     const sample = [...completed].sort(() => rnd() - 0.5).slice(0, 10);

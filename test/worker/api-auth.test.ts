@@ -73,7 +73,11 @@ const ENDPOINTS: Endpoint[] = [
     prepare: async () => {
       const before = await countCompositions();
       return {
-        req: { method: "POST", path: "/request", body: { conversationId: CONV, layout: "GRID", name: "n", resolution: "640x360", type: "AUDIO" } },
+        req: {
+          method: "POST",
+          path: "/request",
+          body: { conversationId: CONV, layout: "GRID", name: "n", resolution: "640x360", type: "AUDIO" },
+        },
         untouched: async () => expect(await countCompositions()).toBe(before),
       };
     },
@@ -96,7 +100,10 @@ const ENDPOINTS: Endpoint[] = [
     ok: 200,
     prepare: async () => {
       const id = await newComposition();
-      return { req: { method: "POST", path: `/${CONV}/${id}/cancel` }, untouched: async () => expect((await compositionRow(id))!.state).toBe("QUEUED") };
+      return {
+        req: { method: "POST", path: `/${CONV}/${id}/cancel` },
+        untouched: async () => expect((await compositionRow(id))!.state).toBe("QUEUED"),
+      };
     },
   },
   {
@@ -127,17 +134,18 @@ const ENDPOINTS: Endpoint[] = [
     ok: 200,
     prepare: async () => ({ req: { method: "GET", path: `/query/conversation/${CONV}` }, untouched: nothing }),
   },
-  ...(["inline", "attachment"] as const).map(
-    (d): Endpoint => ({
-      name: `GET /player/{conversationId}/{compositionId}/url/${d}`,
-      allowed: ["AGENT", "SUPERVISOR"],
-      ok: 200,
-      prepare: async () => {
-        const id = await newComposition("COMPLETED");
-        return { req: { method: "GET", path: `/player/${CONV}/${id}/url/${d}?conversationId=${CONV}&id=${id}`, headers: REFERER }, untouched: nothing };
-      },
-    }),
-  ),
+  ...(["inline", "attachment"] as const).map((d): Endpoint => ({
+    name: `GET /player/{conversationId}/{compositionId}/url/${d}`,
+    allowed: ["AGENT", "SUPERVISOR"],
+    ok: 200,
+    prepare: async () => {
+      const id = await newComposition("COMPLETED");
+      return {
+        req: { method: "GET", path: `/player/${CONV}/${id}/url/${d}?conversationId=${CONV}&id=${id}`, headers: REFERER },
+        untouched: nothing,
+      };
+    },
+  })),
   {
     name: "PUT /recordings/{conversationId}",
     allowed: ["SERVICE", "SUPERVISOR"],
@@ -164,7 +172,12 @@ const ENDPOINTS: Endpoint[] = [
       const conv = uid("trk");
       await ingestTracks(conv, recordingBody("alice") as Parameters<typeof ingestTracks>[1], { upload: [] });
       return {
-        req: { method: "PUT", path: `/recordings/${conv}/tracks/t-customer`, raw: new Uint8Array(4), headers: { "Content-Type": "audio/webm", "Content-Length": "4" } },
+        req: {
+          method: "PUT",
+          path: `/recordings/${conv}/tracks/t-customer`,
+          raw: new Uint8Array(4),
+          headers: { "Content-Type": "audio/webm", "Content-Length": "4" },
+        },
         untouched: async () => {
           const rec = await call("GET", `/recordings/${conv}`, { as: service() });
           expect(rec.json.canExportAudio).toBe(false);
@@ -280,7 +293,12 @@ describe("authentication", () => {
   });
 
   it("roles and organization come from the configured claims (Keycloak realm_access.roles, ROLE_ prefix, tenant)", async () => {
-    const keycloak = await sign({ sub: "sue", tenant: "acme", realm_access: { roles: ["ROLE_supervisor", "offline_access"] }, exp: now() + 600 });
+    const keycloak = await sign({
+      sub: "sue",
+      tenant: "acme",
+      realm_access: { roles: ["ROLE_supervisor", "offline_access"] },
+      exp: now() + 600,
+    });
     const res = await raw(`Bearer ${keycloak}`, `/query/conversation/${CONV}`);
     expect(res.status, res.text).toBe(200);
     expect(res.json.recordingMetadata.organizationId).toBe("acme");
@@ -296,7 +314,10 @@ describe("authentication", () => {
 
   it("signed media links need no Authorization (the signature is the credential), and a bad one is 403 not 401", async () => {
     const id = await newComposition("COMPLETED");
-    const link = await call("GET", `/player/${CONV}/${id}/url/inline?conversationId=${CONV}&id=${id}`, { as: supervisor(), headers: REFERER });
+    const link = await call("GET", `/player/${CONV}/${id}/url/inline?conversationId=${CONV}&id=${id}`, {
+      as: supervisor(),
+      headers: REFERER,
+    });
     expect(link.status, link.text).toBe(200);
     const media = await exports.default.fetch(new Request(link.json.url));
     expect(media.status).toBe(200);
@@ -399,7 +420,10 @@ describe("AGENT visibility: its own compositions and those of calls it took, not
       conversation: await call("GET", `/query/conversation/${bobsConv}`, { as: asAlice }),
       reexecute: await call("POST", "/reexecute", { as: asAlice, body: { conversationId: bobsConv, id: bobsId } }),
       cancel: await call("POST", `/${bobsConv}/${bobsId}/cancel`, { as: asAlice }),
-      link: await call("GET", `/player/${bobsConv}/${bobsId}/url/inline?conversationId=${bobsConv}&id=${bobsId}`, { as: asAlice, headers: REFERER }),
+      link: await call("GET", `/player/${bobsConv}/${bobsId}/url/inline?conversationId=${bobsConv}&id=${bobsId}`, {
+        as: asAlice,
+        headers: REFERER,
+      }),
       request: await createComposition(bobsConv, asAlice),
     };
     for (const [what, res] of Object.entries(results)) expect(res.status, what).toBe(404);

@@ -12,7 +12,6 @@ import {
   countCompositions,
   createComposition,
   fakeRenderer,
-  fields,
   ingest,
   ingestTracks,
   resetRenderer,
@@ -93,13 +92,28 @@ describe("POST /request", () => {
     // The view shows the same thing.
     const view = await call("GET", `/query/conversation/${conv}`, { as: supervisor() });
     expect(view.json.compositions).toHaveLength(1);
-    expect(view.json.compositions[0]).toMatchObject({ id: res.json.id, format: "MP3", state: "QUEUED", type: "AUDIO", layout: "GRID", userId: "sue", completed: null, duration: null });
+    expect(view.json.compositions[0]).toMatchObject({
+      id: res.json.id,
+      format: "MP3",
+      state: "QUEUED",
+      type: "AUDIO",
+      layout: "GRID",
+      userId: "sue",
+      completed: null,
+      duration: null,
+    });
   });
 
   it("VIDEO is MP4; explicit audioFormat/videoFormat/priority are kept", async () => {
     const conv = uid("req");
     await ingest(conv, { agentId: "alice" });
-    const res = await createComposition(conv, supervisor(), { type: "VIDEO", resolution: "1920x1080", priority: 7, audioFormat: "MP3", videoFormat: "MP4" });
+    const res = await createComposition(conv, supervisor(), {
+      type: "VIDEO",
+      resolution: "1920x1080",
+      priority: 7,
+      audioFormat: "MP3",
+      videoFormat: "MP4",
+    });
     expect(res.status, res.text).toBe(200);
     const row = await compositionRow(res.json.id);
     expect(row).toMatchObject({ type: "VIDEO", format: "MP4", resolution: "1920x1080", priority: 7, state: "QUEUED" });
@@ -371,7 +385,9 @@ describe("DELETE /{conversationId}/{compositionId}/delete", () => {
 describe("the Queue consumer hands jobs to the renderer", () => {
   /** Nothing else QUEUED may compete: the dispatcher always takes the best job in the whole table. */
   async function onlyThese(...ids: string[]) {
-    await env.DB.prepare(`UPDATE compositions SET state = 'CANCELLED' WHERE state = 'QUEUED' AND id NOT IN (${ids.map(() => "?").join(",")})`)
+    await env.DB.prepare(
+      `UPDATE compositions SET state = 'CANCELLED' WHERE state = 'QUEUED' AND id NOT IN (${ids.map(() => "?").join(",")})`,
+    )
       .bind(...ids)
       .run();
   }
@@ -411,15 +427,46 @@ describe("the Queue consumer hands jobs to the renderer", () => {
       height: 720,
       durationMs: 90_250,
       tracks: [
-        { id: "agent-cam", participantId: "agent", url: `${urls}/tracks/agent-cam`, offsetMs: 0, durationMs: 90_250, audio: true, video: true, size: 2048 },
-        { id: "cust-cam", participantId: "customer", url: `${urls}/tracks/cust-cam`, offsetMs: 12_500, durationMs: 67_500, audio: true, video: true, size: 2048 },
-        { id: "cust-screen", participantId: "customer", url: `${urls}/tracks/cust-screen`, offsetMs: 30_000, audio: false, video: true, size: 2048 },
+        {
+          id: "agent-cam",
+          participantId: "agent",
+          url: `${urls}/tracks/agent-cam`,
+          offsetMs: 0,
+          durationMs: 90_250,
+          audio: true,
+          video: true,
+          size: 2048,
+        },
+        {
+          id: "cust-cam",
+          participantId: "customer",
+          url: `${urls}/tracks/cust-cam`,
+          offsetMs: 12_500,
+          durationMs: 67_500,
+          audio: true,
+          video: true,
+          size: 2048,
+        },
+        {
+          id: "cust-screen",
+          participantId: "customer",
+          url: `${urls}/tracks/cust-screen`,
+          offsetMs: 30_000,
+          audio: false,
+          video: true,
+          size: 2048,
+        },
       ],
       output: { url: `${urls}/output`, contentType: "video/mp4", multipartUrl: `${urls}/output/multipart` },
       callback: { url: `${urls}/report`, token: expect.stringMatching(/^[A-Za-z0-9_-]{40,}$/) },
     });
     // The claim is recorded: PROCESSING under this lease, on the instance that accepted it.
-    expect(await compositionRow(id)).toMatchObject({ state: "PROCESSING", attempts: 1, renderer_instance: "fake-1", lease_token: job.callback.token });
+    expect(await compositionRow(id)).toMatchObject({
+      state: "PROCESSING",
+      attempts: 1,
+      renderer_instance: "fake-1",
+      lease_token: job.callback.token,
+    });
     const view = await call("GET", `/query/conversation/${conv}`, { as: supervisor() });
     expect(view.json.compositions[0].state).toBe("PROCESSING");
   });
@@ -449,7 +496,11 @@ describe("the Queue consumer hands jobs to the renderer", () => {
     // Make the creation order unambiguous for the tie.
     await env.DB.prepare(`UPDATE compositions SET queued_at = queued_at - 5000 WHERE id = ?1`).bind(highOld.json.id).run();
     await onlyThese(low.json.id, highOld.json.id, highNew.json.id);
-    await runQueue([{ kind: "dispatch", reason: "a" }, { kind: "dispatch", reason: "b" }, { kind: "dispatch", reason: "c" }]);
+    await runQueue([
+      { kind: "dispatch", reason: "a" },
+      { kind: "dispatch", reason: "b" },
+      { kind: "dispatch", reason: "c" },
+    ]);
     expect(renderer.jobs.map((j) => j.jobId)).toEqual([highOld.json.id, highNew.json.id, low.json.id]);
   });
 

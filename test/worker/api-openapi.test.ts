@@ -55,14 +55,29 @@ describe("GET /openapi.json", () => {
     const names = (op: any) => op.parameters.map((p: any) => `${p.in}:${p.name}`).sort();
     expect(names(doc.paths[`${BASE}/{conversationId}/{compositionId}/cancel`].post)).toEqual(["path:compositionId", "path:conversationId"]);
     expect(names(doc.paths[`${BASE}/player/inline/{conversationId}/{compositionId}/{fileName}`].get)).toEqual(
-      expect.arrayContaining(["path:compositionId", "path:conversationId", "path:fileName", "query:Date", "query:Expires", "query:Signature"]),
+      expect.arrayContaining([
+        "path:compositionId",
+        "path:conversationId",
+        "path:fileName",
+        "query:Date",
+        "query:Expires",
+        "query:Signature",
+      ]),
     );
     const link = doc.paths[`${BASE}/player/{conversationId}/{compositionId}/url/inline`].get;
     expect(names(link)).toEqual(expect.arrayContaining(["header:Referer", "query:conversationId", "query:id"]));
     expect(link.parameters.find((p: any) => p.name === "Referer").required).toBe(true);
     const paging = names(doc.paths[`${BASE}/query/composition`].get);
     expect(paging).toEqual(
-      expect.arrayContaining(["query:offset", "query:paged", "query:pageNumber", "query:pageSize", "query:sort.sorted", "query:sort.unsorted", "query:unpaged"]),
+      expect.arrayContaining([
+        "query:offset",
+        "query:paged",
+        "query:pageNumber",
+        "query:pageSize",
+        "query:sort.sorted",
+        "query:sort.unsorted",
+        "query:unpaged",
+      ]),
     );
   });
 
@@ -120,7 +135,19 @@ describe("GET /openapi.json", () => {
     const seedView = ["completed", "conversationId", "created", "duration", "format", "id", "layout", "name", "state", "type", "userId"];
     expect(props("CompositionView")).toEqual(expect.arrayContaining(seedView));
     expect(doc.components.schemas.CompositionView.properties.layout.enum).toEqual(["GRID"]);
-    expect(props("PageCompositionView")).toEqual(["content", "empty", "first", "last", "number", "numberOfElements", "pageable", "size", "sort", "totalElements", "totalPages"]);
+    expect(props("PageCompositionView")).toEqual([
+      "content",
+      "empty",
+      "first",
+      "last",
+      "number",
+      "numberOfElements",
+      "pageable",
+      "size",
+      "sort",
+      "totalElements",
+      "totalPages",
+    ]);
     const page = doc.components.schemas.PageCompositionView.properties;
     expect(deref(page.content.items)).toBe(doc.components.schemas.CompositionView);
     const pageable = deref(page.pageable);
@@ -157,7 +184,10 @@ describe("GET /openapi.json", () => {
 
   it("every operation has a unique operationId; the seed's player reads keep the seed's names", () => {
     const ids = operations().map(({ op }) => op.operationId);
-    expect(ids.every((id) => typeof id === "string" && /^[A-Za-z][A-Za-z0-9]*$/.test(id)), JSON.stringify(ids)).toBe(true);
+    expect(
+      ids.every((id) => typeof id === "string" && /^[A-Za-z][A-Za-z0-9]*$/.test(id)),
+      JSON.stringify(ids),
+    ).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
     const idOf = (path: string, method: string) => doc.paths[`${BASE}${path}`][method].operationId;
     expect(idOf("/player/inline/{conversationId}/{compositionId}/{fileName}", "get")).toBe("getInline");
@@ -182,10 +212,19 @@ describe("GET /openapi.json", () => {
     for (const { path, op } of operations()) {
       // Each path parameter is declared, and each declared one is in the path.
       const inPath = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
-      const declared = (op.parameters ?? []).filter((p: any) => p.in === "path").map((p: any) => p.name).sort();
+      const declared = (op.parameters ?? [])
+        .filter((p: any) => p.in === "path")
+        .map((p: any) => p.name)
+        .sort();
       expect(declared, path).toEqual(inPath);
-      expect(Object.keys(op.responses).some((s) => s.startsWith("2")), path).toBe(true);
-      expect(Object.keys(op.responses).some((s) => s.startsWith("4")), path).toBe(true);
+      expect(
+        Object.keys(op.responses).some((s) => s.startsWith("2")),
+        path,
+      ).toBe(true);
+      expect(
+        Object.keys(op.responses).some((s) => s.startsWith("4")),
+        path,
+      ).toBe(true);
     }
   });
 

@@ -55,7 +55,13 @@ beforeAll(async () => {
     { organizationId: "acme", conversationId: "conv-q1", userId: "sam", name: "sam-2", createdAt: BASE + 20_000 },
     { organizationId: "acme", conversationId: "conv-q2", userId: "sam", name: "sam-3", createdAt: BASE + 30_000 },
     { organizationId: "acme", conversationId: "conv-q0", userId: "alice", name: "alice-1", createdAt: BASE + 40_000 },
-    ...Array.from({ length: 4 }, (_, i) => ({ organizationId: "globex", conversationId: "conv-q0", userId: "sue", name: `globex-${i}`, createdAt: BASE + i })),
+    ...Array.from({ length: 4 }, (_, i) => ({
+      organizationId: "globex",
+      conversationId: "conv-q0",
+      userId: "sue",
+      name: `globex-${i}`,
+      createdAt: BASE + i,
+    })),
   ]);
 });
 afterAll(() => {
@@ -173,7 +179,11 @@ describe("GET /query/composition: Page«CompositionView»", () => {
   it("sort=completed,desc: most recently completed first, unfinished after", async () => {
     const res = await q("sort=completed,desc&size=55");
     const completed = res.json.content.map((c: { completed: string | null }) => c.completed);
-    const done = sue.filter((r) => r.completedAt !== null).map((r) => new Date(r.completedAt!).toISOString()).sort().reverse();
+    const done = sue
+      .filter((r) => r.completedAt !== null)
+      .map((r) => new Date(r.completedAt!).toISOString())
+      .sort()
+      .reverse();
     expect(completed.slice(0, done.length)).toEqual(done);
     expect(completed.slice(done.length).every((c: string | null) => c === null)).toBe(true);
   });
@@ -261,10 +271,19 @@ describe("GET /query/composition: Page«CompositionView»", () => {
   });
 
   it("an unknown sort field or direction → 400 naming query.sort", async () => {
-    for (const query of ["sort=bogus,asc", "sort=name,sideways", "sort=userId", "sort=name,asc&sort=password,desc", "sort=name;drop table compositions"]) {
+    for (const query of [
+      "sort=bogus,asc",
+      "sort=name,sideways",
+      "sort=userId",
+      "sort=name,asc&sort=password,desc",
+      "sort=name;drop table compositions",
+    ]) {
       const res = await q(query);
       expect(res.status, query).toBe(400);
-      expect(fields(res).some((f) => f === "query.sort" || f.startsWith("query.sort.")), query).toBe(true);
+      expect(
+        fields(res).some((f) => f === "query.sort" || f.startsWith("query.sort.")),
+        query,
+      ).toBe(true);
     }
     expect((await q("")).json.totalElements).toBe(55);
   });

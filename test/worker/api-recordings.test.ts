@@ -78,7 +78,13 @@ describe("PUT /recordings/{conversationId}", () => {
       tracks: [{ id: "t", participantId: "p", started: "2026-11-20T10:00:01Z", audio: true, video: false }],
     });
     expect(res.status, res.text).toBe(200);
-    expect(res.json).toMatchObject({ started: "2026-11-20T10:00:00.000Z", stopped: "2026-11-20T10:00:10.500Z", duration: "PT10.5S", agentId: null, video: false });
+    expect(res.json).toMatchObject({
+      started: "2026-11-20T10:00:00.000Z",
+      stopped: "2026-11-20T10:00:10.500Z",
+      duration: "PT10.5S",
+      agentId: null,
+      video: false,
+    });
   });
 
   it("GET of an unknown recording → 404 problem+json", async () => {
@@ -138,19 +144,51 @@ describe("PUT /recordings/{conversationId} validation → 400 naming the field, 
   const base = () => TWO_TRACKS();
   const cases: [string, () => unknown, string][] = [
     ["stopped before started", () => ({ ...base(), stopped: at(-1) }), "body.stopped"],
-    ["duplicate track ids", () => ({ ...base(), tracks: [base().tracks[0], { ...(base().tracks[1] as object), id: "t-agent" }] }), "body.tracks.1.id"],
-    ["a track starting before the recording", () => ({ ...base(), tracks: [{ id: "t", participantId: "p", started: at(-5), audio: true, video: false }] }), "body.tracks.0.started"],
-    ["a track starting after the recording stopped", () => ({ ...base(), tracks: [base().tracks[0], { id: "late", participantId: "p", started: at(63), audio: true, video: false }] }), "body.tracks.1.started"],
-    ["a track stopping before it started", () => ({ ...base(), tracks: [{ id: "t", participantId: "p", started: at(10), stopped: at(5), audio: true, video: false }] }), "body.tracks.0.stopped"],
-    ["a track with neither audio nor video", () => ({ ...base(), tracks: [{ id: "t", participantId: "p", started: at(1), audio: false, video: false }] }), "body.tracks.0"],
+    [
+      "duplicate track ids",
+      () => ({ ...base(), tracks: [base().tracks[0], { ...(base().tracks[1] as object), id: "t-agent" }] }),
+      "body.tracks.1.id",
+    ],
+    [
+      "a track starting before the recording",
+      () => ({ ...base(), tracks: [{ id: "t", participantId: "p", started: at(-5), audio: true, video: false }] }),
+      "body.tracks.0.started",
+    ],
+    [
+      "a track starting after the recording stopped",
+      () => ({ ...base(), tracks: [base().tracks[0], { id: "late", participantId: "p", started: at(63), audio: true, video: false }] }),
+      "body.tracks.1.started",
+    ],
+    [
+      "a track stopping before it started",
+      () => ({ ...base(), tracks: [{ id: "t", participantId: "p", started: at(10), stopped: at(5), audio: true, video: false }] }),
+      "body.tracks.0.stopped",
+    ],
+    [
+      "a track with neither audio nor video",
+      () => ({ ...base(), tracks: [{ id: "t", participantId: "p", started: at(1), audio: false, video: false }] }),
+      "body.tracks.0",
+    ],
     ["no tracks", () => ({ ...base(), tracks: [] }), "body.tracks"],
     ["missing tracks", () => ({ started: at(0), stopped: at(1) }), "body.tracks"],
     ["started not an instant", () => ({ ...base(), started: "yesterday" }), "body.started"],
     ["started without a zone", () => ({ ...base(), started: "2026-11-20T10:00:00" }), "body.started"],
-    ["track id with a slash", () => ({ ...base(), tracks: [{ id: "a/b", participantId: "p", started: at(0), audio: true, video: false }] }), "body.tracks.0.id"],
-    ["audio as a string", () => ({ ...base(), tracks: [{ id: "t", participantId: "p", started: at(0), audio: "yes", video: false }] }), "body.tracks.0.audio"],
+    [
+      "track id with a slash",
+      () => ({ ...base(), tracks: [{ id: "a/b", participantId: "p", started: at(0), audio: true, video: false }] }),
+      "body.tracks.0.id",
+    ],
+    [
+      "audio as a string",
+      () => ({ ...base(), tracks: [{ id: "t", participantId: "p", started: at(0), audio: "yes", video: false }] }),
+      "body.tracks.0.audio",
+    ],
     ["unknown recording field", () => ({ ...base(), foo: 1 }), "body.foo"],
-    ["unknown track field", () => ({ ...base(), tracks: [{ id: "t", participantId: "p", started: at(0), audio: true, video: false, codec: "vp8" }] }), "body.tracks.0.codec"],
+    [
+      "unknown track field",
+      () => ({ ...base(), tracks: [{ id: "t", participantId: "p", started: at(0), audio: true, video: false, codec: "vp8" }] }),
+      "body.tracks.0.codec",
+    ],
   ];
   for (const [what, body, field] of cases) {
     it(what, async () => {
@@ -167,7 +205,10 @@ describe("PUT /recordings/{conversationId} validation → 400 naming the field, 
     const conv = uid("keep");
     const ok = await putRecording(conv, TWO_TRACKS());
     await uploadTrack(conv, "t-customer", new Uint8Array(7));
-    const bad = await putRecording(conv, { ...TWO_TRACKS(), tracks: [{ id: "x", participantId: "p", started: at(-1), audio: true, video: false }] });
+    const bad = await putRecording(conv, {
+      ...TWO_TRACKS(),
+      tracks: [{ id: "x", participantId: "p", started: at(-1), audio: true, video: false }],
+    });
     expect(bad.status).toBe(400);
     const now = await call("GET", `/recordings/${conv}`, { as: service() });
     expect(now.json).toEqual({ ...ok.json });
@@ -230,7 +271,11 @@ describe("PUT /recordings/{conversationId}/tracks/{trackId}", () => {
       expect(res.headers.get("Content-Type")).toBe("application/problem+json");
       expect(res.json.detail).toContain(contentType);
     }
-    const none = await call("PUT", `/recordings/${conv}/tracks/t-agent`, { as: service(), raw: new Uint8Array(10), headers: { "Content-Length": "10" } });
+    const none = await call("PUT", `/recordings/${conv}/tracks/t-agent`, {
+      as: service(),
+      raw: new Uint8Array(10),
+      headers: { "Content-Length": "10" },
+    });
     expect(none.status).toBe(415);
     expect(await env.MEDIA.head(trackKey("acme", conv, "t-agent"))).toBeNull();
   });
@@ -284,7 +329,11 @@ describe("PUT /recordings/{conversationId}/tracks/{trackId}", () => {
   it("an empty body → 400 naming body", async () => {
     const conv = uid("empty");
     await putRecording(conv, TWO_TRACKS());
-    const res = await call("PUT", `/recordings/${conv}/tracks/t-agent`, { as: service(), raw: new Uint8Array(0), headers: { "Content-Type": "video/webm", "Content-Length": "0" } });
+    const res = await call("PUT", `/recordings/${conv}/tracks/t-agent`, {
+      as: service(),
+      raw: new Uint8Array(0),
+      headers: { "Content-Type": "video/webm", "Content-Length": "0" },
+    });
     expect(res.status).toBe(400);
     expect(fields(res)).toEqual(["body"]);
   });

@@ -97,20 +97,30 @@ describe("POST /request: each bad field → 400 problem+json naming it, nothing 
   it("no body at all → 400 naming the required fields", async () => {
     const res = await call("POST", "/request", { as: supervisor() });
     expect400(res, "body.conversationId");
-    expect(fields(res)).toEqual(expect.arrayContaining(["body.conversationId", "body.layout", "body.name", "body.resolution", "body.type"]));
+    expect(fields(res)).toEqual(
+      expect.arrayContaining(["body.conversationId", "body.layout", "body.name", "body.resolution", "body.type"]),
+    );
   });
 
   it("a JSON body sent with a non-JSON content type → 415 problem+json naming the content type, nothing written", async () => {
     const before = await countCompositions();
     for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "application/xml"]) {
-      const res = await call("POST", "/request", { as: supervisor(), raw: JSON.stringify(VALID), headers: { "Content-Type": contentType } });
+      const res = await call("POST", "/request", {
+        as: supervisor(),
+        raw: JSON.stringify(VALID),
+        headers: { "Content-Type": contentType },
+      });
       expect(res.status, contentType).toBe(415);
       expect(res.headers.get("Content-Type")).toBe("application/problem+json");
       expect(res.json).toMatchObject({ status: 415, title: "Unsupported Media Type" });
       expect(fields(res)).toEqual(["header.content-type"]);
     }
     // JSON with parameters or a +json suffix is JSON.
-    const withCharset = await call("POST", "/request", { as: supervisor(), raw: JSON.stringify(VALID), headers: { "Content-Type": "application/json; charset=utf-8" } });
+    const withCharset = await call("POST", "/request", {
+      as: supervisor(),
+      raw: JSON.stringify(VALID),
+      headers: { "Content-Type": "application/json; charset=utf-8" },
+    });
     expect(withCharset.status).toBe(200);
     expect(await countCompositions()).toBe(before + 1);
   });

@@ -86,7 +86,12 @@ describe("GET /audit/storage", () => {
 
     const audit = await auditStorage(env, org);
     expect(audit.orphans.sort()).toEqual([leftover, stale].sort());
-    expect(audit.objects.filter((o) => o.kind === "output").map((o) => o.key).sort()).toEqual([current, inFlight, leftover, stale].sort());
+    expect(
+      audit.objects
+        .filter((o) => o.kind === "output")
+        .map((o) => o.key)
+        .sort(),
+    ).toEqual([current, inFlight, leftover, stale].sort());
 
     // Once the lease is gone (cancelled), the in-flight object belongs to nobody either.
     await setState(running, "CANCELLED");

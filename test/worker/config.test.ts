@@ -23,7 +23,13 @@ describe("parsing the configuration", () => {
       slots: 2,
       drainSeconds: 840,
     });
-    expect(config.auth).toMatchObject({ jwksUrl: null, issuer: null, audience: null, rolesClaim: "roles,realm_access.roles", orgClaim: "org,organization,tenant" });
+    expect(config.auth).toMatchObject({
+      jwksUrl: null,
+      issuer: null,
+      audience: null,
+      rolesClaim: "roles,realm_access.roles",
+      orgClaim: "org,organization,tenant",
+    });
     expect(config.publicBaseUrl).toBeNull();
     expect(config.allowLoopbackCallbacks).toBe(false);
     expect(config.uploadPartSize).toBe(5 * MIB);
@@ -62,7 +68,11 @@ describe("parsing the configuration", () => {
     ["RENDERER_DRAIN_SECONDS", "900", /RENDERER_DRAIN_SECONDS must be a whole number of seconds \(from 0 to 899\), not "900"/],
     ["UPLOAD_PART_SIZE", "1024", /UPLOAD_PART_SIZE must be a whole number of bytes \(from 5242880 to 99614720\), not "1024"/],
     ["UPLOAD_PART_SIZE", "100MB", /UPLOAD_PART_SIZE must be a whole number of bytes/],
-    ["PUBLIC_BASE_URL", "compositions.example.com", /PUBLIC_BASE_URL must be an http\(s\) origin such as https:\/\/compositions.example.com, not "compositions.example.com"/],
+    [
+      "PUBLIC_BASE_URL",
+      "compositions.example.com",
+      /PUBLIC_BASE_URL must be an http\(s\) origin such as https:\/\/compositions.example.com, not "compositions.example.com"/,
+    ],
     ["PUBLIC_BASE_URL", "ftp://compositions.example.com", /PUBLIC_BASE_URL must be an http\(s\) origin/],
     ["PUBLIC_BASE_URL", "https://compositions.example.com/api", /PUBLIC_BASE_URL must be an origin without a path/],
     ["INTERNAL_BASE_URL", "http://10.0.0.2:8787?x=1", /INTERNAL_BASE_URL must be an http\(s\) origin/],
@@ -77,7 +87,9 @@ describe("parsing the configuration", () => {
   });
 
   it("names every bad variable at once", () => {
-    expect(parsing({ LEASE_SECONDS: "abc", RENDERER_INSTANCES: "0" })).toThrow(/^Invalid configuration: LEASE_SECONDS must .*; RENDERER_INSTANCES must .*\.$/);
+    expect(parsing({ LEASE_SECONDS: "abc", RENDERER_INSTANCES: "0" })).toThrow(
+      /^Invalid configuration: LEASE_SECONDS must .*; RENDERER_INSTANCES must .*\.$/,
+    );
   });
 
   it("a renderer outside Cloudflare must be told where it reaches the Worker", () => {
@@ -89,9 +101,17 @@ describe("parsing the configuration", () => {
   it("R2's S3 API credentials are all four or none, and a secret is never quoted", () => {
     const secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     const partial = parsing({ R2_ACCOUNT_ID: "0123456789abcdef", R2_SECRET_ACCESS_KEY: secret });
-    expect(partial).toThrow(/R2_ACCESS_KEY_ID is missing: set all four of R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY, R2_BUCKET, or none \(missing: R2_ACCESS_KEY_ID, R2_BUCKET\)/);
+    expect(partial).toThrow(
+      /R2_ACCESS_KEY_ID is missing: set all four of R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY, R2_BUCKET, or none \(missing: R2_ACCESS_KEY_ID, R2_BUCKET\)/,
+    );
     expect(partial).not.toThrow(secret);
-    const all = parseWorkerConfig({ ...env, R2_ACCOUNT_ID: "0123456789abcdef", R2_ACCESS_KEY_ID: "AKID", R2_SECRET_ACCESS_KEY: secret, R2_BUCKET: "media" });
+    const all = parseWorkerConfig({
+      ...env,
+      R2_ACCOUNT_ID: "0123456789abcdef",
+      R2_ACCESS_KEY_ID: "AKID",
+      R2_SECRET_ACCESS_KEY: secret,
+      R2_BUCKET: "media",
+    });
     expect(all.s3).toEqual({ accountId: "0123456789abcdef", accessKeyId: "AKID", secretAccessKey: secret, bucket: "media" });
   });
 
@@ -122,7 +142,11 @@ describe("a bad configuration, as a user and the platform see it", () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     const badEnv: Env = { ...env, RENDERER_INSTANCES: "0" };
     const auth = { Authorization: `Bearer ${await tokenFor(service())}` };
-    for (const [path, init] of [["/health", {}], ["/query/composition", { headers: auth }], ["/no-such-route", {}]] as const) {
+    for (const [path, init] of [
+      ["/health", {}],
+      ["/query/composition", { headers: auth }],
+      ["/no-such-route", {}],
+    ] as const) {
       const res = await fetchWith(badEnv, path, init);
       expect(res.status, path).toBe(500);
       expect(res.headers.get("Content-Type")).toBe("application/problem+json");
@@ -134,7 +158,10 @@ describe("a bad configuration, as a user and the platform see it", () => {
     }
     const logged = errors.mock.calls.map((c) => String(c[0])).filter((l) => l.includes("RENDERER_INSTANCES"));
     expect(logged).toHaveLength(1);
-    expect(JSON.parse(logged[0]!)).toEqual({ msg: "invalid configuration", error: 'Invalid configuration: RENDERER_INSTANCES must be a whole number (at least 1), not "0".' });
+    expect(JSON.parse(logged[0]!)).toEqual({
+      msg: "invalid configuration",
+      error: 'Invalid configuration: RENDERER_INSTANCES must be a whole number (at least 1), not "0".',
+    });
     // The same Worker with a good env answers as ever.
     expect((await fetchWith(env, "/health")).status).toBe(200);
   });

@@ -46,7 +46,13 @@ describe("GET /console", () => {
   });
 
   it("answers 404 problem+json for anything else under /console", async () => {
-    for (const path of ["/console/nope.js", "/console/index.html", "/console/..%2Fwrangler.toml", "/console/a/b.js", "/console/app.js.map"]) {
+    for (const path of [
+      "/console/nope.js",
+      "/console/index.html",
+      "/console/..%2Fwrangler.toml",
+      "/console/a/b.js",
+      "/console/app.js.map",
+    ]) {
       const res = await call("GET", path);
       expect(res.status, path).toBe(404);
       expect(res.headers.get("Content-Type"), path).toBe("application/problem+json");

@@ -18,7 +18,19 @@ import { jobSettings } from "../../worker/jobs/settings";
 import { handleWebhookBatch, sweepDeliveries } from "../../worker/webhooks/deliver";
 import type { WebhookMessage } from "../../worker/webhooks/types";
 import { countingD1, noCost, since, type D1Tally } from "./d1-counter";
-import { API, at, captureQueue, fakeRenderer, resetRenderer, service, supervisor, tokenFor, uid, type Caller, type FakeRenderer } from "./helpers";
+import {
+  API,
+  at,
+  captureQueue,
+  fakeRenderer,
+  resetRenderer,
+  service,
+  supervisor,
+  tokenFor,
+  uid,
+  type Caller,
+  type FakeRenderer,
+} from "./helpers";
 import { captureWebhooks, receiver, type Sent } from "./webhook-helpers";
 
 let renderer: FakeRenderer;
@@ -48,7 +60,7 @@ function rendererAt(ms: number, renderMs: number): { progress: number; etaSecond
   const frac = (f - 1 / 30) / (28 / 30);
   const progress = Math.floor(10 + 85 * frac);
   if (frac <= 0.02) return { progress };
-  return { progress, etaSeconds: Math.round(((renderMs / 1000) * (29 / 30 - f)) * (1 + 0.1 * Math.sin(ms / 7000))) };
+  return { progress, etaSeconds: Math.round((renderMs / 1000) * (29 / 30 - f) * (1 + 0.1 * Math.sin(ms / 7000))) };
 }
 
 /**
@@ -73,8 +85,17 @@ function reportTimes(renderMs: number): number[] {
 function formatTable(phases: Record<string, D1Tally>): string {
   const cols = ["statements", "reads", "writes", "roundTrips", "batches"] as const;
   const width = Math.max(...Object.keys(phases).map((k) => k.length));
-  const line = (name: string, cells: (string | number)[]) => `${name.padEnd(width)} | ${cells.map((c) => String(c).padStart(10)).join(" | ")}`;
-  return [line("phase", [...cols]), ...Object.entries(phases).map(([name, t]) => line(name, cols.map((c) => t[c])))].join("\n");
+  const line = (name: string, cells: (string | number)[]) =>
+    `${name.padEnd(width)} | ${cells.map((c) => String(c).padStart(10)).join(" | ")}`;
+  return [
+    line("phase", [...cols]),
+    ...Object.entries(phases).map(([name, t]) =>
+      line(
+        name,
+        cols.map((c) => t[c]),
+      ),
+    ),
+  ].join("\n");
 }
 
 // Typical calls: a 2-party AUDIO call renders in seconds, a 640x480 VIDEO one in about a minute (see
@@ -86,137 +107,190 @@ const CASES = [
 ] as const;
 
 describe("D1 cost of one composition", () => {
-  it.each(CASES)("$name: within budget, and a report that changes nothing visible costs one read and no write", async ({ name, type, renderMs, budget }) => {
-    const counter = countingD1(env.DB);
-    const counted: Env = { ...env, DB: counter.db };
-    const phases: Record<string, D1Tally> = {};
-    /** Runs `work`, adding what it cost D1 to the phase `label`; returns its result and that cost. */
-    const phase = async <T>(label: string, work: () => Promise<T>): Promise<{ result: T; cost: D1Tally }> => {
-      const before = counter.total();
-      const result = await work();
-      const cost = since(before, counter.total());
-      const sum = phases[label] ?? noCost();
-      for (const k of Object.keys(cost) as (keyof D1Tally)[]) sum[k] += cost[k];
-      phases[label] = sum;
-      return { result, cost };
-    };
-    const fetchWorker = async (method: string, url: string, opts: { as?: Caller; json?: unknown; headers?: Record<string, string>; body?: BodyInit } = {}) => {
-      const headers: Record<string, string> = { ...opts.headers };
-      if (opts.as) headers.Authorization = `Bearer ${await tokenFor(opts.as)}`;
-      if (opts.json !== undefined) headers["Content-Type"] = "application/json";
-      const ctx = createExecutionContext();
-      const request = new Request(url.startsWith("http") ? url : API + url, { method, headers, body: opts.json !== undefined ? JSON.stringify(opts.json) : opts.body });
-      const res = await worker.fetch!(request as never, counted, ctx);
-      await waitOnExecutionContext(ctx);
-      return res;
-    };
-    // Webhook messages are consumed as they are queued (within a second or so in production), so
-    // each event finds the one before it settled.
-    const rx = receiver();
-    let consumed = 0;
-    const deliverQueued = () =>
-      phase("webhook deliveries (callbackUrl)", async () => {
-        for (let round = 0; consumed < webhooks.length && round < 50; round++) {
-          const bodies = webhooks.slice(consumed).map((s) => s.body);
-          consumed = webhooks.length;
-          const batch = createMessageBatch<WebhookMessage>("composition-webhooks", bodies.map((body, i) => ({ id: `w-${consumed}-${i}`, timestamp: new Date(), attempts: 1, body })));
-          await handleWebhookBatch(batch, counted, { fetch: rx.fetch });
+  it.each(CASES)(
+    "$name: within budget, and a report that changes nothing visible costs one read and no write",
+    async ({ name, type, renderMs, budget }) => {
+      const counter = countingD1(env.DB);
+      const counted: Env = { ...env, DB: counter.db };
+      const phases: Record<string, D1Tally> = {};
+      /** Runs `work`, adding what it cost D1 to the phase `label`; returns its result and that cost. */
+      const phase = async <T>(label: string, work: () => Promise<T>): Promise<{ result: T; cost: D1Tally }> => {
+        const before = counter.total();
+        const result = await work();
+        const cost = since(before, counter.total());
+        const sum = phases[label] ?? noCost();
+        for (const k of Object.keys(cost) as (keyof D1Tally)[]) sum[k] += cost[k];
+        phases[label] = sum;
+        return { result, cost };
+      };
+      const fetchWorker = async (
+        method: string,
+        url: string,
+        opts: { as?: Caller; json?: unknown; headers?: Record<string, string>; body?: BodyInit } = {},
+      ) => {
+        const headers: Record<string, string> = { ...opts.headers };
+        if (opts.as) headers.Authorization = `Bearer ${await tokenFor(opts.as)}`;
+        if (opts.json !== undefined) headers["Content-Type"] = "application/json";
+        const ctx = createExecutionContext();
+        const request = new Request(url.startsWith("http") ? url : API + url, {
+          method,
+          headers,
+          body: opts.json !== undefined ? JSON.stringify(opts.json) : opts.body,
+        });
+        const res = await worker.fetch!(request as never, counted, ctx);
+        await waitOnExecutionContext(ctx);
+        return res;
+      };
+      // Webhook messages are consumed as they are queued (within a second or so in production), so
+      // each event finds the one before it settled.
+      const rx = receiver();
+      let consumed = 0;
+      const deliverQueued = () =>
+        phase("webhook deliveries (callbackUrl)", async () => {
+          for (let round = 0; consumed < webhooks.length && round < 50; round++) {
+            const bodies = webhooks.slice(consumed).map((s) => s.body);
+            consumed = webhooks.length;
+            const batch = createMessageBatch<WebhookMessage>(
+              "composition-webhooks",
+              bodies.map((body, i) => ({ id: `w-${consumed}-${i}`, timestamp: new Date(), attempts: 1, body })),
+            );
+            await handleWebhookBatch(batch, counted, { fetch: rx.fetch });
+          }
+        });
+      const org = uid("budget");
+      const conv = uid("call");
+      const sue = supervisor(org);
+
+      await phase("ingest (metadata + 2 tracks)", async () => {
+        const tracks = ["agent", "customer"].map((p) => ({
+          id: `t-${p}`,
+          participantId: p,
+          started: at(0),
+          audio: true,
+          video: type === "VIDEO",
+        }));
+        expect(
+          (
+            await fetchWorker("PUT", `/recordings/${conv}`, {
+              as: service(org),
+              json: { agentId: "alice", started: at(0), stopped: at(600), tracks },
+            })
+          ).status,
+        ).toBe(200);
+        for (const t of tracks) {
+          const res = await fetchWorker("PUT", `/recordings/${conv}/tracks/${t.id}`, {
+            as: service(org),
+            body: new Uint8Array(1024).fill(5),
+            headers: { "Content-Type": "video/webm", "Content-Length": "1024" },
+          });
+          expect(res.status).toBe(200);
         }
       });
-    const org = uid("budget");
-    const conv = uid("call");
-    const sue = supervisor(org);
-
-    await phase("ingest (metadata + 2 tracks)", async () => {
-      const tracks = ["agent", "customer"].map((p) => ({ id: `t-${p}`, participantId: p, started: at(0), audio: true, video: type === "VIDEO" }));
-      expect((await fetchWorker("PUT", `/recordings/${conv}`, { as: service(org), json: { agentId: "alice", started: at(0), stopped: at(600), tracks } })).status).toBe(200);
-      for (const t of tracks) {
-        const res = await fetchWorker("PUT", `/recordings/${conv}/tracks/${t.id}`, { as: service(org), body: new Uint8Array(1024).fill(5), headers: { "Content-Type": "video/webm", "Content-Length": "1024" } });
+      const { result: id } = await phase("request", async () => {
+        const body = {
+          conversationId: conv,
+          layout: "GRID",
+          name: "Budget",
+          resolution: "640x480",
+          type,
+          callbackUrl: "https://crm.example/cb",
+        };
+        const res = await fetchWorker("POST", "/request", { as: sue, json: body });
         expect(res.status).toBe(200);
-      }
-    });
-    const { result: id } = await phase("request", async () => {
-      const body = { conversationId: conv, layout: "GRID", name: "Budget", resolution: "640x480", type, callbackUrl: "https://crm.example/cb" };
-      const res = await fetchWorker("POST", "/request", { as: sue, json: body });
-      expect(res.status).toBe(200);
-      return ((await res.json()) as { id: string }).id;
-    });
-    await deliverQueued();
-    await phase("dispatch (queue consumer)", async () => {
-      const batch = createMessageBatch<RenderJobMessage>("composition-jobs", [{ id: "m-1", timestamp: new Date(), attempts: 1, body: { kind: "dispatch", reason: "created" } }]);
-      await worker.queue(batch as never, counted);
-      expect(renderer.jobs.map((j) => j.jobId)).toEqual([id]);
-    });
-    await deliverQueued();
-    const job = renderer.jobs[0]!;
-    const auth = { Authorization: `Bearer ${job.callback.token}` };
-    const startedAt = (await findCompositionById(env.DB, id))!.startedAt!;
-
-    await phase("inputs (2 track reads)", async () => {
-      for (const t of job.tracks) expect((await fetchWorker("GET", t.url, { headers: auth })).status).toBe(200);
-    });
-
-    // The report route is leasedJob + applyReport; called here with the simulated clock.
-    const report = async (r: RenderReport, now: number) => {
-      const { row, token } = await leasedJob(counted, id, auth.Authorization);
-      return applyReport(counted, row, token, r, now);
-    };
-    const { leaseMs } = jobSettings(env);
-    const times = reportTimes(renderMs);
-    let idle = 0;
-    for (const ms of times) {
-      const sent = rendererAt(ms, renderMs);
-      const now = startedAt + ms;
-      const { result, cost } = await phase("progress reports", () => report({ event: "progress", attempt: job.attempt, ...sent }, now));
-      expect(result).not.toBeNull();
-      if (cost.writes === 0) {
-        idle++;
-        expect(cost).toEqual({ statements: 1, reads: 1, writes: 0, roundTrips: 1, batches: 0 });
-      }
-      // What every report must leave true, written or not (read outside the count).
-      const row = (await findCompositionById(env.DB, id))!;
-      const recent = now - row.updatedAt < 5_000;
-      expect(row.leaseExpiresAt! - now, `lease left at ${ms} ms`).toBeGreaterThanOrEqual(leaseMs / 2);
-      if (!recent) expect(row.progress, `view progress at ${ms} ms`).toBeGreaterThan(sent.progress - 5);
-      const shown = projectedEtaSeconds(row, now);
-      if (!recent && sent.etaSeconds !== undefined) expect(Math.abs(shown! - sent.etaSeconds), `view ETA at ${ms} ms`).toBeLessThanOrEqual(Math.max(10, 0.25 * shown!));
+        return ((await res.json()) as { id: string }).id;
+      });
       await deliverQueued();
-    }
+      await phase("dispatch (queue consumer)", async () => {
+        const batch = createMessageBatch<RenderJobMessage>("composition-jobs", [
+          { id: "m-1", timestamp: new Date(), attempts: 1, body: { kind: "dispatch", reason: "created" } },
+        ]);
+        await worker.queue(batch as never, counted);
+        expect(renderer.jobs.map((j) => j.jobId)).toEqual([id]);
+      });
+      await deliverQueued();
+      const job = renderer.jobs[0]!;
+      const auth = { Authorization: `Bearer ${job.callback.token}` };
+      const startedAt = (await findCompositionById(env.DB, id))!.startedAt!;
 
-    await phase("output upload", async () => {
-      const res = await fetchWorker("PUT", job.output.url, { body: new Uint8Array(4096).fill(9), headers: { ...auth, "Content-Type": job.output.contentType, "Content-Length": "4096" } });
-      expect(res.status).toBe(200);
-    });
-    await phase("completed report", async () => {
-      const done = await report({ event: "completed", attempt: job.attempt, durationMs: 600_000, size: 4096, engine: "native" }, startedAt + renderMs);
-      expect(done?.state).toBe("COMPLETED");
-    });
-    await deliverQueued();
-    await phase("one view poll", async () => {
-      expect((await fetchWorker("GET", `/query/conversation/${conv}`, { as: sue })).status).toBe(200);
-    });
-    await phase("one signed link (get + play)", async () => {
-      const link = await fetchWorker("GET", `/player/${conv}/${id}/url/inline?conversationId=${conv}&id=${id}`, { as: sue, headers: { Referer: "https://agent.example/" } });
-      expect(link.status).toBe(200);
-      expect((await fetchWorker("GET", ((await link.json()) as { url: string }).url)).status).toBe(200);
-    });
-    const total = Object.values(phases).reduce((sum, t) => sum + t.statements, 0);
-    const progressWrites = phases["progress reports"]!.batches;
-    await phase("cron tick (per minute, not per composition)", async () => {
-      await handleCron(counted);
-      await sweepDeliveries(counted);
-    });
+      await phase("inputs (2 track reads)", async () => {
+        for (const t of job.tracks) expect((await fetchWorker("GET", t.url, { headers: auth })).status).toBe(200);
+      });
 
-    const events = rx.seen.map((r) => r.json.type as string);
-    console.log(`${name}: ${times.length} progress reports, ${progressWrites} written, ${idle} cost one read; ${events.length} events delivered (${events.filter((e) => e === "composition.progress").length} progress)`);
-    console.log(formatTable(phases));
-    console.log(`total per composition (cron tick excluded): ${total} statements`);
+      // The report route is leasedJob + applyReport; called here with the simulated clock.
+      const report = async (r: RenderReport, now: number) => {
+        const { row, token } = await leasedJob(counted, id, auth.Authorization);
+        return applyReport(counted, row, token, r, now);
+      };
+      const { leaseMs } = jobSettings(env);
+      const times = reportTimes(renderMs);
+      let idle = 0;
+      for (const ms of times) {
+        const sent = rendererAt(ms, renderMs);
+        const now = startedAt + ms;
+        const { result, cost } = await phase("progress reports", () => report({ event: "progress", attempt: job.attempt, ...sent }, now));
+        expect(result).not.toBeNull();
+        if (cost.writes === 0) {
+          idle++;
+          expect(cost).toEqual({ statements: 1, reads: 1, writes: 0, roundTrips: 1, batches: 0 });
+        }
+        // What every report must leave true, written or not (read outside the count).
+        const row = (await findCompositionById(env.DB, id))!;
+        const recent = now - row.updatedAt < 5_000;
+        expect(row.leaseExpiresAt! - now, `lease left at ${ms} ms`).toBeGreaterThanOrEqual(leaseMs / 2);
+        if (!recent) expect(row.progress, `view progress at ${ms} ms`).toBeGreaterThan(sent.progress - 5);
+        const shown = projectedEtaSeconds(row, now);
+        if (!recent && sent.etaSeconds !== undefined)
+          expect(Math.abs(shown! - sent.etaSeconds), `view ETA at ${ms} ms`).toBeLessThanOrEqual(Math.max(10, 0.25 * shown!));
+        await deliverQueued();
+      }
 
-    expect(events[0]).toBe("composition.queued");
-    expect(events.at(-1)).toBe("composition.completed");
-    expect(idle).toBe(times.length - progressWrites);
-    // A heartbeat that wrote on every report again would blow these.
-    expect(progressWrites).toBeLessThanOrEqual(budget.progressWrites);
-    expect(total).toBeLessThanOrEqual(budget.total);
-  }, 60_000);
+      await phase("output upload", async () => {
+        const res = await fetchWorker("PUT", job.output.url, {
+          body: new Uint8Array(4096).fill(9),
+          headers: { ...auth, "Content-Type": job.output.contentType, "Content-Length": "4096" },
+        });
+        expect(res.status).toBe(200);
+      });
+      await phase("completed report", async () => {
+        const done = await report(
+          { event: "completed", attempt: job.attempt, durationMs: 600_000, size: 4096, engine: "native" },
+          startedAt + renderMs,
+        );
+        expect(done?.state).toBe("COMPLETED");
+      });
+      await deliverQueued();
+      await phase("one view poll", async () => {
+        expect((await fetchWorker("GET", `/query/conversation/${conv}`, { as: sue })).status).toBe(200);
+      });
+      await phase("one signed link (get + play)", async () => {
+        const link = await fetchWorker("GET", `/player/${conv}/${id}/url/inline?conversationId=${conv}&id=${id}`, {
+          as: sue,
+          headers: { Referer: "https://agent.example/" },
+        });
+        expect(link.status).toBe(200);
+        expect((await fetchWorker("GET", ((await link.json()) as { url: string }).url)).status).toBe(200);
+      });
+      const total = Object.values(phases).reduce((sum, t) => sum + t.statements, 0);
+      const progressWrites = phases["progress reports"]!.batches;
+      await phase("cron tick (per minute, not per composition)", async () => {
+        await handleCron(counted);
+        await sweepDeliveries(counted);
+      });
+
+      const events = rx.seen.map((r) => r.json.type as string);
+      console.log(
+        `${name}: ${times.length} progress reports, ${progressWrites} written, ${idle} cost one read; ${events.length} events delivered (${events.filter((e) => e === "composition.progress").length} progress)`,
+      );
+      console.log(formatTable(phases));
+      console.log(`total per composition (cron tick excluded): ${total} statements`);
+
+      expect(events[0]).toBe("composition.queued");
+      expect(events.at(-1)).toBe("composition.completed");
+      expect(idle).toBe(times.length - progressWrites);
+      // A heartbeat that wrote on every report again would blow these.
+      expect(progressWrites).toBeLessThanOrEqual(budget.progressWrites);
+      expect(total).toBeLessThanOrEqual(budget.total);
+    },
+    60_000,
+  );
 });

@@ -79,8 +79,12 @@ describe("recovery wake-ups fill the renderer", () => {
 
   it("the cron's wake-up for stale QUEUED jobs and an expired lease's wake-up are fill wake-ups", async () => {
     const [stale, running] = await queued(2);
-    await env.DB.prepare(`UPDATE compositions SET queued_at = ?2 WHERE id = ?1`).bind(stale, Date.now() - 120_000).run();
-    await env.DB.prepare(`UPDATE compositions SET state = 'PROCESSING', lease_token = 'old', lease_expires_at = 1, attempts = 1 WHERE id = ?1`)
+    await env.DB.prepare(`UPDATE compositions SET queued_at = ?2 WHERE id = ?1`)
+      .bind(stale, Date.now() - 120_000)
+      .run();
+    await env.DB.prepare(
+      `UPDATE compositions SET state = 'PROCESSING', lease_token = 'old', lease_expires_at = 1, attempts = 1 WHERE id = ?1`,
+    )
       .bind(running)
       .run();
     sent.length = 0;

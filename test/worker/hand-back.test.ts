@@ -5,7 +5,19 @@ import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RenderReport } from "../../contract/renderer";
 import type { RenderJobMessage } from "../../worker/jobs/messages";
-import { call, captureQueue, compositionRow, createComposition, fakeRenderer, ingest, resetRenderer, runQueue, supervisor, uid, type FakeRenderer } from "./helpers";
+import {
+  call,
+  captureQueue,
+  compositionRow,
+  createComposition,
+  fakeRenderer,
+  ingest,
+  resetRenderer,
+  runQueue,
+  supervisor,
+  uid,
+  type FakeRenderer,
+} from "./helpers";
 
 let sent: RenderJobMessage[];
 let renderer: FakeRenderer;
@@ -40,7 +52,13 @@ async function queued(): Promise<{ conv: string; id: string }> {
   return { conv, id: res.json.id };
 }
 
-const handBack = (attempt: number): RenderReport => ({ event: "failed", attempt, error: "renderer shutting down", retryable: true, handedBack: true });
+const handBack = (attempt: number): RenderReport => ({
+  event: "failed",
+  attempt,
+  error: "renderer shutting down",
+  retryable: true,
+  handedBack: true,
+});
 
 describe("a job handed back by a stopping renderer", () => {
   it("is requeued at its place in line, its attempt not counted, and its old lease refused", async () => {

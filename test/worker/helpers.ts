@@ -10,6 +10,7 @@ import type { RenderJobMessage } from "../../worker/jobs/messages";
 import { setRendererForTests, type StartResult } from "../../worker/jobs/renderer";
 
 declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- augmenting the runtime types' own namespace
   namespace Cloudflare {
     interface GlobalProps {
       // Types `exports.default` (the Worker's own default export) for tests.
@@ -42,7 +43,11 @@ export async function tokenFor(c: Caller, opts: { ttl?: number; secret?: string 
 type Body = unknown;
 
 /** Calls the Worker exactly as a client over HTTP would, through its default export. */
-export async function call(method: string, path: string, opts: { as?: Caller; body?: Body; headers?: Record<string, string>; raw?: BodyInit } = {}) {
+export async function call(
+  method: string,
+  path: string,
+  opts: { as?: Caller; body?: Body; headers?: Record<string, string>; raw?: BodyInit } = {},
+) {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.as) headers.Authorization = `Bearer ${await tokenFor(opts.as)}`;
   let body: BodyInit | undefined = opts.raw;
@@ -219,8 +224,19 @@ export async function insertRaw(rows: RawComposition[]): Promise<string[]> {
          created_at, queued_at, updated_at, completed_at, duration_ms)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'GRID', ?8, ?9, ?10, ?11, ?11, ?11, ?12, ?13)`,
     ).bind(
-      id, r.organizationId, r.conversationId, r.userId, r.name, type, type === "AUDIO" ? "MP3" : "MP4",
-      r.resolution ?? "640x360", r.priority ?? 1, r.state ?? "COMPLETED", r.createdAt, r.completedAt ?? null, r.durationMs ?? null,
+      id,
+      r.organizationId,
+      r.conversationId,
+      r.userId,
+      r.name,
+      type,
+      type === "AUDIO" ? "MP3" : "MP4",
+      r.resolution ?? "640x360",
+      r.priority ?? 1,
+      r.state ?? "COMPLETED",
+      r.createdAt,
+      r.completedAt ?? null,
+      r.durationMs ?? null,
     );
   });
   if (stmts.length) await env.DB.batch(stmts);
@@ -228,7 +244,9 @@ export async function insertRaw(rows: RawComposition[]): Promise<string[]> {
 }
 
 export async function countCompositions(where = "1 = 1", ...binds: unknown[]): Promise<number> {
-  const row = await env.DB.prepare(`SELECT count(*) AS n FROM compositions WHERE ${where}`).bind(...binds).first<{ n: number }>();
+  const row = await env.DB.prepare(`SELECT count(*) AS n FROM compositions WHERE ${where}`)
+    .bind(...binds)
+    .first<{ n: number }>();
   return row?.n ?? 0;
 }
 
@@ -264,7 +282,12 @@ export async function ingestTracks(
   return put;
 }
 
-export async function uploadTrack(conversationId: string, trackId: string, bytes: Uint8Array, opts: { as?: Caller; contentType?: string } = {}) {
+export async function uploadTrack(
+  conversationId: string,
+  trackId: string,
+  bytes: Uint8Array,
+  opts: { as?: Caller; contentType?: string } = {},
+) {
   return call("PUT", `/recordings/${conversationId}/tracks/${trackId}`, {
     as: opts.as ?? service(),
     raw: bytes,

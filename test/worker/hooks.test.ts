@@ -20,13 +20,18 @@ const recording = (tracks: TrackDef[], agentId = "alice") => ({ agentId, started
 const bytes = new Uint8Array(1024).fill(5);
 
 async function rule(org: string, body: Record<string, unknown> = {}) {
-  const res = await call("POST", "/hooks", { as: supervisor(org), body: { type: "AUDIO", resolution: "640x360", nameTemplate: "Call {conversationId}", ...body } });
+  const res = await call("POST", "/hooks", {
+    as: supervisor(org),
+    body: { type: "AUDIO", resolution: "640x360", nameTemplate: "Call {conversationId}", ...body },
+  });
   expect(res.status, res.text).toBe(201);
   return res.json as { id: string };
 }
 
 async function compositionsOf(org: string, conv: string) {
-  const { results } = await env.DB.prepare(`SELECT * FROM compositions WHERE organization_id = ?1 AND conversation_id = ?2 ORDER BY created_at`)
+  const { results } = await env.DB.prepare(
+    `SELECT * FROM compositions WHERE organization_id = ?1 AND conversation_id = ?2 ORDER BY created_at`,
+  )
     .bind(org, conv)
     .all<Record<string, any>>();
   return results;
@@ -40,7 +45,11 @@ async function upload(org: string, conv: string, trackId: string) {
 describe("composition hooks", () => {
   it("fires exactly once when the last audio track lands, whatever the order and repeats", async () => {
     const org = uid("hk");
-    const r = await rule(org, { priority: 7, nameTemplate: "Call {conversationId} by {agentId} at {started}", callbackUrl: "https://crm.example/auto" });
+    const r = await rule(org, {
+      priority: 7,
+      nameTemplate: "Call {conversationId} by {agentId} at {started}",
+      callbackUrl: "https://crm.example/auto",
+    });
     const conv = uid("conv");
     await ingestTracks(conv, recording([AV, A]), { as: service(org), upload: [] });
     await upload(org, conv, "t-customer");
@@ -65,7 +74,9 @@ describe("composition hooks", () => {
       callback_url: "https://crm.example/auto",
     });
     expect(jobs.length).toBeGreaterThan(0);
-    const { results: deliveries } = await env.DB.prepare(`SELECT type, target_url FROM webhook_deliveries WHERE composition_id = ?1`).bind(made[0]!.id).all();
+    const { results: deliveries } = await env.DB.prepare(`SELECT type, target_url FROM webhook_deliveries WHERE composition_id = ?1`)
+      .bind(made[0]!.id)
+      .all();
     expect(deliveries).toEqual([{ type: "composition.queued", target_url: "https://crm.example/auto" }]);
     expect(sent).toHaveLength(1);
     // Supervisors see it like any other composition.
@@ -135,7 +146,9 @@ describe("composition hooks", () => {
     const created = await Promise.all(Array.from({ length: 6 }, () => fireHooks(env, org, conv)));
     expect(created.flat()).toHaveLength(1);
     expect(await compositionsOf(org, conv)).toHaveLength(1);
-    const runs = await env.DB.prepare(`SELECT composition_id FROM hook_runs WHERE rule_id = ?1`).bind(r.id).all<{ composition_id: string }>();
+    const runs = await env.DB.prepare(`SELECT composition_id FROM hook_runs WHERE rule_id = ?1`)
+      .bind(r.id)
+      .all<{ composition_id: string }>();
     expect(runs.results.map((x) => x.composition_id)).toEqual(created.flat());
     // Deleting the composition does not make the rule fire again for the same recording.
     expect((await call("DELETE", `/${conv}/${created.flat()[0]}/delete`, { as: supervisor(org) })).status).toBe(204);
@@ -148,18 +161,34 @@ describe("hook rules API (/hooks)", () => {
   it("create, list, read, patch and delete; SUPERVISOR only; organization-scoped", async () => {
     const org = uid("hk");
     const sue = supervisor(org);
-    const made = await call("POST", "/hooks", { as: sue, body: { type: "VIDEO", resolution: "1920x1080", nameTemplate: "{agentId} {started}", agentIds: ["a1", "a1", "a2"] } });
+    const made = await call("POST", "/hooks", {
+      as: sue,
+      body: { type: "VIDEO", resolution: "1920x1080", nameTemplate: "{agentId} {started}", agentIds: ["a1", "a1", "a2"] },
+    });
     expect(made.status, made.text).toBe(201);
-    expect(made.json).toMatchObject({ type: "VIDEO", resolution: "1920x1080", priority: 1, nameTemplate: "{agentId} {started}", callbackUrl: null, agentIds: ["a1", "a2"], enabled: true });
+    expect(made.json).toMatchObject({
+      type: "VIDEO",
+      resolution: "1920x1080",
+      priority: 1,
+      nameTemplate: "{agentId} {started}",
+      callbackUrl: null,
+      agentIds: ["a1", "a2"],
+      enabled: true,
+    });
     const id = made.json.id;
     expect((await call("GET", "/hooks", { as: sue })).json.map((h: { id: string }) => h.id)).toEqual([id]);
     expect((await call("GET", `/hooks/${id}`, { as: sue })).json).toEqual(made.json);
-    const patched = await call("PATCH", `/hooks/${id}`, { as: sue, body: { agentIds: null, priority: 9, callbackUrl: "https://crm.example/x", enabled: false } });
+    const patched = await call("PATCH", `/hooks/${id}`, {
+      as: sue,
+      body: { agentIds: null, priority: 9, callbackUrl: "https://crm.example/x", enabled: false },
+    });
     expect(patched.json).toMatchObject({ agentIds: null, priority: 9, callbackUrl: "https://crm.example/x", enabled: false });
 
     for (const who of [agent(org), service(org)]) {
       expect((await call("GET", "/hooks", { as: who })).status).toBe(403);
-      expect((await call("POST", "/hooks", { as: who, body: { type: "AUDIO", resolution: "640x360", nameTemplate: "x" } })).status).toBe(403);
+      expect((await call("POST", "/hooks", { as: who, body: { type: "AUDIO", resolution: "640x360", nameTemplate: "x" } })).status).toBe(
+        403,
+      );
     }
     expect((await call("GET", "/hooks")).status).toBe(401);
     const stranger = supervisor(uid("hk"));

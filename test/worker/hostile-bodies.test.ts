@@ -13,7 +13,7 @@ async function post(path: string, body: BodyInit, token: string, contentType = "
   const res = await exports.default.fetch(
     new Request(API + path, { method: "POST", body, headers: { Authorization: `Bearer ${token}`, "Content-Type": contentType } }),
   );
-  return { status: res.status, type: res.headers.get("Content-Type"), json: await res.json().catch(() => null) as any };
+  return { status: res.status, type: res.headers.get("Content-Type"), json: (await res.json().catch(() => null)) as any };
 }
 
 /** Values that are wrong for each field of CreateCompositionWebCommand. */
@@ -43,18 +43,22 @@ describe("hostile command bodies", () => {
 
   it("a wrong value in any field → 400 problem+json naming that field, nothing written", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom("conversationId", "layout", "name", "resolution", "type", "priority", "audioFormat", "videoFormat"), wrongValue, async (field, value) => {
-        if (field === "name" && typeof value === "string" && value.trim().length > 0 && value.length <= 200) return;
-        if (field === "conversationId" && typeof value === "string" && /^[A-Za-z0-9._:@-]{1,128}$/.test(value)) return;
-        // A whole number 0–10 is a valid priority, not a wrong value.
-        if (field === "priority" && Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 10) return;
-        const before = await rowCount();
-        const res = await post("/request", JSON.stringify({ ...VALID, [field]: value }), token);
-        expect(res.status).toBe(400);
-        expect(res.type).toBe("application/problem+json");
-        expect(res.json.errors.map((e: { field: string }) => e.field)).toContain(`body.${field}`);
-        expect(await rowCount()).toBe(before);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom("conversationId", "layout", "name", "resolution", "type", "priority", "audioFormat", "videoFormat"),
+        wrongValue,
+        async (field, value) => {
+          if (field === "name" && typeof value === "string" && value.trim().length > 0 && value.length <= 200) return;
+          if (field === "conversationId" && typeof value === "string" && /^[A-Za-z0-9._:@-]{1,128}$/.test(value)) return;
+          // A whole number 0–10 is a valid priority, not a wrong value.
+          if (field === "priority" && Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 10) return;
+          const before = await rowCount();
+          const res = await post("/request", JSON.stringify({ ...VALID, [field]: value }), token);
+          expect(res.status).toBe(400);
+          expect(res.type).toBe("application/problem+json");
+          expect(res.json.errors.map((e: { field: string }) => e.field)).toContain(`body.${field}`);
+          expect(await rowCount()).toBe(before);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -105,7 +109,11 @@ describe("hostile path ids", () => {
         new Request(`${API}/recordings/${id}`, {
           method: "PUT",
           headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-          body: JSON.stringify({ started: "2026-01-01T00:00:00Z", stopped: "2026-01-01T00:00:10Z", tracks: [{ id: "t", participantId: "p", started: "2026-01-01T00:00:00Z", audio: true, video: false }] }),
+          body: JSON.stringify({
+            started: "2026-01-01T00:00:00Z",
+            stopped: "2026-01-01T00:00:10Z",
+            tracks: [{ id: "t", participantId: "p", started: "2026-01-01T00:00:00Z", audio: true, video: false }],
+          }),
         }),
       );
       expect([400, 404], id).toContain(meta.status);

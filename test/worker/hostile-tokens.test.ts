@@ -7,7 +7,9 @@ const secret = () => new TextEncoder().encode(env.JWT_SECRET!);
 const now = () => Math.floor(Date.now() / 1000);
 
 async function hs256(claims: Record<string, unknown>, opts: { sub?: string; exp?: number; nbf?: number; iss?: string; aud?: string } = {}) {
-  let jwt = new SignJWT({ roles: ["SUPERVISOR"], org: "acme", ...claims }).setProtectedHeader({ alg: "HS256" }).setSubject(opts.sub ?? "sue");
+  let jwt = new SignJWT({ roles: ["SUPERVISOR"], org: "acme", ...claims })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(opts.sub ?? "sue");
   if (opts.exp !== undefined) jwt = jwt.setExpirationTime(opts.exp);
   if (opts.nbf !== undefined) jwt = jwt.setNotBefore(opts.nbf);
   if (opts.iss) jwt = jwt.setIssuer(opts.iss);
@@ -53,11 +55,18 @@ describe("hostile tokens (HS256 key source)", () => {
   });
 
   it("refuses alg:none and claims forged in an unsigned part", async () => {
-    const none = new UnsecuredJWT({ roles: ["SUPERVISOR"], org: "acme" }).setSubject("sue").setExpirationTime(now() + 60).encode();
+    const none = new UnsecuredJWT({ roles: ["SUPERVISOR"], org: "acme" })
+      .setSubject("sue")
+      .setExpirationTime(now() + 60)
+      .encode();
     expect((await status(none)).status).toBe(401);
 
     // An AGENT's valid token with its payload swapped for SUPERVISOR claims keeps the old signature.
-    const agentToken = await new SignJWT({ roles: ["AGENT"], org: "acme" }).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime(now() + 60).sign(secret());
+    const agentToken = await new SignJWT({ roles: ["AGENT"], org: "acme" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("alice")
+      .setExpirationTime(now() + 60)
+      .sign(secret());
     const [h, , s] = agentToken.split(".");
     const forgedPayload = b64url(JSON.stringify({ roles: ["SUPERVISOR"], org: "globex", sub: "alice", exp: now() + 60 }));
     expect((await status(`${h}.${forgedPayload}.${s}`)).status).toBe(401);
@@ -66,9 +75,17 @@ describe("hostile tokens (HS256 key source)", () => {
   });
 
   it("a token without an organization or signed with another secret is refused", async () => {
-    const noOrg = await new SignJWT({ roles: ["SUPERVISOR"] }).setProtectedHeader({ alg: "HS256" }).setSubject("sue").setExpirationTime(now() + 60).sign(secret());
+    const noOrg = await new SignJWT({ roles: ["SUPERVISOR"] })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("sue")
+      .setExpirationTime(now() + 60)
+      .sign(secret());
     expect((await status(noOrg)).status).toBe(401);
-    const other = await new SignJWT({ roles: ["SUPERVISOR"], org: "acme" }).setProtectedHeader({ alg: "HS256" }).setSubject("sue").setExpirationTime(now() + 60).sign(new TextEncoder().encode("another-secret-entirely-0123456789"));
+    const other = await new SignJWT({ roles: ["SUPERVISOR"], org: "acme" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("sue")
+      .setExpirationTime(now() + 60)
+      .sign(new TextEncoder().encode("another-secret-entirely-0123456789"));
     expect((await status(other)).status).toBe(401);
   });
 
@@ -80,7 +97,10 @@ describe("hostile tokens (HS256 key source)", () => {
 
   it("roles come from realm_access.roles too, and unknown roles give 403", async () => {
     const keycloak = await new SignJWT({ realm_access: { roles: ["supervisor", "offline_access"] }, org: "acme" })
-      .setProtectedHeader({ alg: "HS256" }).setSubject("sue").setExpirationTime(now() + 60).sign(secret());
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("sue")
+      .setExpirationTime(now() + 60)
+      .sign(secret());
     expect((await status(keycloak)).status).toBe(200);
     const nobody = await hs256({ roles: ["ADMIN"] }, { exp: now() + 60 });
     expect((await status(nobody)).status).toBe(403);
@@ -104,11 +124,19 @@ describe("hostile tokens (JWKS key source)", () => {
     });
     env.JWKS_URL = "https://idp.test/jwks.json";
 
-    const rs = await new SignJWT({ roles: ["SUPERVISOR"], org: "acme" }).setProtectedHeader({ alg: "RS256", kid: "k1" }).setSubject("sue").setExpirationTime(now() + 60).sign(privateKey);
+    const rs = await new SignJWT({ roles: ["SUPERVISOR"], org: "acme" })
+      .setProtectedHeader({ alg: "RS256", kid: "k1" })
+      .setSubject("sue")
+      .setExpirationTime(now() + 60)
+      .sign(privateKey);
     expect((await status(rs)).status).toBe(200);
 
     const pem = await exportSPKI(publicKey);
-    const confused = await new SignJWT({ roles: ["SUPERVISOR"], org: "acme" }).setProtectedHeader({ alg: "HS256", kid: "k1" }).setSubject("sue").setExpirationTime(now() + 60).sign(new TextEncoder().encode(pem));
+    const confused = await new SignJWT({ roles: ["SUPERVISOR"], org: "acme" })
+      .setProtectedHeader({ alg: "HS256", kid: "k1" })
+      .setSubject("sue")
+      .setExpirationTime(now() + 60)
+      .sign(new TextEncoder().encode(pem));
     expect((await status(confused)).status).toBe(401);
     // With a JWKS configured, the dev HS256 secret no longer opens anything either.
     expect((await status(await hs256({}, { exp: now() + 60 }))).status).toBe(401);

@@ -11,7 +11,18 @@ import { reclaim } from "../../worker/jobs/dispatch";
 import { applyReport, leasedJob } from "../../worker/jobs/reports";
 import { jobSettings } from "../../worker/jobs/settings";
 import { countingD1, since } from "./d1-counter";
-import { call, captureQueue, createComposition, fakeRenderer, ingest, resetRenderer, runQueue, supervisor, uid, type FakeRenderer } from "./helpers";
+import {
+  call,
+  captureQueue,
+  createComposition,
+  fakeRenderer,
+  ingest,
+  resetRenderer,
+  runQueue,
+  supervisor,
+  uid,
+  type FakeRenderer,
+} from "./helpers";
 
 let renderer: FakeRenderer;
 
@@ -71,7 +82,9 @@ describe("liveness", () => {
     expect(await reclaim(env, expires - 1)).toEqual([]);
     const [requeued] = await reclaim(env, expires + 1);
     expect(requeued).toMatchObject({ id, state: "QUEUED", leaseToken: null, error: "renderer lost the job (lease expired); retrying" });
-    await expect(report(env, id, token, { event: "progress", attempt, progress: 35 }, expires + 2000)).rejects.toMatchObject({ status: 404 });
+    await expect(report(env, id, token, { event: "progress", attempt, progress: 35 }, expires + 2000)).rejects.toMatchObject({
+      status: 404,
+    });
   });
 
   it("a report that changes nothing visible writes nothing; the view's ETA counts down between writes", async () => {
@@ -86,7 +99,9 @@ describe("liveness", () => {
     expect(after).toMatchObject({ progress: 50, etaSeconds: 300 });
 
     // The view counts the stored 300 s down from the write: shift the write 100 s into the past.
-    await env.DB.prepare(`UPDATE compositions SET updated_at = ?2 WHERE id = ?1`).bind(id, Date.now() - 100_000).run();
+    await env.DB.prepare(`UPDATE compositions SET updated_at = ?2 WHERE id = ?1`)
+      .bind(id, Date.now() - 100_000)
+      .run();
     const view = (await call("GET", `/query/conversation/${conv}`, { as: supervisor() })).json.compositions[0];
     expect(view).toMatchObject({ id, state: "PROCESSING", progress: 50 });
     expect(["PT3M20S", "PT3M19S"]).toContain(view.eta);
@@ -97,7 +112,9 @@ describe("liveness", () => {
     const counter = countingD1(env.DB);
     const short = { ...env, DB: counter.db, LEASE_SECONDS: "8" };
     // As if claimed under the short lease too.
-    await env.DB.prepare(`UPDATE compositions SET lease_expires_at = ?2 WHERE id = ?1`).bind(id, startedAt + 8000).run();
+    await env.DB.prepare(`UPDATE compositions SET lease_expires_at = ?2 WHERE id = ?1`)
+      .bind(id, startedAt + 8000)
+      .run();
     for (let ms = 4000; ms <= 40_000; ms += 4000) {
       const before = counter.total();
       await report(short, id, token, { event: "progress", attempt, progress: 20 }, startedAt + ms);

@@ -3,10 +3,13 @@ import { describe, expect, it } from "vitest";
 import { assertSafeId, isSafeId, outputKey, outputPrefix, trackKey } from "../../worker/media/keys";
 
 describe("isSafeId / assertSafeId", () => {
-  it.each(["a", "conv-1", "0b7f6a2e-8d7c-4c1e-9d5e-3f2a1b0c9d8e", "user@example.com", "urn:x:1", "...", ".a", "A".repeat(128)])("accepts %j", (id) => {
-    expect(isSafeId(id)).toBe(true);
-    expect(() => assertSafeId(id)).not.toThrow();
-  });
+  it.each(["a", "conv-1", "0b7f6a2e-8d7c-4c1e-9d5e-3f2a1b0c9d8e", "user@example.com", "urn:x:1", "...", ".a", "A".repeat(128)])(
+    "accepts %j",
+    (id) => {
+      expect(isSafeId(id)).toBe(true);
+      expect(() => assertSafeId(id)).not.toThrow();
+    },
+  );
 
   it.each(["", ".", "..", "a/b", "a\\b", "../x", "%2e%2e", "a b", "é", "a\u0000", "A".repeat(129), "a?b", "a#b"])("refuses %j", (id) => {
     expect(isSafeId(id)).toBe(false);

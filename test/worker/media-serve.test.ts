@@ -33,7 +33,10 @@ function counting(b: R2Bucket) {
   return { proxy, calls };
 }
 
-async function serve(headers: Record<string, string> = {}, init: { method?: string; key?: string; opts?: Partial<ServeMediaOptions> } = {}) {
+async function serve(
+  headers: Record<string, string> = {},
+  init: { method?: string; key?: string; opts?: Partial<ServeMediaOptions> } = {},
+) {
   const { proxy, calls } = counting(bucket);
   const req = new Request("https://media.test/x", { method: init.method ?? "GET", headers });
   const res = await serveMediaObject(req, proxy, init.key ?? KEY, { ...OPTS, ...init.opts });

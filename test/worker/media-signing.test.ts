@@ -27,12 +27,19 @@ describe("parseSigningKeys", () => {
     ]);
   });
 
-  it.each([undefined, "", " , ", "nokey", "k1:", ":0123456789abcdef", "k1:short", "a.b:0123456789abcdef", "k:0123456789abcdef,k:0123456789abcdeX"])(
-    "refuses %j with a clear error",
-    (config) => {
-      expect(() => parseSigningKeys(config)).toThrow(/MEDIA_SIGNING_KEYS/);
-    },
-  );
+  it.each([
+    undefined,
+    "",
+    " , ",
+    "nokey",
+    "k1:",
+    ":0123456789abcdef",
+    "k1:short",
+    "a.b:0123456789abcdef",
+    "k:0123456789abcdef,k:0123456789abcdeX",
+  ])("refuses %j with a clear error", (config) => {
+    expect(() => parseSigningKeys(config)).toThrow(/MEDIA_SIGNING_KEYS/);
+  });
 });
 
 describe("ISO basic dates", () => {
@@ -41,10 +48,16 @@ describe("ISO basic dates", () => {
     expect(parseIsoBasic("20210114T184345Z")!.toISOString()).toBe("2021-01-14T18:43:45.000Z");
   });
 
-  it.each(["", "20210114T184345", "20210114T184345z", "2021-01-14T18:43:45Z", "20211314T184345Z", "20210230T000000Z", "20210114T246000Z", " 20210114T184345Z"])(
-    "refuses %j",
-    (s) => expect(parseIsoBasic(s)).toBeNull(),
-  );
+  it.each([
+    "",
+    "20210114T184345",
+    "20210114T184345z",
+    "2021-01-14T18:43:45Z",
+    "20211314T184345Z",
+    "20210230T000000Z",
+    "20210114T246000Z",
+    " 20210114T184345Z",
+  ])("refuses %j", (s) => expect(parseIsoBasic(s)).toBeNull());
 });
 
 describe("signMediaLink / verifyMediaLink", () => {
@@ -134,7 +147,7 @@ describe("signMediaLink / verifyMediaLink", () => {
     expect(url.pathname).toBe(path);
     expect(await verifyMediaLink(KEYS, url.pathname, mediaLinkQuery(url), NOW)).toEqual({ ok: true, validUntil: s.validUntil });
     // A path the signer wrote unencoded verifies against the parser's encoding of it.
-    const raw = "/auvious.video/composition/api/player/inline/c/i/a b\"c.mp4";
+    const raw = '/auvious.video/composition/api/player/inline/c/i/a b"c.mp4';
     const r = await signMediaLink(KEYS, raw, NOW);
     expect((await verifyMediaLink(KEYS, new URL(`https://h${raw}`).pathname, r, NOW)).ok).toBe(true);
   });

@@ -65,9 +65,15 @@ describe("player links", () => {
 
   it("honours ?ttl within bounds and refuses it outside", async () => {
     const { id } = await completed("conv-p3");
-    const ok = await call("GET", linkPath("conv-p3", id, "inline", `conversationId=conv-p3&id=${id}&ttl=60`), { as: supervisor(), headers: referer });
+    const ok = await call("GET", linkPath("conv-p3", id, "inline", `conversationId=conv-p3&id=${id}&ttl=60`), {
+      as: supervisor(),
+      headers: referer,
+    });
     expect(new URL(ok.json.url).searchParams.get("Expires")).toBe("60");
-    const bad = await call("GET", linkPath("conv-p3", id, "inline", `conversationId=conv-p3&id=${id}&ttl=604801`), { as: supervisor(), headers: referer });
+    const bad = await call("GET", linkPath("conv-p3", id, "inline", `conversationId=conv-p3&id=${id}&ttl=604801`), {
+      as: supervisor(),
+      headers: referer,
+    });
     expect(bad.status).toBe(400);
     expect(bad.json.errors[0].field).toBe("query.ttl");
   });
@@ -79,10 +85,16 @@ describe("player links", () => {
     expect(noReferer.headers.get("Content-Type")).toBe("application/problem+json");
     expect(noReferer.json.errors.map((e: { field: string }) => e.field)).toContain("header.referer");
 
-    const mismatch = await call("GET", linkPath("conv-p4", id, "inline", `conversationId=other&id=${id}`), { as: supervisor(), headers: referer });
+    const mismatch = await call("GET", linkPath("conv-p4", id, "inline", `conversationId=other&id=${id}`), {
+      as: supervisor(),
+      headers: referer,
+    });
     expect(mismatch.status).toBe(400);
     expect(mismatch.json.errors[0].field).toBe("query.conversationId");
-    const idMismatch = await call("GET", linkPath("conv-p4", id, "inline", `conversationId=conv-p4&id=nope`), { as: supervisor(), headers: referer });
+    const idMismatch = await call("GET", linkPath("conv-p4", id, "inline", `conversationId=conv-p4&id=nope`), {
+      as: supervisor(),
+      headers: referer,
+    });
     expect(idMismatch.json.errors[0].field).toBe("query.id");
 
     const queued = await createComposition("conv-p4", supervisor());
@@ -96,7 +108,10 @@ describe("player links", () => {
 
   it("refuses every tampering with one identical 403, and works until validUntil only", async () => {
     const { id } = await completed("conv-p5");
-    const link = await call("GET", linkPath("conv-p5", id, "inline", `conversationId=conv-p5&id=${id}&ttl=120`), { as: supervisor(), headers: referer });
+    const link = await call("GET", linkPath("conv-p5", id, "inline", `conversationId=conv-p5&id=${id}&ttl=120`), {
+      as: supervisor(),
+      headers: referer,
+    });
     const good = new URL(link.json.url);
     const variants: URL[] = [];
     const mutate = (f: (u: URL) => void) => {
@@ -134,4 +149,3 @@ describe("player links", () => {
     expect(res.status).toBe(404);
   });
 });
-

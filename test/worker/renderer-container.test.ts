@@ -14,7 +14,6 @@ import { MAX_OFFERS_PER_DISPATCH } from "../../worker/jobs/renderer";
 import { internalUrls, RENDERER_OUTBOUND_HOST } from "../../worker/jobs/settings";
 import { captureQueue, compositionRow, createComposition, ingest, supervisor, tokenFor, uid } from "./helpers";
 
-
 interface Seen {
   instance: string;
   method: string;
@@ -45,7 +44,8 @@ function fakeContainers(answer: (instance: string) => { accepted: boolean; reaso
 
 // Exactly what the Container class registered for the host (its ContainerProxy calls it the same way).
 const outbound = RendererContainer.outboundByHost![RENDERER_OUTBOUND_HOST]! as OutboundHandler<Env>;
-const fromContainer = (e: Env, url: string, init: RequestInit = {}) => outbound(new Request(url, init), e, { containerId: "test", className: "RendererContainer" });
+const fromContainer = (e: Env, url: string, init: RequestInit = {}) =>
+  outbound(new Request(url, init), e, { containerId: "test", className: "RendererContainer" });
 const publicFetch = (e: Env, url: string, init: RequestInit = {}) =>
   worker.fetch(new Request(url, init) as Request<unknown, IncomingRequestCfProperties>, e, createExecutionContext());
 const asPublicUrl = (url: string) => url.replace(`http://${RENDERER_OUTBOUND_HOST}`, "https://compositions.example.com");
@@ -90,7 +90,11 @@ describe("the renderer Container reaches the Worker through its outbound handler
       expect(res.headers.get("Content-Type")).toContain("application/problem+json");
       expect(((await res.json()) as { detail: string }).detail).toMatch(/^No route for GET .*\/internal\/jobs\//);
     }
-    const publicReport = await publicFetch(containerEnv, job.callback.url, report({ event: "progress", attempt: 1, progress: 50 }, job.callback.token));
+    const publicReport = await publicFetch(
+      containerEnv,
+      job.callback.url,
+      report({ event: "progress", attempt: 1, progress: 50 }, job.callback.token),
+    );
     expect(publicReport.status).toBe(404);
 
     // Through the outbound handler: the lease token is the credential, D1 and R2 are the Worker's.
@@ -98,10 +102,18 @@ describe("the renderer Container reaches the Worker through its outbound handler
     const track = await fromContainer(containerEnv, job.tracks[0]!.url, { headers: auth });
     expect(track.status).toBe(200);
     expect(new Uint8Array(await track.arrayBuffer())).toEqual(new Uint8Array(1024).fill(7));
-    const progress = await fromContainer(containerEnv, job.callback.url, report({ event: "progress", attempt: 1, progress: 40 }, job.callback.token));
+    const progress = await fromContainer(
+      containerEnv,
+      job.callback.url,
+      report({ event: "progress", attempt: 1, progress: 40 }, job.callback.token),
+    );
     expect(await progress.json()).toEqual({ state: "PROCESSING", progress: 40 });
     const mp3 = new Uint8Array(4096).fill(9);
-    const put = await fromContainer(containerEnv, job.output.url, { method: "PUT", headers: { ...auth, "Content-Length": String(mp3.length) }, body: mp3 });
+    const put = await fromContainer(containerEnv, job.output.url, {
+      method: "PUT",
+      headers: { ...auth, "Content-Length": String(mp3.length) },
+      body: mp3,
+    });
     expect(put.status, await put.clone().text()).toBe(200);
     const done = await fromContainer(
       containerEnv,
@@ -115,7 +127,9 @@ describe("the renderer Container reaches the Worker through its outbound handler
     const pub = `https://compositions.example.com${API_BASE_PATH}`;
     const sup = { Authorization: `Bearer ${await tokenFor(supervisor())}` };
     const view = await publicFetch(containerEnv, `${pub}/query/conversation/${conv}`, { headers: sup });
-    const composition = ((await view.json()) as { compositions: { id: string; state: string; duration: string }[] }).compositions.find((c) => c.id === id);
+    const composition = ((await view.json()) as { compositions: { id: string; state: string; duration: string }[] }).compositions.find(
+      (c) => c.id === id,
+    );
     expect(composition).toMatchObject({ state: "COMPLETED", duration: "PT1M2.5S" });
     const link = await publicFetch(containerEnv, `${pub}/player/${conv}/${id}/url/inline?conversationId=${conv}&id=${id}`, {
       headers: { ...sup, Referer: "https://agent.example/" },
@@ -133,16 +147,24 @@ describe("the renderer Container reaches the Worker through its outbound handler
     expect(await dispatchOne(containerEnv)).toBe("dispatched");
     const job = seen[0]!.job!;
     const local: Env = { ...containerEnv, RENDERER_URL: "http://renderer.test" };
-    const res = await publicFetch(local, asPublicUrl(job.callback.url), report({ event: "progress", attempt: 1, progress: 20 }, job.callback.token));
+    const res = await publicFetch(
+      local,
+      asPublicUrl(job.callback.url),
+      report({ event: "progress", attempt: 1, progress: 20 }, job.callback.token),
+    );
     expect(await res.json()).toEqual({ state: "PROCESSING", progress: 20 });
   });
 
   it("the renderer's origin: the fixed internal host for a Container whatever PUBLIC_BASE_URL says; a local renderer needs to be told", () => {
     const container: Env = { ...env, RENDERER_URL: "", PUBLIC_BASE_URL: "", INTERNAL_BASE_URL: "" };
     expect(internalUrls(container, "j1").report).toBe(`http://worker.internal${API_BASE_PATH}/internal/jobs/j1/report`);
-    expect(internalUrls({ ...container, PUBLIC_BASE_URL: "https://compositions.example.com" }, "j1").report).toBe(`http://worker.internal${API_BASE_PATH}/internal/jobs/j1/report`);
+    expect(internalUrls({ ...container, PUBLIC_BASE_URL: "https://compositions.example.com" }, "j1").report).toBe(
+      `http://worker.internal${API_BASE_PATH}/internal/jobs/j1/report`,
+    );
     const local: Env = { ...container, RENDERER_URL: "http://127.0.0.1:8788" };
-    expect(internalUrls({ ...local, PUBLIC_BASE_URL: "http://127.0.0.1:8787/" }, "j1").report).toBe(`http://127.0.0.1:8787${API_BASE_PATH}/internal/jobs/j1/report`);
+    expect(internalUrls({ ...local, PUBLIC_BASE_URL: "http://127.0.0.1:8787/" }, "j1").report).toBe(
+      `http://127.0.0.1:8787${API_BASE_PATH}/internal/jobs/j1/report`,
+    );
     expect(internalUrls({ ...local, INTERNAL_BASE_URL: "http://10.0.0.2:8787", PUBLIC_BASE_URL: "https://x.example" }, "j1").output).toBe(
       `http://10.0.0.2:8787${API_BASE_PATH}/internal/jobs/j1/output`,
     );
@@ -162,7 +184,9 @@ describe("dispatch and cancel over the Container instances", () => {
   });
 
   it("instances are renderer-0 … renderer-(RENDERER_INSTANCES - 1), and a refusal falls through to another one", async () => {
-    const { seen, containerEnv } = fakeContainers((instance) => (instance === "renderer-2" ? { accepted: true } : { accepted: false, reason: "busy" }));
+    const { seen, containerEnv } = fakeContainers((instance) =>
+      instance === "renderer-2" ? { accepted: true } : { accepted: false, reason: "busy" },
+    );
     const three: Env = { ...containerEnv, RENDERER_INSTANCES: "3" };
     const offered = new Set<string>();
     let accepted = 0;
@@ -191,7 +215,8 @@ describe("dispatch and cancel over the Container instances", () => {
   it("cancel tells only the instance that accepted the job; with none recorded it sends nothing (and starts no container)", async () => {
     const { seen, containerEnv } = fakeContainers(() => ({ accepted: true }));
     const sup = { Authorization: `Bearer ${await tokenFor(supervisor())}` };
-    const cancel = (conv: string, id: string) => publicFetch(containerEnv, `https://compositions.example.com${API_BASE_PATH}/${conv}/${id}/cancel`, { method: "POST", headers: sup });
+    const cancel = (conv: string, id: string) =>
+      publicFetch(containerEnv, `https://compositions.example.com${API_BASE_PATH}/${conv}/${id}/cancel`, { method: "POST", headers: sup });
 
     const running = await queuedComposition();
     expect(await dispatchOne(containerEnv)).toBe("dispatched");
@@ -202,7 +227,9 @@ describe("dispatch and cancel over the Container instances", () => {
 
     // PROCESSING but no instance recorded (claimed, not yet accepted by any renderer).
     const claimed = await queuedComposition();
-    await env.DB.prepare(`UPDATE compositions SET state = 'PROCESSING', lease_token = 'lease-x', renderer_instance = NULL WHERE id = ?1`).bind(claimed.id).run();
+    await env.DB.prepare(`UPDATE compositions SET state = 'PROCESSING', lease_token = 'lease-x', renderer_instance = NULL WHERE id = ?1`)
+      .bind(claimed.id)
+      .run();
     seen.length = 0;
     expect((await cancel(claimed.conv, claimed.id)).status).toBe(200);
     expect(seen).toEqual([]);
@@ -221,6 +248,9 @@ describe("the Container's lifecycle settings", () => {
 
   it("the renderer gets its SLOTS and drain grace from the Worker's vars (wrangler.toml)", () => {
     expect(rendererEnvVars(env)).toEqual({ SLOTS: "2", RENDERER_DRAIN_SECONDS: "840" });
-    expect(rendererEnvVars({ ...env, RENDERER_SLOTS: "4", RENDERER_DRAIN_SECONDS: "60" })).toEqual({ SLOTS: "4", RENDERER_DRAIN_SECONDS: "60" });
+    expect(rendererEnvVars({ ...env, RENDERER_SLOTS: "4", RENDERER_DRAIN_SECONDS: "60" })).toEqual({
+      SLOTS: "4",
+      RENDERER_DRAIN_SECONDS: "60",
+    });
   });
 });

@@ -32,7 +32,9 @@ async function deliveries(composition: string, n: number, status: "pending" | "d
 }
 
 async function left(composition: string): Promise<Record<string, number>> {
-  const { results } = await env.DB.prepare(`SELECT status, count(*) AS n FROM webhook_deliveries WHERE composition_id = ?1 GROUP BY status ORDER BY status`)
+  const { results } = await env.DB.prepare(
+    `SELECT status, count(*) AS n FROM webhook_deliveries WHERE composition_id = ?1 GROUP BY status ORDER BY status`,
+  )
     .bind(composition)
     .all<{ status: string; n: number }>();
   return Object.fromEntries(results.map((r) => [r.status, r.n]));
@@ -70,7 +72,9 @@ describe("the delivery log is pruned", () => {
   });
 
   it("a DELIVERY_LOG_DAYS that is not a positive number of days is refused by name", async () => {
-    await expect(sweepDeliveries({ ...env, DELIVERY_LOG_DAYS: "a week" })).rejects.toThrow(/DELIVERY_LOG_DAYS must be a positive number of days, not "a week"/);
+    await expect(sweepDeliveries({ ...env, DELIVERY_LOG_DAYS: "a week" })).rejects.toThrow(
+      /DELIVERY_LOG_DAYS must be a positive number of days, not "a week"/,
+    );
     await expect(sweepDeliveries({ ...env, DELIVERY_LOG_DAYS: "0" })).rejects.toThrow(/DELIVERY_LOG_DAYS/);
   });
 });
@@ -84,7 +88,9 @@ describe("uploads are forgotten after 7 days", () => {
          VALUES (?1, ?2, 'conv', 't1', 10, 5, 2, 'audio/webm', 'orgs/x/conversations/conv/tracks/t1', 'r2-' || ?1, ?3)`,
       ).bind(id, org, createdAt);
     const part = (id: string, n: number) =>
-      env.DB.prepare(`INSERT INTO track_upload_parts (upload_id, part_number, size, etag, uploaded_at) VALUES (?1, ?2, 5, 'etag', ?3)`).bind(id, n, now);
+      env.DB.prepare(
+        `INSERT INTO track_upload_parts (upload_id, part_number, size, etag, uploaded_at) VALUES (?1, ?2, 5, 'etag', ?3)`,
+      ).bind(id, n, now);
     const [expiredA, expiredB, fresh] = [uid("up-a"), uid("up-b"), uid("up-c")];
     await env.DB.batch([
       upload(expiredA, uid("org"), now - 8 * DAY),
@@ -99,9 +105,15 @@ describe("uploads are forgotten after 7 days", () => {
     await worker.scheduled(createScheduledController({ scheduledTime: now, cron: "* * * * *" }), env, ctx);
     await waitOnExecutionContext(ctx);
 
-    const ids = (await env.DB.prepare(`SELECT id FROM track_uploads WHERE id IN (?1, ?2, ?3)`).bind(expiredA, expiredB, fresh).all<{ id: string }>()).results;
+    const ids = (
+      await env.DB.prepare(`SELECT id FROM track_uploads WHERE id IN (?1, ?2, ?3)`).bind(expiredA, expiredB, fresh).all<{ id: string }>()
+    ).results;
     expect(ids.map((r) => r.id)).toEqual([fresh]);
-    const parts = (await env.DB.prepare(`SELECT upload_id FROM track_upload_parts WHERE upload_id IN (?1, ?2)`).bind(expiredA, fresh).all<{ upload_id: string }>()).results;
+    const parts = (
+      await env.DB.prepare(`SELECT upload_id FROM track_upload_parts WHERE upload_id IN (?1, ?2)`)
+        .bind(expiredA, fresh)
+        .all<{ upload_id: string }>()
+    ).results;
     expect(parts.map((r) => r.upload_id)).toEqual([fresh]);
   });
 });

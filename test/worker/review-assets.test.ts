@@ -8,11 +8,32 @@ import { kindOf } from "../../worker/jobs/audit";
 import { runOutputKey } from "../../worker/jobs/outputs";
 import { reviewAssetKey } from "../../worker/jobs/review-assets";
 import { outputKey } from "../../worker/media/keys";
-import { call, captureQueue, createComposition, fakeRenderer, ingest, resetRenderer, runQueue, service, supervisor, uid, type FakeRenderer } from "./helpers";
+import {
+  call,
+  captureQueue,
+  createComposition,
+  fakeRenderer,
+  ingest,
+  resetRenderer,
+  runQueue,
+  service,
+  supervisor,
+  uid,
+  type FakeRenderer,
+} from "./helpers";
 
-const VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nthumbnails.jpg#xywh=0,0,160,90\n\n00:00:01.000 --> 00:00:02.000\nthumbnails.jpg#xywh=160,0,160,90\n";
+const VTT =
+  "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nthumbnails.jpg#xywh=0,0,160,90\n\n00:00:01.000 --> 00:00:02.000\nthumbnails.jpg#xywh=160,0,160,90\n";
 const SPRITE = new Uint8Array(3000).map((_, i) => i % 256);
-const PEAKS = JSON.stringify({ version: 2, channels: 1, sample_rate: 48000, samples_per_pixel: 256, bits: 16, length: 2, data: [-5, 5, -9, 9] });
+const PEAKS = JSON.stringify({
+  version: 2,
+  channels: 1,
+  sample_rate: 48000,
+  samples_per_pixel: 256,
+  bits: 16,
+  length: 2,
+  data: [-5, 5, -9, 9],
+});
 const referer = { Referer: "https://console.example/" };
 let fake: FakeRenderer;
 
@@ -41,7 +62,10 @@ const upload = (job: RenderJob, name: string, body: BodyInit, headers: Record<st
   call("PUT", `${job.output.url}/assets/${name}`, { raw: body, headers: { Authorization: `Bearer ${job.callback.token}`, ...headers } });
 
 async function complete(job: RenderJob, assets: Record<string, BodyInit>) {
-  expect((await call("PUT", job.output.url, { raw: new Uint8Array(5000).fill(3), headers: { Authorization: `Bearer ${job.callback.token}` } })).status).toBe(200);
+  expect(
+    (await call("PUT", job.output.url, { raw: new Uint8Array(5000).fill(3), headers: { Authorization: `Bearer ${job.callback.token}` } }))
+      .status,
+  ).toBe(200);
   for (const [name, body] of Object.entries(assets)) {
     const res = await upload(job, name, body);
     expect(res.status, `${name}: ${res.text}`).toBe(200);
@@ -54,7 +78,10 @@ async function complete(job: RenderJob, assets: Record<string, BodyInit>) {
 }
 
 const assetLink = (conv: string, id: string, asset: string, kind = "inline", org = "acme") =>
-  call("GET", `/player/${conv}/${id}/url/${kind}?conversationId=${conv}&id=${id}&asset=${asset}`, { as: supervisor(org), headers: referer });
+  call("GET", `/player/${conv}/${id}/url/${kind}?conversationId=${conv}&id=${id}&asset=${asset}`, {
+    as: supervisor(org),
+    headers: referer,
+  });
 
 describe("uploading review assets (internal)", () => {
   it("takes a VIDEO's three assets under the run's key; refuses unknown names, AUDIO thumbnails, stale tokens", async () => {
@@ -66,7 +93,10 @@ describe("uploading review assets (internal)", () => {
     expect(stored?.httpMetadata?.contentType).toBe("application/json");
     expect((await upload(job, "poster.png", "x")).status).toBe(400);
     expect((await upload(job, "..%2Fwaveform.json", "x")).status).toBe(400);
-    const stale = await call("PUT", `${job.output.url}/assets/waveform.json`, { raw: "{}", headers: { Authorization: "Bearer not-the-lease" } });
+    const stale = await call("PUT", `${job.output.url}/assets/waveform.json`, {
+      raw: "{}",
+      headers: { Authorization: "Bearer not-the-lease" },
+    });
     expect(stale.status).toBe(403);
 
     const audio = await running("AUDIO");
@@ -130,7 +160,10 @@ describe("asset= on url/inline and url/attachment", () => {
     await complete(job, { "waveform.json": PEAKS, "thumbnails.jpg": SPRITE, "thumbnails.vtt": VTT });
     const peaks = (await assetLink(conv, id, "waveform.json")).json.url;
     const track = await call("GET", (await assetLink(conv, id, "thumbnails.vtt")).json.url);
-    const sprite = track.text.split("\n").find((l) => l.includes("#xywh="))!.split("#")[0]!;
+    const sprite = track.text
+      .split("\n")
+      .find((l) => l.includes("#xywh="))!
+      .split("#")[0]!;
     expect((await call("POST", `/${conv}/${id}/links/revoke`, { as: supervisor() })).status).toBe(200);
     for (const url of [peaks, sprite]) expect((await call("GET", url)).status).toBe(403);
     expect((await call("GET", (await assetLink(conv, id, "waveform.json")).json.url)).status).toBe(200);
@@ -148,7 +181,10 @@ describe("asset= on url/inline and url/attachment", () => {
     const bare = await running("VIDEO");
     await complete(bare.job, {});
     expect((await assetLink(bare.conv, bare.id, "waveform.json")).status).toBe(404);
-    const media = await call("GET", `/player/${bare.conv}/${bare.id}/url/inline?conversationId=${bare.conv}&id=${bare.id}`, { as: supervisor(), headers: referer });
+    const media = await call("GET", `/player/${bare.conv}/${bare.id}/url/inline?conversationId=${bare.conv}&id=${bare.id}`, {
+      as: supervisor(),
+      headers: referer,
+    });
     const renamed = media.json.url.replace(/\/[^/?]+\.mp4\?/, "/waveform.json?");
     expect((await call("GET", renamed)).status).toBe(403);
     expect((await assetLink(bare.conv, bare.id, "waveform.json", "inline", "globex")).status).toBe(404);
@@ -170,7 +206,8 @@ describe("assets follow their run", () => {
     await complete(second, { "waveform.json": PEAKS.replace("-9", "-7") });
     const current = (await findCompositionById(env.DB, id))!.outputKey!;
     expect(current).not.toBe(first);
-    const keys = async () => (await env.MEDIA.list({ prefix: current.slice(0, current.lastIndexOf("/") + 1) })).objects.map((o) => o.key).sort();
+    const keys = async () =>
+      (await env.MEDIA.list({ prefix: current.slice(0, current.lastIndexOf("/") + 1) })).objects.map((o) => o.key).sort();
     expect(await keys()).toEqual([current, reviewAssetKey(current, "waveform.json")].sort());
     expect((await call("GET", (await assetLink(conv, id, "waveform.json")).json.url)).json.data).toEqual([-5, 5, -7, 9]);
     expect((await assetLink(conv, id, "thumbnails.vtt")).status).toBe(404);
@@ -182,7 +219,12 @@ describe("assets follow their run", () => {
     const audit = await call("GET", "/audit/storage", { as: supervisor() });
     expect(audit.json.orphans.filter((k: string) => k.includes(id))).toEqual([strayKey]);
     await env.MEDIA.delete(strayKey);
-    expect(audit.json.objects.filter((o: { key: string }) => o.key.includes(id) && o.key !== strayKey).map((o: { kind: string }) => o.kind).sort()).toEqual(["asset", "output"]);
+    expect(
+      audit.json.objects
+        .filter((o: { key: string }) => o.key.includes(id) && o.key !== strayKey)
+        .map((o: { kind: string }) => o.kind)
+        .sort(),
+    ).toEqual(["asset", "output"]);
 
     expect((await call("DELETE", `/${conv}/${id}/delete`, { as: supervisor() })).status).toBe(204);
     expect(await keys()).toEqual([]);

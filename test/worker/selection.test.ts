@@ -63,8 +63,7 @@ async function dispatched(conv: string, body: Record<string, unknown>): Promise<
 }
 
 /** track id → "av" / "a" / "v" / "" as sent to the renderer (absent tracks are not listed). */
-const flags = (job: RenderJob) =>
-  Object.fromEntries(job.tracks.map((t) => [t.id, `${t.audio ? "a" : ""}${t.video ? "v" : ""}`]));
+const flags = (job: RenderJob) => Object.fromEntries(job.tracks.map((t) => [t.id, `${t.audio ? "a" : ""}${t.video ? "v" : ""}`]));
 
 describe("source patterns", () => {
   it("no selection: the seed's job — every audio, every video, no keep", async () => {
@@ -116,7 +115,11 @@ describe("source patterns", () => {
 
   it("an excluded track's missing media does not block the composition", async () => {
     const conv = uid("sel");
-    await ingestTracks(conv, { agentId: "alice", started: at(0), stopped: at(60), tracks: TRACKS }, { upload: ["t-agent", "t-customer-cam", "t-expert-1"] });
+    await ingestTracks(
+      conv,
+      { agentId: "alice", started: at(0), stopped: at(60), tracks: TRACKS },
+      { upload: ["t-agent", "t-customer-cam", "t-expert-1"] },
+    );
     expect((await createComposition(conv, supervisor(), { type: "AUDIO" })).status).toBe(409);
     const { job } = await dispatched(conv, { type: "AUDIO", audioSourcesExcluded: ["t-customer"] });
     expect(flags(job)).toEqual({ "t-agent": "a", "t-expert-1": "a" });
@@ -128,7 +131,11 @@ describe("nothing left to compose → 409 at request time", () => {
     ["AUDIO with every audio excluded", { type: "AUDIO", audioSourcesExcluded: ["*"] }, /no audio track/],
     ["AUDIO including only unknown sources", { type: "AUDIO", audioSources: ["nobody*"] }, /no audio track/],
     ["VIDEO with every video excluded", { type: "VIDEO", videoSourcesExcluded: ["agent", "customer", "expert-*"] }, /no video track/],
-    ["trim with a window where no selected source has media", { type: "AUDIO", audioSources: ["customer", "expert-1"], trim: true, from: 22, to: 38 }, /no selected source has media/i],
+    [
+      "trim with a window where no selected source has media",
+      { type: "AUDIO", audioSources: ["customer", "expert-1"], trim: true, from: 22, to: 38 },
+      /no selected source has media/i,
+    ],
   ])("%s", async (_, body, detail) => {
     const conv = await recording();
     const res = await createComposition(conv, supervisor(), body);
@@ -157,7 +164,10 @@ describe("bad fields → 400 naming them", () => {
 
   it("to at or before from names body.to", async () => {
     const conv = await recording();
-    for (const [from, to] of [[10, 10], [10, 5]]) {
+    for (const [from, to] of [
+      [10, 10],
+      [10, 5],
+    ]) {
       const res = await createComposition(conv, supervisor(), { from, to });
       expect(res.status, res.text).toBe(400);
       expect(fields(res)).toEqual(["body.to"]);
@@ -176,7 +186,10 @@ describe("bad fields → 400 naming them", () => {
     const res = await createComposition(conv, supervisor(), { [field]: value });
     expect(res.status, res.text).toBe(400);
     expect(fields(res).length).toBeGreaterThan(0);
-    expect(fields(res).every((f) => f === `body.${field}` || f.startsWith(`body.${field}.`)), JSON.stringify(fields(res))).toBe(true);
+    expect(
+      fields(res).every((f) => f === `body.${field}` || f.startsWith(`body.${field}.`)),
+      JSON.stringify(fields(res)),
+    ).toBe(true);
   });
 
   it.each([
@@ -197,7 +210,10 @@ describe("trim and window → keep spans", () => {
     const conv = await recording();
     const { job } = await dispatched(conv, { type: "VIDEO", audioSourcesExcluded: ["agent"], videoSourcesExcluded: ["agent"], trim: true });
     expect(flags(job)).toEqual({ "t-customer": "a", "t-customer-cam": "v", "t-expert-1": "av" });
-    expect(job.keep).toEqual([{ startMs: 5000, endMs: 20_000 }, { startMs: 40_000, endMs: 60_000 }]);
+    expect(job.keep).toEqual([
+      { startMs: 5000, endMs: 20_000 },
+      { startMs: 40_000, endMs: 60_000 },
+    ]);
     expect(job.durationMs).toBe(60_000);
   });
 
@@ -210,17 +226,30 @@ describe("trim and window → keep spans", () => {
   it("an audio-only participant's presence counts for trim in a VIDEO composition", async () => {
     const conv = await recording();
     // Tiles: the expert only (40–60); sound: the customer (5–20) too.
-    const { job } = await dispatched(conv, { type: "VIDEO", audioSources: ["customer", "expert-*"], videoSources: ["expert-1"], trim: true });
-    expect(job.keep).toEqual([{ startMs: 5000, endMs: 20_000 }, { startMs: 40_000, endMs: 60_000 }]);
+    const { job } = await dispatched(conv, {
+      type: "VIDEO",
+      audioSources: ["customer", "expert-*"],
+      videoSources: ["expert-1"],
+      trim: true,
+    });
+    expect(job.keep).toEqual([
+      { startMs: 5000, endMs: 20_000 },
+      { startMs: 40_000, endMs: 60_000 },
+    ]);
   });
 
   it("from/to cut a window; to past the end is the end; trim applies inside the window", async () => {
     const conv = await recording();
     expect((await dispatched(conv, { type: "AUDIO", from: 12.5, to: 30 })).job.keep).toEqual([{ startMs: 12_500, endMs: 30_000 }]);
-    expect((await dispatched(conv, { type: "AUDIO", from: 50, to: 90, name: "tail" })).job.keep).toEqual([{ startMs: 50_000, endMs: 60_000 }]);
+    expect((await dispatched(conv, { type: "AUDIO", from: 50, to: 90, name: "tail" })).job.keep).toEqual([
+      { startMs: 50_000, endMs: 60_000 },
+    ]);
     expect((await dispatched(conv, { type: "AUDIO", to: 10, name: "head" })).job.keep).toEqual([{ startMs: 0, endMs: 10_000 }]);
     const trimmed = await dispatched(conv, { type: "AUDIO", audioSourcesExcluded: ["agent"], trim: true, from: 10, to: 45, name: "both" });
-    expect(trimmed.job.keep).toEqual([{ startMs: 10_000, endMs: 20_000 }, { startMs: 40_000, endMs: 45_000 }]);
+    expect(trimmed.job.keep).toEqual([
+      { startMs: 10_000, endMs: 20_000 },
+      { startMs: 40_000, endMs: 45_000 },
+    ]);
   });
 
   it("a track still live at the end (no stopped) counts to the end of the call", async () => {
@@ -236,7 +265,11 @@ describe("options are stored and survive re-execute", () => {
     const body = { type: "VIDEO", audioSourcesExcluded: ["agent"], videoSourcesExcluded: ["agent"], trim: true, from: 1, to: 59 };
     const first = await dispatched(conv, body);
     expect(JSON.parse((await compositionRow(first.id))!.options as string)).toEqual({
-      audioSourcesExcluded: ["agent"], videoSourcesExcluded: ["agent"], trim: true, from: 1, to: 59,
+      audioSourcesExcluded: ["agent"],
+      videoSourcesExcluded: ["agent"],
+      trim: true,
+      from: 1,
+      to: 59,
     });
     await setState(first.id, "COMPLETED", { completedAt: Date.now(), durationMs: 34_000 });
     const again = await call("POST", "/reexecute", { as: supervisor(), body: { conversationId: conv, id: first.id } });
@@ -246,7 +279,10 @@ describe("options are stored and survive re-execute", () => {
     const job = fake.jobs.find((j) => j.jobId === first.id)!;
     expect(job, "re-executed job not dispatched").toBeDefined();
     expect(flags(job)).toEqual(flags(first.job));
-    expect(job.keep).toEqual([{ startMs: 5000, endMs: 20_000 }, { startMs: 40_000, endMs: 59_000 }]);
+    expect(job.keep).toEqual([
+      { startMs: 5000, endMs: 20_000 },
+      { startMs: 40_000, endMs: 59_000 },
+    ]);
   });
 
   it("re-execute rechecks the selection against the recording as it is now (409 when nothing is left)", async () => {

@@ -28,7 +28,12 @@ export function useFreshOrganization(): void {
 export async function recording(conv: string, who: Caller = as) {
   await ingestTracks(
     conv,
-    { agentId: "alice", started: at(0), stopped: at(60), tracks: [{ id: "t1", participantId: "agent", started: at(0), audio: true, video: false }] },
+    {
+      agentId: "alice",
+      started: at(0),
+      stopped: at(60),
+      tracks: [{ id: "t1", participantId: "agent", started: at(0), audio: true, video: false }],
+    },
     { as: who, upload: [] },
   );
 }
@@ -52,7 +57,13 @@ export async function started(conv: string, size = SIZE): Promise<string> {
   return res.json.uploadId;
 }
 
-export function sendPart(conv: string, uploadId: string, n: number | string, bytes: Uint8Array, opts: { who?: Caller; length?: number; body?: BodyInit } = {}) {
+export function sendPart(
+  conv: string,
+  uploadId: string,
+  n: number | string,
+  bytes: Uint8Array,
+  opts: { who?: Caller; length?: number; body?: BodyInit } = {},
+) {
   return call("PUT", `${uploadsOf(conv)}/${uploadId}/parts/${n}`, {
     as: opts.who ?? as,
     raw: opts.body ?? bytes,
@@ -71,7 +82,8 @@ export async function sendParts(conv: string, uploadId: string, bytes: Uint8Arra
   }
 }
 
-export const complete = (conv: string, uploadId: string, who: Caller = as) => call("POST", `${uploadsOf(conv)}/${uploadId}/complete`, { as: who });
+export const complete = (conv: string, uploadId: string, who: Caller = as) =>
+  call("POST", `${uploadsOf(conv)}/${uploadId}/complete`, { as: who });
 export const status = (conv: string, uploadId: string, who: Caller = as) => call("GET", `${uploadsOf(conv)}/${uploadId}`, { as: who });
 export const abort = (conv: string, uploadId: string, who: Caller = as) => call("DELETE", `${uploadsOf(conv)}/${uploadId}`, { as: who });
 

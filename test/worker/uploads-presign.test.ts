@@ -4,12 +4,35 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { trackKey } from "../../worker/media/keys";
 import { call, fields, uid } from "./helpers";
-import { as, complete, org, PART, randomBytes, readTrack, recording, sendParts, sha256, SIZE, slice, start, started, status, TAIL, uploadsOf, useFreshOrganization } from "./upload-helpers";
+import {
+  as,
+  complete,
+  org,
+  PART,
+  randomBytes,
+  readTrack,
+  recording,
+  sendParts,
+  sha256,
+  SIZE,
+  slice,
+  start,
+  started,
+  status,
+  TAIL,
+  uploadsOf,
+  useFreshOrganization,
+} from "./upload-helpers";
 
 useFreshOrganization();
 
 describe("presigned part URLs (R2's S3 API credentials configured)", () => {
-  const S3 = { R2_ACCOUNT_ID: "0123456789abcdef", R2_ACCESS_KEY_ID: "AKIDEXAMPLE", R2_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", R2_BUCKET: "composition-media" };
+  const S3 = {
+    R2_ACCOUNT_ID: "0123456789abcdef",
+    R2_ACCESS_KEY_ID: "AKIDEXAMPLE",
+    R2_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    R2_BUCKET: "composition-media",
+  };
   const vars = env as unknown as Record<string, string | undefined>;
   beforeEach(() => void Object.assign(vars, S3));
   afterEach(() => {
@@ -35,8 +58,20 @@ describe("presigned part URLs (R2's S3 API credentials configured)", () => {
       .map(([k, v]) => `${k}=${v}`)
       .join("&");
     const path = "/" + [S3.R2_BUCKET, ...objectKey.split("/")].map(rfc3986).join("/");
-    const canonical = ["PUT", path, query, `content-length:${contentLength}\nhost:${url.host}\n`, "content-length;host", "UNSIGNED-PAYLOAD"].join("\n");
-    const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical)))].join("\n");
+    const canonical = [
+      "PUT",
+      path,
+      query,
+      `content-length:${contentLength}\nhost:${url.host}\n`,
+      "content-length;host",
+      "UNSIGNED-PAYLOAD",
+    ].join("\n");
+    const toSign = [
+      "AWS4-HMAC-SHA256",
+      amzDate,
+      scope,
+      hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical))),
+    ].join("\n");
     let key: ArrayBuffer = new TextEncoder().encode(`AWS4${S3.R2_SECRET_ACCESS_KEY}`).buffer as ArrayBuffer;
     for (const part of [amzDate.slice(0, 8), "auto", "s3", "aws4_request"]) key = await hmac(key, part);
     return hex(await hmac(key, toSign));
@@ -49,7 +84,9 @@ describe("presigned part URLs (R2's S3 API credentials configured)", () => {
     const res = await start(conv);
     expect(res.status, res.text).toBe(201);
     expect(res.json).toMatchObject({ partSize: PART, partCount: 3, expiresInSeconds: 86400 });
-    const row = (await env.DB.prepare(`SELECT r2_upload_id, media_key FROM track_uploads WHERE id = ?1`).bind(res.json.uploadId).first<Record<string, string>>())!;
+    const row = (await env.DB.prepare(`SELECT r2_upload_id, media_key FROM track_uploads WHERE id = ?1`)
+      .bind(res.json.uploadId)
+      .first<Record<string, string>>())!;
     expect(row.media_key).toBe(trackKey(org, conv, "t1"));
     expect(res.json.parts.map((p: { partNumber: number }) => p.partNumber)).toEqual([1, 2, 3]);
     for (const { partNumber, url: raw } of res.json.parts as { partNumber: number; url: string }[]) {
@@ -80,7 +117,9 @@ describe("presigned part URLs (R2's S3 API credentials configured)", () => {
     const id = await started(conv);
     await sendParts(conv, id, bytes, [1]);
     // What a presigned PUT does: the part lands in the same R2 multipart upload, unseen by the Worker.
-    const row = (await env.DB.prepare(`SELECT r2_upload_id, media_key FROM track_uploads WHERE id = ?1`).bind(id).first<Record<string, string>>())!;
+    const row = (await env.DB.prepare(`SELECT r2_upload_id, media_key FROM track_uploads WHERE id = ?1`)
+      .bind(id)
+      .first<Record<string, string>>())!;
     const r2 = env.MEDIA.resumeMultipartUpload(row.media_key!, row.r2_upload_id!);
     const two = await r2.uploadPart(2, slice(bytes, 2));
     const three = await r2.uploadPart(3, slice(bytes, 3));

@@ -4,7 +4,21 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { trackKey } from "../../worker/media/keys";
 import { agent, call, fields, service, supervisor, uid } from "./helpers";
-import { abort, as, complete, org, recording, sendPart, SIZE, start, started, status, TAIL, uploadsOf, useFreshOrganization } from "./upload-helpers";
+import {
+  abort,
+  as,
+  complete,
+  org,
+  recording,
+  sendPart,
+  SIZE,
+  start,
+  started,
+  status,
+  TAIL,
+  uploadsOf,
+  useFreshOrganization,
+} from "./upload-helpers";
 
 useFreshOrganization();
 
@@ -133,7 +147,9 @@ describe("OpenAPI", () => {
     expect(Object.keys(s.TrackUploadStatus.properties)).toEqual(expect.arrayContaining(["uploadId", "size", "partSize", "parts"]));
     const completed = doc.paths[`${base}/{uploadId}/complete`].post.responses["200"].content["application/json"].schema;
     expect(completed.$ref).toBe("#/components/schemas/ComposedRecordingDataMessage");
-    const partParam = doc.paths[`${base}/{uploadId}/parts/{partNumber}`].put.parameters.find((p: { name: string }) => p.name === "partNumber");
+    const partParam = doc.paths[`${base}/{uploadId}/parts/{partNumber}`].put.parameters.find(
+      (p: { name: string }) => p.name === "partNumber",
+    );
     expect(partParam).toMatchObject({ in: "path", required: true });
   });
 });

@@ -6,7 +6,28 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { trackKey } from "../../worker/media/keys";
 import { at, call, fields, ingestTracks, supervisor, uid, uploadTrack } from "./helpers";
-import { abort, as, audit, complete, org, PART, randomBytes, readTrack, recording, sendPart, sendParts, sha256, SIZE, slice, start, started, status, TAIL, uploadsOf, useFreshOrganization } from "./upload-helpers";
+import {
+  abort,
+  as,
+  audit,
+  complete,
+  org,
+  PART,
+  randomBytes,
+  readTrack,
+  recording,
+  sendPart,
+  sendParts,
+  sha256,
+  SIZE,
+  slice,
+  start,
+  started,
+  status,
+  TAIL,
+  uploadsOf,
+  useFreshOrganization,
+} from "./upload-helpers";
 
 useFreshOrganization();
 
@@ -245,7 +266,10 @@ describe("multipart track uploads", () => {
 
   it("completing fires composition hooks, as a PUT does", async () => {
     const conv = uid("conv");
-    const rule = await call("POST", "/hooks", { as: supervisor(org), body: { type: "AUDIO", resolution: "640x360", nameTemplate: "Call {conversationId}" } });
+    const rule = await call("POST", "/hooks", {
+      as: supervisor(org),
+      body: { type: "AUDIO", resolution: "640x360", nameTemplate: "Call {conversationId}" },
+    });
     expect(rule.status, rule.text).toBe(201);
     await recording(conv);
     const id = await started(conv, 100);
@@ -278,7 +302,9 @@ describe("multipart track uploads", () => {
     const conv = uid("conv");
     await recording(conv);
     const id = await started(conv);
-    await env.DB.prepare(`UPDATE track_uploads SET created_at = created_at - ?2 WHERE id = ?1`).bind(id, 7 * 24 * 3600 * 1000 + 1).run();
+    await env.DB.prepare(`UPDATE track_uploads SET created_at = created_at - ?2 WHERE id = ?1`)
+      .bind(id, 7 * 24 * 3600 * 1000 + 1)
+      .run();
     expect((await status(conv, id)).status).toBe(404);
     // The next upload of the organization forgets it.
     await started(conv);

@@ -20,10 +20,17 @@ describe("webhook endpoints (/webhooks)", () => {
   it("create, list, read, patch, rotate and delete — secrets shown only when made", async () => {
     const org = uid("wha");
     const sue = supervisor(org);
-    const made = await call("POST", "/webhooks", { as: sue, body: { url: "https://ops.example/in", events: ["composition.failed", "composition.completed", "composition.failed"] } });
+    const made = await call("POST", "/webhooks", {
+      as: sue,
+      body: { url: "https://ops.example/in", events: ["composition.failed", "composition.completed", "composition.failed"] },
+    });
     expect(made.status, made.text).toBe(201);
     expect(Object.keys(made.json).sort()).toEqual(["created", "enabled", "events", "id", "secret", "updated", "url"]);
-    expect(made.json).toMatchObject({ url: "https://ops.example/in", events: ["composition.completed", "composition.failed"], enabled: true });
+    expect(made.json).toMatchObject({
+      url: "https://ops.example/in",
+      events: ["composition.completed", "composition.failed"],
+      enabled: true,
+    });
     expect(made.json.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     const id = made.json.id;
 
@@ -36,7 +43,10 @@ describe("webhook endpoints (/webhooks)", () => {
     const one = await call("GET", `/webhooks/${id}`, { as: sue });
     expect(one.json).toEqual({ ...made.json, secret: undefined, updated: one.json.updated });
 
-    const patched = await call("PATCH", `/webhooks/${id}`, { as: sue, body: { url: "https://ops.example/v2", events: null, enabled: false } });
+    const patched = await call("PATCH", `/webhooks/${id}`, {
+      as: sue,
+      body: { url: "https://ops.example/v2", events: null, enabled: false },
+    });
     expect(patched.status, patched.text).toBe(200);
     expect(patched.json).toMatchObject({ url: "https://ops.example/v2", enabled: false });
     expect(patched.json.events).toHaveLength(7);
@@ -73,8 +83,19 @@ describe("webhook endpoints (/webhooks)", () => {
 
   it("refuses non-https, loopback, private and credentialed URLs and unknown events, naming the field", async () => {
     const sue = supervisor(uid("wha"));
-    for (const url of ["http://ops.example/in", "http://127.0.0.1:8080/in", "https://localhost/in", "https://10.1.2.3/in", "https://[fd00::1]/in",
-      "https://169.254.169.254/latest", "https://user:pw@ops.example/in", "ftp://ops.example/in", "not a url", "https://intranet/in", "https://db.internal/x"]) {
+    for (const url of [
+      "http://ops.example/in",
+      "http://127.0.0.1:8080/in",
+      "https://localhost/in",
+      "https://10.1.2.3/in",
+      "https://[fd00::1]/in",
+      "https://169.254.169.254/latest",
+      "https://user:pw@ops.example/in",
+      "ftp://ops.example/in",
+      "not a url",
+      "https://intranet/in",
+      "https://db.internal/x",
+    ]) {
       const res = await call("POST", "/webhooks", { as: sue, body: { url } });
       expect([url, res.status, fields(res)]).toEqual([url, 400, ["body.url"]]);
     }
@@ -99,7 +120,10 @@ describe("webhook endpoints (/webhooks)", () => {
     expect(ok.status, ok.text).toBe(200);
     expect((await findCompositionById(env.DB, ok.json.id))!.callbackUrl).toBe("https://crm.example/cb");
     await call("POST", `/${conv}/${ok.json.id}/cancel`, { as: supervisor(org) });
-    const bad = await call("POST", "/reexecute", { as: supervisor(org), body: { conversationId: conv, id: ok.json.id, callbackUrl: "http://crm.example/cb" } });
+    const bad = await call("POST", "/reexecute", {
+      as: supervisor(org),
+      body: { conversationId: conv, id: ok.json.id, callbackUrl: "http://crm.example/cb" },
+    });
     expect([bad.status, fields(bad)]).toEqual([400, ["body.callbackUrl"]]);
     const keep = await call("POST", "/reexecute", { as: supervisor(org), body: { conversationId: conv, id: ok.json.id } });
     expect(keep.status).toBe(200);
@@ -132,7 +156,8 @@ describe("events and the delivery log", () => {
   it("each endpoint gets only the events it asked for; disabled endpoints none", async () => {
     const org = uid("wha");
     const sue = supervisor(org);
-    const done = (await call("POST", "/webhooks", { as: sue, body: { url: "https://done.example/", events: ["composition.cancelled"] } })).json.id;
+    const done = (await call("POST", "/webhooks", { as: sue, body: { url: "https://done.example/", events: ["composition.cancelled"] } }))
+      .json.id;
     await call("POST", "/webhooks", { as: sue, body: { url: "https://off.example/", enabled: false } });
     const conv = uid("conv");
     await ingest(conv, { as: service(org) });
@@ -150,7 +175,9 @@ describe("events and the delivery log", () => {
     await ingest(conv, { as: service(org) });
     const id = (await createComposition(conv, supervisor(org))).json.id;
     const t0 = Date.now();
-    await env.DB.prepare(`UPDATE compositions SET state = 'PROCESSING', lease_token = 'tok', started_at = ?2 WHERE id = ?1`).bind(id, t0).run();
+    await env.DB.prepare(`UPDATE compositions SET state = 'PROCESSING', lease_token = 'tok', started_at = ?2 WHERE id = ?1`)
+      .bind(id, t0)
+      .run();
     const beat = async (leaseToken: string, progress: number, ms: number) => {
       const row = (await findCompositionById(env.DB, id))!;
       return heartbeat(env.DB, row, leaseToken, { progress, etaSeconds: null }, t0 + ms, 60_000, announcer(env));
@@ -164,7 +191,9 @@ describe("events and the delivery log", () => {
     expect(await at(65, 9000)).toBe(0); // 10 % more but within 5 s of the last
     expect(await at(65, 10_000)).toBe(1);
     expect(await beat("other-lease", 90, 60_000)).toBeNull();
-    const progress = (await deliveryRows(id)).filter((r) => r.type === "composition.progress").map((r) => JSON.parse(r.payload).data.progress);
+    const progress = (await deliveryRows(id))
+      .filter((r) => r.type === "composition.progress")
+      .map((r) => JSON.parse(r.payload).data.progress);
     expect(progress).toEqual([50, 65]);
   });
 
@@ -177,7 +206,13 @@ describe("events and the delivery log", () => {
     expect((await call("GET", path, { as: supervisor(org) })).json).toHaveLength(1);
     const own = await call("GET", path, { as: agent(org, "alice") });
     expect(own.status).toBe(200);
-    expect(own.json[0]).toMatchObject({ type: "composition.queued", target: "https://crm.example/cb?…", status: "pending", attempts: 0, delivered: null });
+    expect(own.json[0]).toMatchObject({
+      type: "composition.queued",
+      target: "https://crm.example/cb?…",
+      status: "pending",
+      attempts: 0,
+      delivered: null,
+    });
     expect(own.text).not.toContain("SECRET");
     expect((await call("GET", path, { as: agent(org, "bob") })).status).toBe(404);
     expect((await call("GET", path, { as: supervisor(uid("wha")) })).status).toBe(404);
@@ -197,7 +232,9 @@ describe("events and the delivery log", () => {
     expect(rows.map((r) => r.status)).toEqual(["pending"]);
     sent.length = 0;
     await sweepDeliveries(env, rows[0]!.next_attempt_at + OVERDUE_MS + 1);
-    expect(sent.map((s) => s.body).filter((b) => b.deliveryId === rows[0]!.id)).toEqual([{ kind: "deliver", deliveryId: rows[0]!.id, attempt: 0 }]);
+    expect(sent.map((s) => s.body).filter((b) => b.deliveryId === rows[0]!.id)).toEqual([
+      { kind: "deliver", deliveryId: rows[0]!.id, attempt: 0 },
+    ]);
   });
 
   it("a transition and its event are written together or not at all", async () => {

@@ -41,7 +41,9 @@ beforeEach(() => {
 });
 afterEach(async () => {
   // Storage lives as long as the file: no job of this test may be the next one's dispatch.
-  await env.DB.prepare(`UPDATE compositions SET state = 'CANCELLED', lease_token = NULL WHERE organization_id LIKE 'whk-%' AND state IN ('QUEUED', 'PROCESSING')`).run();
+  await env.DB.prepare(
+    `UPDATE compositions SET state = 'CANCELLED', lease_token = NULL WHERE organization_id LIKE 'whk-%' AND state IN ('QUEUED', 'PROCESSING')`,
+  ).run();
   (env as { PUBLIC_BASE_URL?: string }).PUBLIC_BASE_URL = "";
   resetRenderer();
   vi.restoreAllMocks();
@@ -66,7 +68,10 @@ async function started(org: string, extra: Record<string, unknown> = { callbackU
 }
 
 function report(job: RenderJob, body: Record<string, unknown>) {
-  return call("POST", job.callback.url, { headers: { Authorization: `Bearer ${job.callback.token}` }, body: { attempt: job.attempt, ...body } });
+  return call("POST", job.callback.url, {
+    headers: { Authorization: `Bearer ${job.callback.token}` },
+    body: { attempt: job.attempt, ...body },
+  });
 }
 
 async function complete(job: RenderJob) {
@@ -111,7 +116,15 @@ describe("status callbacks over a composition's life", () => {
     }
 
     const [queued, start, progress, done] = byTarget(rx.seen, "https://crm.example/").map((r) => r.json);
-    expect(queued.data).toMatchObject({ conversationId: conv, id, state: "QUEUED", type: "AUDIO", format: "MP3", progress: 0, duration: null });
+    expect(queued.data).toMatchObject({
+      conversationId: conv,
+      id,
+      state: "QUEUED",
+      type: "AUDIO",
+      format: "MP3",
+      progress: 0,
+      duration: null,
+    });
     expect(start.data.state).toBe("PROCESSING");
     expect(progress.data).toMatchObject({ state: "PROCESSING", progress: 40 });
     expect(done.data).toMatchObject({ state: "COMPLETED", progress: 100, duration: "PT1M2.5S", size: 4096, error: null });
@@ -134,7 +147,14 @@ describe("status callbacks over a composition's life", () => {
     expect(log.status, log.text).toBe(200);
     expect(log.json).toHaveLength(8);
     expect(log.json.map((d: { type: string }) => d.type)).toEqual(life.flatMap((t) => [t, t]));
-    expect(log.json[0]).toMatchObject({ target: "https://crm.example/compositions/cb?…", endpointId: null, status: "delivered", attempts: 1, lastStatus: 200, lastError: null });
+    expect(log.json[0]).toMatchObject({
+      target: "https://crm.example/compositions/cb?…",
+      endpointId: null,
+      status: "delivered",
+      attempts: 1,
+      lastStatus: 200,
+      lastError: null,
+    });
     expect(log.json[1]).toMatchObject({ target: "https://ops.example/hooks", endpointId: ep.id, status: "delivered" });
     expect(log.json[0].eventId).toBe(log.json[1].eventId);
     expect(log.text).not.toContain("receiver-own-token");
@@ -146,14 +166,21 @@ describe("status callbacks over a composition's life", () => {
     await ingest(conv, { as: service(org) });
     const id = (await createComposition(conv, supervisor(org), { callbackUrl: "https://a.example/cb" })).json.id;
     expect((await call("POST", `/${conv}/${id}/cancel`, { as: supervisor(org) })).status).toBe(200);
-    const again = await call("POST", "/reexecute", { as: supervisor(org), body: { conversationId: conv, id, callbackUrl: "https://b.example/cb" } });
+    const again = await call("POST", "/reexecute", {
+      as: supervisor(org),
+      body: { conversationId: conv, id, callbackUrl: "https://b.example/cb" },
+    });
     expect(again.status, again.text).toBe(200);
     expect((await call("DELETE", `/${conv}/${id}/delete`, { as: supervisor(org) })).status).toBe(204);
 
     const rx = receiver();
     await drain(sent, { fetch: rx.fetch });
     expect(byTarget(rx.seen, "https://a.example/").map((r) => r.json.type)).toEqual(["composition.queued", "composition.cancelled"]);
-    expect(byTarget(rx.seen, "https://b.example/").map((r) => r.json.type)).toEqual(["composition.queued", "composition.cancelled", "composition.deleted"]);
+    expect(byTarget(rx.seen, "https://b.example/").map((r) => r.json.type)).toEqual([
+      "composition.queued",
+      "composition.cancelled",
+      "composition.deleted",
+    ]);
     expect(rx.seen.at(-1)!.json.data).toMatchObject({ id, conversationId: conv });
   });
 
@@ -170,8 +197,12 @@ describe("status callbacks over a composition's life", () => {
     const rx = receiver();
     await drain(sent, { fetch: rx.fetch });
     expect(rx.seen.filter((r) => r.json.data.id === first.id).map((r) => r.json.type)).toEqual([
-      "composition.queued", "composition.started", "composition.completed",
-      "composition.queued", "composition.started", "composition.completed",
+      "composition.queued",
+      "composition.started",
+      "composition.completed",
+      "composition.queued",
+      "composition.started",
+      "composition.completed",
     ]);
   });
 
@@ -222,7 +253,10 @@ describe("status callbacks over a composition's life", () => {
     expect(mine[3].data.state).toBe("FAILED");
     expect(mine[3].data.error).toBe("cannot read [url] (Bearer [redacted]): corrupt EBML header");
     const lost = rx.seen.filter((r) => r.json.data.id === other.id).map((r) => r.json);
-    expect(lost.at(-1)).toMatchObject({ type: "composition.failed", data: { state: "FAILED", error: "renderer lost the job (lease expired) on the last of 3 attempts" } });
+    expect(lost.at(-1)).toMatchObject({
+      type: "composition.failed",
+      data: { state: "FAILED", error: "renderer lost the job (lease expired) on the last of 3 attempts" },
+    });
   });
 });
 
@@ -250,26 +284,42 @@ describe("the outbox: events written with their transitions", () => {
     expect(created.status, created.text).toBe(200);
     const id = created.json.id as string;
     expect(fake.jobs.at(-1)!.jobId).toBe(id);
-    expect(await typesAndSeqs(id)).toEqual([["composition.queued", 1], ["composition.started", 2]]);
+    expect(await typesAndSeqs(id)).toEqual([
+      ["composition.queued", 1],
+      ["composition.started", 2],
+    ]);
 
     await complete(fake.jobs.at(-1)!);
     const again = await call("POST", "/reexecute", { as: supervisor(org), body: { conversationId: conv, id } });
     expect(again.status, again.text).toBe(200);
     expect(fake.jobs.at(-1)!.attempt).toBe(1);
-    expect((await typesAndSeqs(id)).slice(2)).toEqual([["composition.completed", 3], ["composition.queued", 4], ["composition.started", 5]]);
+    expect((await typesAndSeqs(id)).slice(2)).toEqual([
+      ["composition.completed", 3],
+      ["composition.queued", 4],
+      ["composition.started", 5],
+    ]);
     await complete(fake.jobs.at(-1)!);
 
-    const rule = await call("POST", "/hooks", { as: supervisor(org), body: { type: "AUDIO", resolution: "640x360", nameTemplate: "auto", callbackUrl: CALLBACK } });
+    const rule = await call("POST", "/hooks", {
+      as: supervisor(org),
+      body: { type: "AUDIO", resolution: "640x360", nameTemplate: "auto", callbackUrl: CALLBACK },
+    });
     expect(rule.status, rule.text).toBe(201);
     const hooked = uid("conv");
     await ingest(hooked, { as: service(org) });
     const made = fake.jobs.at(-1)!;
     expect(made.jobId).not.toBe(id);
-    expect(await typesAndSeqs(made.jobId)).toEqual([["composition.queued", 1], ["composition.started", 2]]);
+    expect(await typesAndSeqs(made.jobId)).toEqual([
+      ["composition.queued", 1],
+      ["composition.started", 2],
+    ]);
 
     const rx = receiver();
     await drain(sent, { fetch: rx.fetch });
-    expect(rx.seen.filter((r) => r.json.data.id === made.jobId).map((r) => r.json.type)).toEqual(["composition.queued", "composition.started"]);
+    expect(rx.seen.filter((r) => r.json.data.id === made.jobId).map((r) => r.json.type)).toEqual([
+      "composition.queued",
+      "composition.started",
+    ]);
   });
 
   it("a refused transition records no event: a duplicate, late or stale-lease report changes nothing and announces nothing", async () => {
@@ -293,7 +343,8 @@ describe("the outbox: events written with their transitions", () => {
     const running = (await findCompositionById(env.DB, other.id))!;
     expect((await call("POST", `/${other.conv}/${other.id}/cancel`, { as: supervisor(org) })).status).toBe(200);
     await env.MEDIA.put(runOutputKey(running, other.job.callback.token), new Uint8Array(16));
-    for (const r of late) expect(await applyReport(env, { ...running, startedAt: running.startedAt! - 60_000 }, other.job.callback.token, r)).toBeNull();
+    for (const r of late)
+      expect(await applyReport(env, { ...running, startedAt: running.startedAt! - 60_000 }, other.job.callback.token, r)).toBeNull();
     expect((await typesAndSeqs(other.id)).map(([t]) => t)).toEqual(["composition.queued", "composition.started", "composition.cancelled"]);
     expect((await call("GET", `/query/conversation/${conv}`, { as: supervisor(org) })).json.compositions[0].state).toBe("COMPLETED");
   });
@@ -310,7 +361,10 @@ describe("the outbox: events written with their transitions", () => {
     fake.answer = { accepted: true, instance: "fake-1" };
     await runQueue();
     const rows = await deliveryRows(id);
-    expect(rows.map((r) => [r.type, r.seq])).toEqual([["composition.queued", 1], ["composition.started", 2]]);
+    expect(rows.map((r) => [r.type, r.seq])).toEqual([
+      ["composition.queued", 1],
+      ["composition.started", 2],
+    ]);
     expect(sent.filter((m) => m.body.deliveryId === rows[1]!.id)).toHaveLength(1);
 
     // A track added without media: the dispatcher cannot build the job and fails it at once.
@@ -347,7 +401,12 @@ describe("delivery: retries, order, dedupe, dead letters", () => {
     const { conv, id } = await started(uid("whk"));
     const rx = receiver((n) => (n < 2 ? 500 : 200));
     await drain(sent, { fetch: rx.fetch });
-    expect(rx.seen.map((r) => r.json.type)).toEqual(["composition.queued", "composition.queued", "composition.queued", "composition.started"]);
+    expect(rx.seen.map((r) => r.json.type)).toEqual([
+      "composition.queued",
+      "composition.queued",
+      "composition.queued",
+      "composition.started",
+    ]);
     expect(new Set(rx.seen.slice(0, 3).map((r) => r.id)).size).toBe(1);
     expect(rx.seen[3]!.id).not.toBe(rx.seen[0]!.id);
     // The body is identical on every attempt; only the timestamp and signature are per attempt.
@@ -395,7 +454,9 @@ describe("delivery: retries, order, dedupe, dead letters", () => {
     expect(rx.seen).toHaveLength(1);
 
     // A consumer that died after taking attempt 2 leaves the row pending and overdue.
-    await env.DB.prepare(`UPDATE webhook_deliveries SET attempts = 2, next_attempt_at = ?2 WHERE id = ?1`).bind(queued!.id, Date.now() - 600_000).run();
+    await env.DB.prepare(`UPDATE webhook_deliveries SET attempts = 2, next_attempt_at = ?2 WHERE id = ?1`)
+      .bind(queued!.id, Date.now() - 600_000)
+      .run();
     sent.length = 0;
     expect(await sweepDeliveries(env)).toBe(1);
     expect(sent.map((s) => s.body)).toEqual([{ kind: "deliver", deliveryId: queued!.id, attempt: 2 }]);
@@ -423,7 +484,9 @@ describe("delivery: retries, order, dedupe, dead letters", () => {
     expect(rotated.status, rotated.text).toBe(200);
     const until = Date.parse(rotated.json.previousSecretValidUntil);
     expect(until - Date.now()).toBeGreaterThan(86_400_000 - 60_000);
-    expect((await call("GET", `/webhooks/${ep.id}`, { as: supervisor(org) })).json.previousSecretValidUntil).toBe(rotated.json.previousSecretValidUntil);
+    expect((await call("GET", `/webhooks/${ep.id}`, { as: supervisor(org) })).json.previousSecretValidUntil).toBe(
+      rotated.json.previousSecretValidUntil,
+    );
 
     await started(org, {});
     const during = receiver();
@@ -471,7 +534,13 @@ describe("delivery: retries, order, dedupe, dead letters", () => {
   it("refuses a bad graceSeconds, naming it, and keeps the secret", async () => {
     const org = uid("whk");
     const ep = await endpoint(org);
-    for (const body of [{ graceSeconds: -1 }, { graceSeconds: 1.5 }, { graceSeconds: "86400" }, { graceSeconds: 8 * 86400 }, { grace: 10 }]) {
+    for (const body of [
+      { graceSeconds: -1 },
+      { graceSeconds: 1.5 },
+      { graceSeconds: "86400" },
+      { graceSeconds: 8 * 86400 },
+      { grace: 10 },
+    ]) {
       const res = await call("POST", `/webhooks/${ep.id}/rotate-secret`, { as: supervisor(org), body });
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.headers.get("content-type")).toContain("application/problem+json");
@@ -518,7 +587,10 @@ describe("delivery: retries, order, dedupe, dead letters", () => {
   it("the Worker's queue() routes composition-webhooks batches to the deliverer", async () => {
     await started(uid("whk"));
     const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response("ok"));
-    const batch = createMessageBatch<WebhookMessage>("composition-webhooks", sent.map((s, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: s.body })));
+    const batch = createMessageBatch<WebhookMessage>(
+      "composition-webhooks",
+      sent.map((s, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body: s.body })),
+    );
     await worker.queue(batch, env);
     expect(spy.mock.calls.map((c) => String(c[0]))).toEqual([CALLBACK]);
   });
@@ -526,7 +598,11 @@ describe("delivery: retries, order, dedupe, dead letters", () => {
   it("the cron re-queues a delivery whose message was lost, but not one waiting its turn, and purges old ones", async () => {
     const { id } = await started(uid("whk"));
     const [queued, begun] = await deliveryRows(id);
-    await env.DB.prepare(`UPDATE webhook_deliveries SET created_at = created_at - 600000, next_attempt_at = next_attempt_at - 600000 WHERE composition_id = ?1`).bind(id).run();
+    await env.DB.prepare(
+      `UPDATE webhook_deliveries SET created_at = created_at - 600000, next_attempt_at = next_attempt_at - 600000 WHERE composition_id = ?1`,
+    )
+      .bind(id)
+      .run();
     expect(await sweepDeliveries(env, Date.now() - 590_000)).toBe(0);
     sent.length = 0;
     expect(await sweepDeliveries(env)).toBe(1);

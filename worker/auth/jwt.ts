@@ -78,7 +78,9 @@ function claimValues(payload: JWTPayload, paths: string): unknown[] {
     .split(",")
     .map((p) => p.trim())
     .filter(Boolean)
-    .map((path) => path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), payload));
+    .map((path) =>
+      path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), payload),
+    );
 }
 
 function firstString(payload: JWTPayload, paths: string): string | null {
@@ -91,7 +93,9 @@ function collectRoles(payload: JWTPayload, paths: string): Role[] {
   for (const v of claimValues(payload, paths)) {
     const list = Array.isArray(v) ? v : typeof v === "string" ? v.split(/[\s,]+/) : [];
     for (const r of list) {
-      const name = String(r).toUpperCase().replace(/^ROLE_/, "");
+      const name = String(r)
+        .toUpperCase()
+        .replace(/^ROLE_/, "");
       if ((ROLES as readonly string[]).includes(name)) found.add(name as Role);
     }
   }

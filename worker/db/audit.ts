@@ -9,11 +9,24 @@ import { compositions as c, tracks } from "./schema";
 export async function storageReferences(db: D1Database, organizationId: string) {
   const orm = drizzle(db);
   const [trackKeys, outputs] = await orm.batch([
-    orm.select({ mediaKey: tracks.mediaKey }).from(tracks).where(and(eq(tracks.organizationId, organizationId), isNotNull(tracks.mediaKey))),
     orm
-      .select({ id: c.id, organizationId: c.organizationId, conversationId: c.conversationId, format: c.format, state: c.state, outputKey: c.outputKey, leaseToken: c.leaseToken })
+      .select({ mediaKey: tracks.mediaKey })
+      .from(tracks)
+      .where(and(eq(tracks.organizationId, organizationId), isNotNull(tracks.mediaKey))),
+    orm
+      .select({
+        id: c.id,
+        organizationId: c.organizationId,
+        conversationId: c.conversationId,
+        format: c.format,
+        state: c.state,
+        outputKey: c.outputKey,
+        leaseToken: c.leaseToken,
+      })
       .from(c)
-      .where(and(eq(c.organizationId, organizationId), or(isNotNull(c.outputKey), and(eq(c.state, "PROCESSING"), isNotNull(c.leaseToken))))),
+      .where(
+        and(eq(c.organizationId, organizationId), or(isNotNull(c.outputKey), and(eq(c.state, "PROCESSING"), isNotNull(c.leaseToken)))),
+      ),
   ]);
   return { trackKeys: trackKeys.flatMap((t) => (t.mediaKey ? [t.mediaKey] : [])), compositions: outputs };
 }

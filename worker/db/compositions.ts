@@ -8,17 +8,46 @@ import { compositions, recordings, type CompositionRow } from "./schema";
 
 export type NewComposition = Omit<
   CompositionRow,
-  | "progress" | "etaSeconds" | "error" | "warnings" | "attempts" | "leaseToken" | "leaseExpiresAt"
-  | "rendererInstance" | "outputKey" | "outputSize" | "durationMs" | "startedAt" | "completedAt"
-  | "callbackUrl" | "options" | "progressEventAt" | "progressEventValue"
-> & Partial<Pick<CompositionRow, "callbackUrl" | "options">>;
+  | "progress"
+  | "etaSeconds"
+  | "error"
+  | "warnings"
+  | "attempts"
+  | "leaseToken"
+  | "leaseExpiresAt"
+  | "rendererInstance"
+  | "outputKey"
+  | "outputSize"
+  | "durationMs"
+  | "startedAt"
+  | "completedAt"
+  | "callbackUrl"
+  | "options"
+  | "progressEventAt"
+  | "progressEventValue"
+> &
+  Partial<Pick<CompositionRow, "callbackUrl" | "options">>;
 
 /** The row as a fresh insert leaves it, defaults included. */
 export function asInserted(row: NewComposition): CompositionRow {
   return {
-    progress: 0, etaSeconds: null, error: null, warnings: null, attempts: 0, leaseToken: null, leaseExpiresAt: null,
-    rendererInstance: null, outputKey: null, outputSize: null, durationMs: null, startedAt: null, completedAt: null,
-    callbackUrl: null, options: null, progressEventAt: null, progressEventValue: null,
+    progress: 0,
+    etaSeconds: null,
+    error: null,
+    warnings: null,
+    attempts: 0,
+    leaseToken: null,
+    leaseExpiresAt: null,
+    rendererInstance: null,
+    outputKey: null,
+    outputSize: null,
+    durationMs: null,
+    startedAt: null,
+    completedAt: null,
+    callbackUrl: null,
+    options: null,
+    progressEventAt: null,
+    progressEventValue: null,
     ...row,
   };
 }
@@ -123,7 +152,13 @@ export async function pageCompositions(db: D1Database, req: PageRequest) {
     asc(compositions.id),
   ];
   const [rows, totals] = await orm.batch([
-    orm.select().from(compositions).where(req.where).orderBy(...order).limit(req.limit).offset(req.offset),
+    orm
+      .select()
+      .from(compositions)
+      .where(req.where)
+      .orderBy(...order)
+      .limit(req.limit)
+      .offset(req.offset),
     orm.select({ n: count() }).from(compositions).where(req.where),
   ]);
   return { rows, total: totals[0]?.n ?? 0 };

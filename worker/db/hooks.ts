@@ -16,14 +16,23 @@ export async function insertRuleWithin(db: D1Database, row: HookRuleRow, limit: 
 }
 
 export function listRuleRows(db: D1Database, organizationId: string): Promise<HookRuleRow[]> {
-  return drizzle(db).select().from(hookRules).where(eq(hookRules.organizationId, organizationId)).orderBy(asc(hookRules.createdAt), asc(hookRules.id));
+  return drizzle(db)
+    .select()
+    .from(hookRules)
+    .where(eq(hookRules.organizationId, organizationId))
+    .orderBy(asc(hookRules.createdAt), asc(hookRules.id));
 }
 
 export async function findRule(db: D1Database, organizationId: string, id: string): Promise<HookRuleRow | null> {
   return (await drizzle(db).select().from(hookRules).where(scoped(organizationId, id)).get()) ?? null;
 }
 
-export async function updateRuleRow(db: D1Database, organizationId: string, id: string, set: Partial<HookRuleRow>): Promise<HookRuleRow | null> {
+export async function updateRuleRow(
+  db: D1Database,
+  organizationId: string,
+  id: string,
+  set: Partial<HookRuleRow>,
+): Promise<HookRuleRow | null> {
   const rows = await drizzle(db).update(hookRules).set(set).where(scoped(organizationId, id)).returning();
   return rows[0] ?? null;
 }
@@ -44,7 +53,9 @@ export function rulesNotRun(db: D1Database, organizationId: string, conversation
   const ran = orm
     .select({ one: sql`1` })
     .from(hookRuns)
-    .where(and(eq(hookRuns.ruleId, hookRules.id), eq(hookRuns.organizationId, organizationId), eq(hookRuns.conversationId, conversationId)));
+    .where(
+      and(eq(hookRuns.ruleId, hookRules.id), eq(hookRuns.organizationId, organizationId), eq(hookRuns.conversationId, conversationId)),
+    );
   return orm
     .select()
     .from(hookRules)
@@ -59,13 +70,26 @@ export function rulesNotRun(db: D1Database, organizationId: string, conversation
  * each other, repeated or out of order, make exactly one. Returns the deliveries to queue, or null
  * when the rule had already run.
  */
-export async function insertHookComposition(db: D1Database, ruleId: string, row: NewComposition, announce: Announce): Promise<string[] | null> {
+export async function insertHookComposition(
+  db: D1Database,
+  ruleId: string,
+  row: NewComposition,
+  announce: Announce,
+): Promise<string[] | null> {
   const orm = drizzle(db);
-  const run = { ruleId, organizationId: row.organizationId, conversationId: row.conversationId, compositionId: row.id, createdAt: row.createdAt };
+  const run = {
+    ruleId,
+    organizationId: row.organizationId,
+    conversationId: row.conversationId,
+    compositionId: row.id,
+    createdAt: row.createdAt,
+  };
   const claimed: SQL = sql`(${orm
     .select({ id: hookRuns.compositionId })
     .from(hookRuns)
-    .where(and(eq(hookRuns.ruleId, ruleId), eq(hookRuns.organizationId, run.organizationId), eq(hookRuns.conversationId, run.conversationId)))}) = ${row.id}`;
+    .where(
+      and(eq(hookRuns.ruleId, ruleId), eq(hookRuns.organizationId, run.organizationId), eq(hookRuns.conversationId, run.conversationId)),
+    )}) = ${row.id}`;
   const event = await announce(asInserted(row), "composition.queued", row.createdAt);
   const [, inserted, ...written] = await orm.batch([
     orm.insert(hookRuns).values(run).onConflictDoNothing(),

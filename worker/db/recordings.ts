@@ -44,7 +44,15 @@ export async function upsertRecording(
   const dropped = await orm
     .select({ key: tracks.mediaKey })
     .from(tracks)
-    .where(and(trackWhere, notInArray(tracks.id, specs.map((s) => s.id))));
+    .where(
+      and(
+        trackWhere,
+        notInArray(
+          tracks.id,
+          specs.map((s) => s.id),
+        ),
+      ),
+    );
   await orm.batch([
     orm
       .insert(recordings)
@@ -53,7 +61,15 @@ export async function upsertRecording(
         target: [recordings.organizationId, recordings.conversationId],
         set: { agentId: row.agentId, started: row.started, stopped: row.stopped, updatedAt: now },
       }),
-    orm.delete(tracks).where(and(trackWhere, notInArray(tracks.id, specs.map((s) => s.id)))),
+    orm.delete(tracks).where(
+      and(
+        trackWhere,
+        notInArray(
+          tracks.id,
+          specs.map((s) => s.id),
+        ),
+      ),
+    ),
     ...specs.map((s) =>
       orm
         .insert(tracks)
@@ -73,7 +89,8 @@ export interface TrackKey {
   id: string;
 }
 
-const trackIs = (key: TrackKey) => and(eq(tracks.organizationId, key.organizationId), eq(tracks.conversationId, key.conversationId), eq(tracks.id, key.id));
+const trackIs = (key: TrackKey) =>
+  and(eq(tracks.organizationId, key.organizationId), eq(tracks.conversationId, key.conversationId), eq(tracks.id, key.id));
 
 export async function markTrackStored(
   db: D1Database,
@@ -96,7 +113,11 @@ export async function clearTrackMedia(db: D1Database, key: TrackKey): Promise<vo
 
 /** Where a track's media is stored, and as what. */
 export async function findTrackMedia(db: D1Database, key: TrackKey): Promise<Pick<TrackRow, "mediaKey" | "contentType"> | null> {
-  const row = await drizzle(db).select({ mediaKey: tracks.mediaKey, contentType: tracks.contentType }).from(tracks).where(trackIs(key)).get();
+  const row = await drizzle(db)
+    .select({ mediaKey: tracks.mediaKey, contentType: tracks.contentType })
+    .from(tracks)
+    .where(trackIs(key))
+    .get();
   return row ?? null;
 }
 

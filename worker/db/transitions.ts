@@ -77,7 +77,13 @@ export interface Claim extends Transitioned {
  * best and unchanged since: another dispatcher's claim in between means looking again. Null when
  * nothing is queued, or after CLAIM_TRIES lost races (the dispatchers that won are busy with it).
  */
-export async function claimNext(db: D1Database, leaseToken: string, now: number, leaseMs: number, announce: Announce): Promise<Claim | null> {
+export async function claimNext(
+  db: D1Database,
+  leaseToken: string,
+  now: number,
+  leaseMs: number,
+  announce: Announce,
+): Promise<Claim | null> {
   for (let tries = 0; tries < CLAIM_TRIES; tries++) {
     const candidate = await drizzle(db).select().from(c).where(eq(c.id, best)).get();
     if (!candidate) return null;
@@ -103,7 +109,14 @@ export async function claimNext(db: D1Database, leaseToken: string, now: number,
 
 /** The renderer was full or unreachable: the claim is undone without costing an attempt, and its `started` taken back. */
 export function releaseClaim(db: D1Database, id: string, leaseToken: string, now: number, started: string | null) {
-  const set: Changes = { state: "QUEUED", leaseToken: null, leaseExpiresAt: null, attempts: sql`${c.attempts} - 1`, startedAt: null, updatedAt: now };
+  const set: Changes = {
+    state: "QUEUED",
+    leaseToken: null,
+    leaseExpiresAt: null,
+    attempts: sql`${c.attempts} - 1`,
+    startedAt: null,
+    updatedAt: now,
+  };
   return transition(db, { where: leased(id, leaseToken), set, withdraw: started });
 }
 
@@ -167,7 +180,8 @@ export async function heartbeat(
   const percent = Math.max(0, Math.min(99, Math.floor(report.progress)));
   const expected = Math.max(row.progress, percent);
   const eventDue = progressEventDue(row, expected, now);
-  if (!eventDue && !progressWriteDue(row, { progress: percent, etaSeconds: report.etaSeconds }, now, leaseMs)) return { row, deliveries: [] };
+  if (!eventDue && !progressWriteDue(row, { progress: percent, etaSeconds: report.etaSeconds }, now, leaseMs))
+    return { row, deliveries: [] };
   const progress = sql`MAX(${c.progress}, ${percent})`;
   const where = leased(row.id, leaseToken);
   const set: Changes = { progress, etaSeconds: report.etaSeconds, leaseExpiresAt: now + leaseMs, updatedAt: now };
@@ -244,7 +258,10 @@ export async function fail(
  * Each is keyed by the lease as read, so a heartbeat since (the renderer lives) keeps its job.
  */
 export async function reclaimExpired(db: D1Database, maxAttempts: number, now: number, announce: Announce): Promise<Transitioned[]> {
-  const expired = await drizzle(db).select().from(c).where(and(eq(c.state, "PROCESSING"), lt(c.leaseExpiresAt, now)));
+  const expired = await drizzle(db)
+    .select()
+    .from(c)
+    .where(and(eq(c.state, "PROCESSING"), lt(c.leaseExpiresAt, now)));
   const reclaimed: Transitioned[] = [];
   for (const row of expired) {
     const last = row.attempts >= maxAttempts;

@@ -90,7 +90,12 @@ export async function deleteExpiredUploads(db: D1Database, organizationId: strin
  */
 export async function purgeExpiredUploads(db: D1Database, before: number, limit: number): Promise<number> {
   const orm = drizzle(db);
-  const oldest = orm.select({ id: trackUploads.id }).from(trackUploads).where(lt(trackUploads.createdAt, before)).orderBy(asc(trackUploads.createdAt)).limit(limit);
+  const oldest = orm
+    .select({ id: trackUploads.id })
+    .from(trackUploads)
+    .where(lt(trackUploads.createdAt, before))
+    .orderBy(asc(trackUploads.createdAt))
+    .limit(limit);
   const result = await orm.delete(trackUploads).where(inArray(trackUploads.id, oldest)).run();
   return result.meta.changes;
 }

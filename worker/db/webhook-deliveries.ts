@@ -88,7 +88,17 @@ export function eventInserts(orm: DrizzleD1Database, event: OutboxEvent, when: S
  */
 export function withdrawEvent(orm: DrizzleD1Database, eventId: string, when: SQL | undefined) {
   const unsent = and(eq(d.eventId, eventId), eq(d.status, "pending"), eq(d.attempts, 0));
-  return orm.delete(d).where(and(unsent, exists(orm.select({ one: sql`1` }).from(compositions).where(when))));
+  return orm.delete(d).where(
+    and(
+      unsent,
+      exists(
+        orm
+          .select({ one: sql`1` })
+          .from(compositions)
+          .where(when),
+      ),
+    ),
+  );
 }
 
 export async function findDelivery(db: D1Database, id: string): Promise<WebhookDeliveryRow | null> {
@@ -100,7 +110,12 @@ const sameLine = (x: Line) => and(eq(d.compositionId, x.compositionId), eq(d.tar
 
 /** An earlier event to the same target is still pending: this one must wait its turn. */
 export async function hasPendingPredecessor(db: D1Database, x: Line): Promise<boolean> {
-  const row = await drizzle(db).select({ one: sql`1` }).from(d).where(and(sameLine(x), lt(d.seq, x.seq))).limit(1).get();
+  const row = await drizzle(db)
+    .select({ one: sql`1` })
+    .from(d)
+    .where(and(sameLine(x), lt(d.seq, x.seq)))
+    .limit(1)
+    .get();
   return row !== undefined;
 }
 
@@ -174,7 +189,12 @@ export async function overdueDeliveries(db: D1Database, before: number, limit: n
  */
 export async function purgeSettled(db: D1Database, before: number, limit: number): Promise<number> {
   const orm = drizzle(db);
-  const oldest = orm.select({ id: d.id }).from(d).where(and(ne(d.status, "pending"), lt(d.createdAt, before))).orderBy(asc(d.createdAt)).limit(limit);
+  const oldest = orm
+    .select({ id: d.id })
+    .from(d)
+    .where(and(ne(d.status, "pending"), lt(d.createdAt, before)))
+    .orderBy(asc(d.createdAt))
+    .limit(limit);
   const result = await orm.delete(d).where(inArray(d.id, oldest)).run();
   return result.meta.changes;
 }

@@ -15,7 +15,10 @@ export function renderName(template: string, rec: Recording): string {
     agentId: rec.recording.agentId ?? "",
     started: isoInstant(rec.recording.started),
   };
-  const name = template.replace(/\{(\w+)\}/g, (all, key: string) => values[key] ?? all).trim().slice(0, 200);
+  const name = template
+    .replace(/\{(\w+)\}/g, (all, key: string) => values[key] ?? all)
+    .trim()
+    .slice(0, 200);
   return name || rec.recording.conversationId;
 }
 
@@ -35,23 +38,28 @@ function agentMatches(rule: HookRuleRow, rec: Recording): boolean {
 async function runRule(env: Env, rule: HookRuleRow, rec: Recording, now: number): Promise<{ id: string; deliveries: string[] } | null> {
   const id = crypto.randomUUID();
   const { organizationId, conversationId } = rec.recording;
-  const deliveries = await insertHookComposition(env.DB, rule.id, {
-    id,
-    organizationId,
-    conversationId,
-    userId: `hook:${rule.id}`,
-    name: renderName(rule.nameTemplate, rec),
-    type: rule.type,
-    format: formatOf(rule.type),
-    layout: "GRID",
-    resolution: rule.resolution,
-    priority: rule.priority,
-    state: "QUEUED",
-    createdAt: now,
-    queuedAt: now,
-    updatedAt: now,
-    callbackUrl: rule.callbackUrl,
-  }, announcer(env));
+  const deliveries = await insertHookComposition(
+    env.DB,
+    rule.id,
+    {
+      id,
+      organizationId,
+      conversationId,
+      userId: `hook:${rule.id}`,
+      name: renderName(rule.nameTemplate, rec),
+      type: rule.type,
+      format: formatOf(rule.type),
+      layout: "GRID",
+      resolution: rule.resolution,
+      priority: rule.priority,
+      state: "QUEUED",
+      createdAt: now,
+      queuedAt: now,
+      updatedAt: now,
+      callbackUrl: rule.callbackUrl,
+    },
+    announcer(env),
+  );
   return deliveries ? { id, deliveries } : null;
 }
 

@@ -52,7 +52,8 @@ export async function createRule(env: Env, organizationId: string, input: RuleIn
     createdAt: now,
     updatedAt: now,
   };
-  if (!(await insertRuleWithin(env.DB, row, MAX_RULES_PER_ORG))) throw problem.conflict(`An organization may have at most ${MAX_RULES_PER_ORG} composition hooks.`);
+  if (!(await insertRuleWithin(env.DB, row, MAX_RULES_PER_ORG)))
+    throw problem.conflict(`An organization may have at most ${MAX_RULES_PER_ORG} composition hooks.`);
   return ruleView(row);
 }
 

@@ -57,24 +57,28 @@ export async function createComposition(env: Env, p: Principal, cmd: CreateInput
   const options: CompositionOptions = { audioSources, audioSourcesExcluded, videoSources, videoSourcesExcluded, trim, from, to };
   composable(rec, cmd.type, options);
   const id = crypto.randomUUID();
-  const deliveries = await insertQueued(env.DB, {
-    id,
-    organizationId: p.organizationId,
-    conversationId: cmd.conversationId,
-    userId: p.userId,
-    name: cmd.name,
-    type: cmd.type,
-    format: formatOf(cmd.type),
-    layout: cmd.layout,
-    resolution: cmd.resolution,
-    priority: cmd.priority,
-    state: "QUEUED",
-    createdAt: now,
-    queuedAt: now,
-    updatedAt: now,
-    callbackUrl: cmd.callbackUrl ?? null,
-    options: hasSelection(options) ? JSON.stringify(options) : null,
-  }, announcer(env));
+  const deliveries = await insertQueued(
+    env.DB,
+    {
+      id,
+      organizationId: p.organizationId,
+      conversationId: cmd.conversationId,
+      userId: p.userId,
+      name: cmd.name,
+      type: cmd.type,
+      format: formatOf(cmd.type),
+      layout: cmd.layout,
+      resolution: cmd.resolution,
+      priority: cmd.priority,
+      state: "QUEUED",
+      createdAt: now,
+      queuedAt: now,
+      updatedAt: now,
+      callbackUrl: cmd.callbackUrl ?? null,
+      options: hasSelection(options) ? JSON.stringify(options) : null,
+    },
+    announcer(env),
+  );
   // Wake-ups only once the row and its `queued` are in: a consumer that runs at once numbers `started` after it.
   await queueDeliveries(env, deliveries);
   await wakeUp(env.JOBS, `created ${id}`);
@@ -91,7 +95,14 @@ async function visibleOr404(env: Env, p: Principal, conversationId: string, id: 
 const orList = (items: readonly string[]) => (items.length > 1 ? `${items.slice(0, -1).join(", ")} or ${items.at(-1)}` : (items[0] ?? ""));
 const isSettled = (state: CompositionRow["state"]) => (SETTLED_STATES as readonly string[]).includes(state);
 
-export async function reexecuteComposition(env: Env, p: Principal, conversationId: string, id: string, priority: number, callbackUrl?: string) {
+export async function reexecuteComposition(
+  env: Env,
+  p: Principal,
+  conversationId: string,
+  id: string,
+  priority: number,
+  callbackUrl?: string,
+) {
   assertTarget(env, callbackUrl, "body.callbackUrl");
   const row = await visibleOr404(env, p, conversationId, id);
   const rec = await findRecording(env.DB, row.organizationId, row.conversationId);
@@ -109,7 +120,10 @@ export async function reexecuteComposition(env: Env, p: Principal, conversationI
 async function stop(env: Env, row: CompositionRow): Promise<CompositionRow | null> {
   const cancelled = await cancel(env.DB, row, Date.now(), announcer(env));
   if (!cancelled) return null;
-  if (row.state === "PROCESSING") await rendererFor(env).cancel(row.id, row.rendererInstance).catch(() => undefined);
+  if (row.state === "PROCESSING")
+    await rendererFor(env)
+      .cancel(row.id, row.rendererInstance)
+      .catch(() => undefined);
   await cleanupOutputs(env, cancelled.row);
   await queueDeliveries(env, cancelled.deliveries);
   if (row.state === "PROCESSING") await wakeUp(env.JOBS, `slot freed by ${row.id}`);

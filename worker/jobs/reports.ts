@@ -22,7 +22,11 @@ function sameToken(a: string, b: string): boolean {
  * The renderer's credential is the lease token of the attempt it runs: once the job is cancelled,
  * deleted or re-leased the token matches nothing, so stale renderers are refused (403 / 404).
  */
-export async function leasedJob(env: Env, jobId: string, authorization: string | undefined): Promise<{ row: CompositionRow; token: string }> {
+export async function leasedJob(
+  env: Env,
+  jobId: string,
+  authorization: string | undefined,
+): Promise<{ row: CompositionRow; token: string }> {
   const token = extractToken(authorization);
   const row = await findCompositionById(env.DB, jobId);
   if (!row || row.state !== "PROCESSING" || !row.leaseToken) throw problem.notFound("No running job with this id.");
@@ -34,12 +38,27 @@ export async function leasedJob(env: Env, jobId: string, authorization: string |
  * Applies a renderer's report; null when the lease it was made under no longer holds (nothing
  * changed). `now` is the report's arrival (tests pass a simulated clock).
  */
-export async function applyReport(env: Env, row: CompositionRow, token: string, report: RenderReport, now = Date.now()): Promise<CompositionRow | null> {
+export async function applyReport(
+  env: Env,
+  row: CompositionRow,
+  token: string,
+  report: RenderReport,
+  now = Date.now(),
+): Promise<CompositionRow | null> {
   const { leaseMs, maxAttempts } = jobSettings(env);
-  if (report.attempt !== row.attempts) throw problem.conflict(`Report for attempt ${report.attempt}, but attempt ${row.attempts} is running.`);
+  if (report.attempt !== row.attempts)
+    throw problem.conflict(`Report for attempt ${report.attempt}, but attempt ${row.attempts} is running.`);
   switch (report.event) {
     case "progress": {
-      const beat = await heartbeat(env.DB, row, token, { progress: report.progress, etaSeconds: report.etaSeconds ?? null }, now, leaseMs, announcer(env));
+      const beat = await heartbeat(
+        env.DB,
+        row,
+        token,
+        { progress: report.progress, etaSeconds: report.etaSeconds ?? null },
+        now,
+        leaseMs,
+        announcer(env),
+      );
       if (beat) await queueDeliveries(env, beat.deliveries);
       return beat?.row ?? null;
     }
@@ -74,7 +93,15 @@ async function settleHandBack(env: Env, row: CompositionRow, token: string, reas
   return after.row;
 }
 
-async function settleFailure(env: Env, row: CompositionRow, token: string, error: string, retryable: boolean, maxAttempts: number, now: number) {
+async function settleFailure(
+  env: Env,
+  row: CompositionRow,
+  token: string,
+  error: string,
+  retryable: boolean,
+  maxAttempts: number,
+  now: number,
+) {
   const after = await fail(env.DB, row, token, { error, retryable }, maxAttempts, now, announcer(env));
   if (!after) return null;
   await cleanupOutputs(env, after.row);

@@ -30,7 +30,15 @@ export interface Selection {
 /** `*` matches any run of characters; a pattern names a participantId or a track id. */
 function matcher(patterns: string[] | undefined): ((t: TrackRow) => boolean) | null {
   if (!patterns) return null;
-  const res = patterns.map((p) => new RegExp(`^${p.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`));
+  const res = patterns.map(
+    (p) =>
+      new RegExp(
+        `^${p
+          .split("*")
+          .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+          .join(".*")}$`,
+      ),
+  );
   return (t) => res.some((re) => re.test(t.participantId) || re.test(t.id));
 }
 
@@ -62,14 +70,28 @@ export function hasSelection(o: CompositionOptions): boolean {
  */
 export function select(recording: RecordingRow, tracks: TrackRow[], type: "AUDIO" | "VIDEO", o: CompositionOptions): Selection {
   const spanMs = recording.stopped - recording.started;
-  const audio = pick(tracks.filter((t) => t.audio), o.audioSources, o.audioSourcesExcluded);
-  const video = type === "VIDEO" ? pick(tracks.filter((t) => t.video), o.videoSources, o.videoSourcesExcluded) : [];
+  const audio = pick(
+    tracks.filter((t) => t.audio),
+    o.audioSources,
+    o.audioSourcesExcluded,
+  );
+  const video =
+    type === "VIDEO"
+      ? pick(
+          tracks.filter((t) => t.video),
+          o.videoSources,
+          o.videoSourcesExcluded,
+        )
+      : [];
   if (type === "AUDIO" && audio.length === 0) throw problem.conflict("The source selection leaves no audio track to compose.");
   if (type === "VIDEO" && video.length === 0) throw problem.conflict("The source selection leaves no video track to compose.");
 
   const fromMs = Math.round((o.from ?? 0) * 1000);
   const toMs = o.to === undefined ? spanMs : Math.round(o.to * 1000);
-  if (fromMs >= spanMs) throw problem.badRequest(`from must be before the end of the call (${spanMs / 1000} s).`, [{ field: "body.from", message: "is past the end of the recording" }]);
+  if (fromMs >= spanMs)
+    throw problem.badRequest(`from must be before the end of the call (${spanMs / 1000} s).`, [
+      { field: "body.from", message: "is past the end of the recording" },
+    ]);
   if (toMs <= fromMs) throw problem.badRequest("to must be after from.", [{ field: "body.to", message: "must be greater than from" }]);
   const window: Span = { startMs: fromMs, endMs: Math.min(toMs, spanMs) };
 

@@ -10,15 +10,7 @@ import { isReviewAsset, reviewAssetAllowed, reviewAssetKey, type ReviewAssetName
 import { serveReviewAsset } from "./review-asset-serve";
 import { isRevoked, MAX_BROWSER_CACHE_SECONDS, signingInstant } from "./revocation";
 import { serveMediaObject } from "./serve";
-import {
-  mediaLinkPath,
-  mediaLinkQuery,
-  parseIsoBasic,
-  secondsRemaining,
-  signedMediaUrl,
-  signMediaLink,
-  verifyMediaLink,
-} from "./signing";
+import { mediaLinkPath, mediaLinkQuery, parseIsoBasic, secondsRemaining, signedMediaUrl, signMediaLink, verifyMediaLink } from "./signing";
 
 type Disposition = "inline" | "attachment";
 
@@ -38,7 +30,14 @@ function displayFileName(row: { name: string; format: Format }): string {
 export async function mediaLink(
   env: Env,
   p: Principal,
-  req: { conversationId: string; compositionId: string; disposition: Disposition; ttlSeconds: number; requestUrl: string; asset?: ReviewAssetName },
+  req: {
+    conversationId: string;
+    compositionId: string;
+    disposition: Disposition;
+    ttlSeconds: number;
+    requestUrl: string;
+    asset?: ReviewAssetName;
+  },
 ) {
   const row = await findVisibleComposition(env.DB, p, req.conversationId, req.compositionId);
   if (!row) throw problem.notFound(`No composition "${req.compositionId}" in conversation "${req.conversationId}".`);
@@ -53,7 +52,14 @@ export async function mediaLink(
   return signLink(env, row, req.disposition, req.ttlSeconds, origin, req.asset ?? mediaFileName(row));
 }
 
-export async function signLink(env: Env, row: CompositionRow, disposition: Disposition, ttlSeconds: number, origin: string, fileName = mediaFileName(row)) {
+export async function signLink(
+  env: Env,
+  row: CompositionRow,
+  disposition: Disposition,
+  ttlSeconds: number,
+  origin: string,
+  fileName = mediaFileName(row),
+) {
   const path = mediaLinkPath(disposition, row.conversationId, row.id, fileName);
   const signedAt = signingInstant(new Date(), await linksRevokedAt(env.DB, row.id));
   const signed = await signMediaLink(signingKeys(env), path, signedAt, ttlSeconds);
@@ -90,7 +96,13 @@ export async function openSignedMedia(
     const origin = workerConfig(env).publicBaseUrl ?? url.origin;
     const { conversationId, compositionId, disposition } = target;
     const read = { conversationId, compositionId, disposition, outputKey: row.outputKey, name: target.fileName, maxAgeSeconds };
-    return serveReviewAsset(request, env.MEDIA, { ...read, signedAt, expiresSeconds: Number(query.Expires), origin, keys: signingKeys(env) });
+    return serveReviewAsset(request, env.MEDIA, {
+      ...read,
+      signedAt,
+      expiresSeconds: Number(query.Expires),
+      origin,
+      keys: signingKeys(env),
+    });
   }
   const res = await serveMediaObject(request, env.MEDIA, row.outputKey, {
     contentType: FORMATS[row.format].contentType,

@@ -6,10 +6,7 @@
 /** One range-spec: `first-last` / `first-` (int-range) or `-suffix` (suffix-range). Numbers may exceed 2^53. */
 export type RangeSpec = { first: number; last?: number } | { suffix: number };
 
-export type RangeResult =
-  | { kind: "full" }
-  | { kind: "partial"; start: number; end: number }
-  | { kind: "unsatisfiable" };
+export type RangeResult = { kind: "full" } | { kind: "partial"; start: number; end: number } | { kind: "unsatisfiable" };
 
 export interface Validators {
   /** Strong entity tag with quotes, e.g. R2's `httpEtag` (`"abc123"`). */

@@ -59,7 +59,10 @@ async function serveThumbnailTrack(request: Request, bucket: R2Bucket, key: stri
     "Accept-Ranges": "none",
     ETag: etag,
   });
-  const tags = request.headers.get("If-None-Match")?.split(",").map((t) => t.trim().replace(/^W\//, ""));
+  const tags = request.headers
+    .get("If-None-Match")
+    ?.split(",")
+    .map((t) => t.trim().replace(/^W\//, ""));
   if (tags?.includes(etag) || tags?.includes("*")) return new Response(null, { status: 304, headers });
   const bytes = new TextEncoder().encode(body);
   headers.set("Content-Length", String(bytes.byteLength));

@@ -32,12 +32,7 @@ const MAX_ATTEMPTS = 3;
  * GET (and any method the route maps to a read) or HEAD of `key`. Returns null when the object
  * does not exist, so the route renders its own 404.
  */
-export async function serveMediaObject(
-  request: Request,
-  bucket: R2Bucket,
-  key: string,
-  opts: ServeMediaOptions,
-): Promise<Response | null> {
+export async function serveMediaObject(request: Request, bucket: R2Bucket, key: string, opts: ServeMediaOptions): Promise<Response | null> {
   if (request.method.toUpperCase() === "HEAD") return serveHead(request.headers, bucket, key, opts);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const result = await serveGet(request.headers, bucket, key, opts);
@@ -215,6 +210,7 @@ function discard(obj: R2Object | R2ObjectBody): void {
 /** The display name minus what must never reach a filename: controls, bidi overrides, separators. */
 function cleanFileName(fileName: string): string {
   const cleaned = toWellFormed(fileName.normalize("NFC"))
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what this strips
     .replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, "")
     .replace(/[/\\]/g, "_")
     .trim()

@@ -40,7 +40,10 @@ const SIGNATURE_RE = /^([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{43})$/;
 
 /** Parses `"kid2:secret2,kid1:secret1"`; the first key signs, all keys verify. */
 export function parseSigningKeys(config: string | undefined): SigningKey[] {
-  const entries = (config ?? "").split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  const entries = (config ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (entries.length === 0) {
     throw new Error('MEDIA_SIGNING_KEYS is empty: expected "kid:secret[,kid:secret…]" (the first key signs).');
   }
@@ -63,7 +66,10 @@ export function parseSigningKeys(config: string | undefined): SigningKey[] {
 
 /** `20210114T184345Z` (UTC, whole seconds). */
 export function formatIsoBasic(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+  return d
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "");
 }
 
 /** Strict inverse of {@link formatIsoBasic}; rejects impossible dates such as month 13 or Feb 30. */
@@ -195,10 +201,7 @@ const keyCache = new Map<string, Promise<CryptoKey>>();
 function importKey(secret: string): Promise<CryptoKey> {
   let key = keyCache.get(secret);
   if (!key) {
-    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-      "verify",
-    ]);
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
     // A failed import must not poison the cache for the isolate's lifetime.
     key.catch(() => keyCache.delete(secret));
     keyCache.set(secret, key);

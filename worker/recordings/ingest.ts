@@ -21,8 +21,10 @@ export async function ingestRecording(env: Env, p: Principal, conversationId: st
     if (seen.has(t.id)) errors.push({ field: `body.tracks.${i}.id`, message: `duplicate track id "${t.id}"` });
     seen.add(t.id);
     const ts = Date.parse(t.started);
-    if (ts < started || ts > stopped) errors.push({ field: `body.tracks.${i}.started`, message: "must lie within the recording's started..stopped" });
-    if (t.stopped !== undefined && Date.parse(t.stopped) < ts) errors.push({ field: `body.tracks.${i}.stopped`, message: "must not be before the track's started" });
+    if (ts < started || ts > stopped)
+      errors.push({ field: `body.tracks.${i}.started`, message: "must lie within the recording's started..stopped" });
+    if (t.stopped !== undefined && Date.parse(t.stopped) < ts)
+      errors.push({ field: `body.tracks.${i}.stopped`, message: "must not be before the track's started" });
     if (!t.audio && !t.video) errors.push({ field: `body.tracks.${i}`, message: "a track must have audio, video or both" });
   });
   if (errors.length) throw problem.badRequest(`Invalid ${errors.map((e) => e.field).join(", ")}.`, errors);
@@ -66,7 +68,9 @@ export function declaredLength(req: Request): number {
   const declared = req.headers.get("Content-Length");
   if (declared === null) throw problem.status(411, "Content-Length is required so the media can be streamed into storage.");
   if (!/^\d{1,15}$/.test(declared.trim())) {
-    throw problem.badRequest("Content-Length must be a whole number of bytes.", [{ field: "header.content-length", message: "is not a byte count" }]);
+    throw problem.badRequest("Content-Length must be a whole number of bytes.", [
+      { field: "header.content-length", message: "is not a byte count" },
+    ]);
   }
   return Number(declared.trim());
 }

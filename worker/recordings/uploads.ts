@@ -38,7 +38,11 @@ const UPLOAD_TTL_MS = 7 * 24 * 3600 * 1000;
  */
 const partSize = (env: Env): number => workerConfig(env).uploadPartSize;
 
-const owner = (p: Principal, conversationId: string, trackId: string): UploadOwner => ({ organizationId: p.organizationId, conversationId, trackId });
+const owner = (p: Principal, conversationId: string, trackId: string): UploadOwner => ({
+  organizationId: p.organizationId,
+  conversationId,
+  trackId,
+});
 
 /** The size part `n` must have: `partSize`, except the last, which holds the rest. */
 function expectedSize(u: TrackUploadRow, n: number): number {
@@ -80,7 +84,12 @@ export async function createUpload(env: Env, p: Principal, conversationId: strin
   const created = { uploadId: row.id, partSize: row.partSize, partCount: row.partCount };
   const s3 = workerConfig(env).s3;
   if (!s3) return created;
-  const parts = await presignParts(s3, { mediaKey, r2UploadId: r2.uploadId, partCount: row.partCount, sizeOf: (n) => expectedSize(row, n) });
+  const parts = await presignParts(s3, {
+    mediaKey,
+    r2UploadId: r2.uploadId,
+    partCount: row.partCount,
+    sizeOf: (n) => expectedSize(row, n),
+  });
   return { ...created, parts, expiresInSeconds: PRESIGN_SECONDS };
 }
 
@@ -112,7 +121,15 @@ export async function getUpload(env: Env, p: Principal, conversationId: string, 
 }
 
 /** Streams one part into the R2 upload. Its size is known before a byte is read: refused if wrong. */
-export async function uploadPart(env: Env, p: Principal, conversationId: string, trackId: string, uploadId: string, n: number, req: Request) {
+export async function uploadPart(
+  env: Env,
+  p: Principal,
+  conversationId: string,
+  trackId: string,
+  uploadId: string,
+  n: number,
+  req: Request,
+) {
   const { upload: u } = await requireUpload(env, p, conversationId, trackId, uploadId);
   if (u.completedAt !== null) throw alreadyCompleted(u);
   if (n > u.partCount) {
@@ -222,7 +239,8 @@ export async function completeUpload(
     if (isNoSuchUpload(err)) throw await storageForgot(env, u);
     await releaseCompletion(env.DB, u.id);
     // A part re-sent while completing (or a wrong ETag listed) does not match what R2 holds.
-    if (isInvalidPart(err)) throw problem.conflict("A part is not the one storage holds (re-sent meanwhile, or a wrong etag); complete again.");
+    if (isInvalidPart(err))
+      throw problem.conflict("A part is not the one storage holds (re-sent meanwhile, or a wrong etag); complete again.");
     throw err;
   }
   await recordStoredMedia(env, p, conversationId, trackId, { mediaKey: u.mediaKey, mediaSize: object.size, contentType: u.contentType });

@@ -41,4 +41,6 @@ const storage = createRoute({
   },
 });
 
-export const audit = createRouter().openapi(storage, async (c) => c.json(await auditStorage(c.env, c.get("principal").organizationId), 200));
+export const audit = createRouter().openapi(storage, async (c) =>
+  c.json(await auditStorage(c.env, c.get("principal").organizationId), 200),
+);

@@ -82,7 +82,10 @@ const remove = createRoute({
 export const commands = createRouter()
   .openapi(reexecute, async (c) => {
     const body = c.req.valid("json");
-    return c.json(await reexecuteComposition(c.env, c.get("principal"), body.conversationId, body.id, body.priority, body.callbackUrl), 200);
+    return c.json(
+      await reexecuteComposition(c.env, c.get("principal"), body.conversationId, body.id, body.priority, body.callbackUrl),
+      200,
+    );
   })
   .openapi(request, async (c) => {
     return c.json(await createComposition(c.env, c.get("principal"), c.req.valid("json")), 200);

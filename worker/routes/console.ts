@@ -52,7 +52,10 @@ function serveFile(c: Context<AppEnv>, name: string): Response {
     headers.set("Content-Security-Policy", contentSecurityPolicy(c.env));
     headers.set("X-Frame-Options", "DENY");
   }
-  const tags = c.req.header("If-None-Match")?.split(",").map((t) => t.trim().replace(/^W\//, ""));
+  const tags = c.req
+    .header("If-None-Match")
+    ?.split(",")
+    .map((t) => t.trim().replace(/^W\//, ""));
   if (tags?.includes(file.etag)) return new Response(null, { status: 304, headers });
   return new Response(c.req.method === "HEAD" ? null : file.body, { status: 200, headers });
 }

@@ -15,7 +15,8 @@ import { serveMediaObject } from "../media/serve";
 
 async function jsonBody<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
   const parsed = schema.safeParse(await req.json().catch(() => undefined));
-  if (!parsed.success) throw problem.badRequest(`Invalid report: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw problem.badRequest(`Invalid report: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
   return parsed.data;
 }
 
@@ -30,7 +31,11 @@ async function stillLeased(c: { env: AppEnv["Bindings"] }, id: string, token: st
 export const internal = new Hono<AppEnv>()
   .on(ROUTES.track.method, ROUTES.track.path, async (c) => {
     const { row } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const track = await findTrackMedia(c.env.DB, { organizationId: row.organizationId, conversationId: row.conversationId, id: c.req.param("trackId") });
+    const track = await findTrackMedia(c.env.DB, {
+      organizationId: row.organizationId,
+      conversationId: row.conversationId,
+      id: c.req.param("trackId"),
+    });
     if (!track?.mediaKey) throw problem.notFound("No stored media for this track.");
     const res = await serveMediaObject(c.req.raw, c.env.MEDIA, track.mediaKey, {
       contentType: track.contentType ?? "application/octet-stream",

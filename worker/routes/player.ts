@@ -11,9 +11,7 @@ import { CompositionPath } from "../schemas/composition";
 // Seed section "Composition Media Player".
 const tags = ["Composition Media Controller"];
 
-const CompositionResourceMessage = z
-  .object({ url: z.string().url(), validUntil: z.string() })
-  .openapi("CompositionResourceMessage");
+const CompositionResourceMessage = z.object({ url: z.string().url(), validUntil: z.string() }).openapi("CompositionResourceMessage");
 
 const LinkQuery = z.object({
   conversationId: Id,
@@ -33,7 +31,12 @@ const LinkQuery = z.object({
 
 // Missing or malformed values are refused by the signature check with the same 403 as a bad signature.
 const SignedQuery = z.object({ Date: z.string().optional(), Expires: z.string().optional(), Signature: z.string().optional() });
-const MediaPath = CompositionPath.extend({ fileName: z.string().max(300).openapi({ param: { name: "fileName", in: "path" } }) });
+const MediaPath = CompositionPath.extend({
+  fileName: z
+    .string()
+    .max(300)
+    .openapi({ param: { name: "fileName", in: "path" } }),
+});
 
 function linkRoute(disposition: "inline" | "attachment") {
   return createRoute({
@@ -68,7 +71,8 @@ function mediaRoute(disposition: "inline" | "attachment") {
     // The seed's own names for these two operations.
     operationId: disposition === "inline" ? "getInline" : "getAttachment",
     summary: disposition === "inline" ? "getInline" : "getAttachment",
-    description: "The signed link is the credential: no Authorization header. Supports Range, If-Range, If-None-Match, If-Modified-Since, HEAD.",
+    description:
+      "The signed link is the credential: no Authorization header. Supports Range, If-Range, If-None-Match, If-Modified-Since, HEAD.",
     security: signatureSecurity,
     request: { params: MediaPath, query: SignedQuery },
     responses: {
@@ -91,10 +95,14 @@ for (const disposition of ["inline", "attachment"] as const) {
       throw problem.badRequest("The Referer header is required.", [{ field: "header.referer", message: "is required" }]);
     }
     if (query.conversationId !== conversationId) {
-      throw problem.badRequest("The conversationId query value must equal the path's.", [{ field: "query.conversationId", message: "differs from the path" }]);
+      throw problem.badRequest("The conversationId query value must equal the path's.", [
+        { field: "query.conversationId", message: "differs from the path" },
+      ]);
     }
     if (query.id !== compositionId) {
-      throw problem.badRequest("The id query value must equal the path's compositionId.", [{ field: "query.id", message: "differs from the path" }]);
+      throw problem.badRequest("The id query value must equal the path's compositionId.", [
+        { field: "query.id", message: "differs from the path" },
+      ]);
     }
     const link = await mediaLink(c.env, c.get("principal"), {
       conversationId,

@@ -18,7 +18,10 @@ const tags = ["Composition Query Controller"];
 
 // Beyond the seed: the console's filters (repeat `state` for several).
 const ListQuery = PagingQuery.extend({
-  state: z.union([z.enum(COMPOSITION_STATES), z.array(z.enum(COMPOSITION_STATES))]).optional().openapi({ description: "Beyond the seed: only these states (repeatable)" }),
+  state: z
+    .union([z.enum(COMPOSITION_STATES), z.array(z.enum(COMPOSITION_STATES))])
+    .optional()
+    .openapi({ description: "Beyond the seed: only these states (repeatable)" }),
   conversationId: Id.optional().openapi({ description: "Beyond the seed: only this conversation's compositions" }),
 });
 
@@ -28,7 +31,8 @@ const mine = createRoute({
   operationId: "queryCompositions",
   tags,
   summary: "Get all compositions initiated by the currently authenticated user",
-  description: "Supported roles (AGENT, SUPERVISOR). Spring Data paging: page, size (max 2000), sort=field,dir (created, completed, name, state).",
+  description:
+    "Supported roles (AGENT, SUPERVISOR). Spring Data paging: page, size (max 2000), sort=field,dir (created, completed, name, state).",
   security: bearerSecurity,
   middleware: [requireRoles("AGENT", "SUPERVISOR")] as const,
   request: { query: ListQuery },
@@ -59,10 +63,18 @@ export const queries = createRouter()
     const principal = c.get("principal");
     const query = c.req.valid("query");
     const paging = resolvePaging(query);
-    const where = query.scope === "visible" ? visibleTo(principal) : and(eq(compositions.organizationId, principal.organizationId), eq(compositions.userId, principal.userId))!;
+    const where =
+      query.scope === "visible"
+        ? visibleTo(principal)
+        : and(eq(compositions.organizationId, principal.organizationId), eq(compositions.userId, principal.userId))!;
     const states = query.state === undefined ? undefined : [query.state].flat();
     const filtered = withFilters(where, { state: states, conversationId: query.conversationId });
-    const { rows, total } = await pageCompositions(c.env.DB, { where: filtered, offset: paging.offset, limit: paging.limit, sort: paging.sort });
+    const { rows, total } = await pageCompositions(c.env.DB, {
+      where: filtered,
+      offset: paging.offset,
+      limit: paging.limit,
+      sort: paging.sort,
+    });
     if (!paging.paged && total > rows.length) {
       throw problem.badRequest(`unpaged results are limited to ${paging.limit} rows; ${total} match: request pages instead.`, [
         { field: "query.unpaged", message: "too many rows for an unpaged answer" },

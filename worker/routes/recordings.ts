@@ -31,7 +31,8 @@ const putTrack = createRoute({
   operationId: "putTrack",
   tags,
   summary: "Upload a track's media (streamed into storage)",
-  description: "Supported roles (SERVICE, SUPERVISOR). Body: the raw media bytes with Content-Length and an audio/*, video/* or application/octet-stream Content-Type.",
+  description:
+    "Supported roles (SERVICE, SUPERVISOR). Body: the raw media bytes with Content-Length and an audio/*, video/* or application/octet-stream Content-Type.",
   security: bearerSecurity,
   middleware: [roles] as const,
   request: {

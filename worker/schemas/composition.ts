@@ -3,7 +3,13 @@ import { COMPOSITION_TYPES, Id, Priority, RESOLUTIONS } from "./common";
 import { CallbackUrl } from "./webhooks";
 
 const SourcePatterns = z
-  .array(z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@*-]+$/, "may contain only letters, digits, . _ : @ - and * wildcards"))
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9._:@*-]+$/, "may contain only letters, digits, . _ : @ - and * wildcards"),
+  )
   .max(64);
 
 export const CreateCompositionWebCommand = z
@@ -19,7 +25,9 @@ export const CreateCompositionWebCommand = z
     // Beyond the seed (additive): where status events go (https; http to loopback in local dev).
     callbackUrl: CallbackUrl.optional(),
     // Beyond the seed (additive): source selection and trimming; omitted = the seed's behaviour.
-    audioSources: SourcePatterns.optional().openapi({ description: "participantIds or track ids (`*` wildcards) whose audio is mixed; default all" }),
+    audioSources: SourcePatterns.optional().openapi({
+      description: "participantIds or track ids (`*` wildcards) whose audio is mixed; default all",
+    }),
     audioSourcesExcluded: SourcePatterns.optional().openapi({ description: "silenced in the mix; exclusion wins over inclusion" }),
     videoSources: SourcePatterns.optional().openapi({ description: "participantIds or track ids that get a tile; default all" }),
     videoSourcesExcluded: SourcePatterns.optional().openapi({ description: "get no tile (the grid re-lays without them)" }),
@@ -39,9 +47,7 @@ export const ReExecuteCompositionWebCommand = z
   })
   .openapi("ReExecuteCompositionWebCommand");
 
-export const CompositionIdentifier = z
-  .object({ conversationId: z.string(), id: z.string() })
-  .openapi("CompositionIdentifier");
+export const CompositionIdentifier = z.object({ conversationId: z.string(), id: z.string() }).openapi("CompositionIdentifier");
 
 export const CompositionView = z
   .object({
@@ -62,7 +68,9 @@ export const CompositionView = z
     error: z.string().nullable(),
     priority: z.number().int(),
     resolution: z.string(),
-    warnings: z.array(z.string()).openapi({ description: "what the render could not use (e.g. a truncated track), when it still completed" }),
+    warnings: z
+      .array(z.string())
+      .openapi({ description: "what the render could not use (e.g. a truncated track), when it still completed" }),
   })
   .openapi("CompositionView");
 
@@ -71,6 +79,4 @@ export const CompositionPath = z.object({
   compositionId: Id.openapi({ param: { name: "compositionId", in: "path" } }),
 });
 
-export const CancelResult = z
-  .object({ conversationId: z.string(), id: z.string(), state: z.string() })
-  .openapi("CancelResult");
+export const CancelResult = z.object({ conversationId: z.string(), id: z.string(), state: z.string() }).openapi("CancelResult");

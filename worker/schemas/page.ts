@@ -34,14 +34,12 @@ export const PageCompositionView = z
   .openapi("PageCompositionView");
 
 const int = (name: string, min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `${name} must be a whole number`)
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max))
-    .optional();
+  z.string().regex(/^\d+$/, `${name} must be a whole number`).transform(Number).pipe(z.number().int().min(min).max(max)).optional();
 
-const bool = z.enum(["true", "false"]).transform((v) => v === "true").optional();
+const bool = z
+  .enum(["true", "false"])
+  .transform((v) => v === "true")
+  .optional();
 
 const sortParam = z
   .string()

@@ -67,7 +67,11 @@ export const UploadStatus = z
 export const UploadedPart = ReceivedPart.openapi("TrackUploadPart");
 
 export const UploadPath = TrackPath.extend({
-  uploadId: z.string().min(1).max(64).openapi({ param: { name: "uploadId", in: "path" } }),
+  uploadId: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "uploadId", in: "path" } }),
 });
 
 export const PartPath = UploadPath.extend({

@@ -5,15 +5,11 @@ import { Id } from "./common";
 
 // Scheme and host rules depend on configuration (loopback in local dev), so they are checked by the
 // handlers (webhooks/targets.ts) with the same field-named 400 as everything here.
-export const CallbackUrl = z
-  .string()
-  .min(1)
-  .max(MAX_URL_LENGTH)
-  .openapi({
-    format: "uri",
-    description: "https URL that receives status events (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature)",
-    example: "https://crm.example.com/hooks/compositions",
-  });
+export const CallbackUrl = z.string().min(1).max(MAX_URL_LENGTH).openapi({
+  format: "uri",
+  description: "https URL that receives status events (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature)",
+  example: "https://crm.example.com/hooks/compositions",
+});
 
 export const EventType = z.enum(EVENT_TYPES);
 
@@ -24,7 +20,11 @@ const Events = z
   .openapi({ description: "Event types sent to this endpoint; omitted = every type" });
 
 export const WebhookEndpointInput = z
-  .strictObject({ url: CallbackUrl, events: Events.optional(), enabled: z.boolean().optional().openapi({ description: "Default value: true" }) })
+  .strictObject({
+    url: CallbackUrl,
+    events: Events.optional(),
+    enabled: z.boolean().optional().openapi({ description: "Default value: true" }),
+  })
   .openapi("WebhookEndpointInput");
 
 export const WebhookEndpointPatch = z
@@ -57,13 +57,19 @@ export const RotateSecretInput = z
       .min(0)
       .max(7 * 24 * 3600)
       .optional()
-      .openapi({ description: "How long the current secret keeps signing alongside the new one (default 86400; 0 = stop at once)", example: 86400 }),
+      .openapi({
+        description: "How long the current secret keeps signing alongside the new one (default 86400; 0 = stop at once)",
+        example: 86400,
+      }),
   })
   .strict()
   .openapi("RotateSecretInput");
 
 export const WebhookEndpointWithSecret = WebhookEndpoint.extend({
-  secret: z.string().openapi({ description: "whsec_… signing secret; shown only when created or rotated", example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }),
+  secret: z.string().openapi({
+    description: "whsec_… signing secret; shown only when created or rotated",
+    example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+  }),
 }).openapi("WebhookEndpointWithSecret");
 
 export const CallbackSecret = z

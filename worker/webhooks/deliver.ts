@@ -70,7 +70,15 @@ async function kickSuccessor(env: Env, d: WebhookDeliveryRow): Promise<void> {
 }
 
 /** Records an attempt's outcome, conditional on the attempt count (a message that lost the claim cannot overwrite it). */
-function settle(env: Env, d: WebhookDeliveryRow, attempts: number, status: AttemptOutcome["status"], result: Attempt, now: number, nextAt: number | null) {
+function settle(
+  env: Env,
+  d: WebhookDeliveryRow,
+  attempts: number,
+  status: AttemptOutcome["status"],
+  result: Attempt,
+  now: number,
+  nextAt: number | null,
+) {
   return settleAttempt(env.DB, d.id, attempts, { status, code: result.code, error: result.error, nextAt }, now);
 }
 
@@ -84,13 +92,21 @@ async function post(doFetch: typeof fetch, d: WebhookDeliveryRow, headers: Recor
       redirect: "manual",
       signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
     });
-    const text = res.ok ? "" : await res.text().then((t) => t.slice(0, 200), () => "");
+    const text = res.ok
+      ? ""
+      : await res.text().then(
+          (t) => t.slice(0, 200),
+          () => "",
+        );
     if (res.ok) await res.body?.cancel();
     return { code: res.status, error: res.ok ? null : `HTTP ${res.status}${text ? `: ${text}` : ""}` };
   } catch (err) {
     const e = err as Error;
     const timedOut = e.name === "TimeoutError" || e.name === "AbortError";
-    return { code: null, error: timedOut ? `no answer within ${DELIVERY_TIMEOUT_MS / 1000} s` : `request failed: ${e.message}`.slice(0, 300) };
+    return {
+      code: null,
+      error: timedOut ? `no answer within ${DELIVERY_TIMEOUT_MS / 1000} s` : `request failed: ${e.message}`.slice(0, 300),
+    };
   }
 }
 
@@ -110,7 +126,8 @@ export async function deliverOne(env: Env, msg: WebhookMessage, opts: DeliverOpt
   const secret = await secretFor(env, d, now);
   if ("refused" in secret) {
     // Nothing is sent, so nothing counts as an attempt.
-    if (await settle(env, d, d.attempts, "dead", { code: null, error: `not sent: ${secret.refused}` }, now, null)) await kickSuccessor(env, d);
+    if (await settle(env, d, d.attempts, "dead", { code: null, error: `not sent: ${secret.refused}` }, now, null))
+      await kickSuccessor(env, d);
     return "dead";
   }
   // Of several messages for this delivery (a duplicate, a kick, a re-check) one takes the attempt; the
@@ -141,7 +158,11 @@ export async function deliverOne(env: Env, msg: WebhookMessage, opts: DeliverOpt
 }
 
 /** The WEBHOOKS consumer. Backoff lives in D1 and delayed re-sends; msg.retry is only for our own crashes. */
-export async function handleWebhookBatch(batch: MessageBatch<WebhookMessage>, env: Env, opts: DeliverOptions = {}): Promise<DeliveryOutcome[]> {
+export async function handleWebhookBatch(
+  batch: MessageBatch<WebhookMessage>,
+  env: Env,
+  opts: DeliverOptions = {},
+): Promise<DeliveryOutcome[]> {
   return Promise.all(
     batch.messages.map(async (msg) => {
       try {

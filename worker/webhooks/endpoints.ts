@@ -1,4 +1,11 @@
-import { deleteEndpointRow, findEndpoint, insertEndpointWithin, listEndpointRows, replaceSecret, updateEndpointRow } from "../db/webhook-endpoints";
+import {
+  deleteEndpointRow,
+  findEndpoint,
+  insertEndpointWithin,
+  listEndpointRows,
+  replaceSecret,
+  updateEndpointRow,
+} from "../db/webhook-endpoints";
 import type { WebhookEndpointRow } from "../db/schema";
 import type { Env } from "../env";
 import { isoInstant } from "../http/format";
@@ -53,7 +60,8 @@ export async function createEndpoint(env: Env, organizationId: string, input: En
     createdAt: now,
     updatedAt: now,
   };
-  if (!(await insertEndpointWithin(env.DB, row, MAX_ENDPOINTS_PER_ORG))) throw problem.conflict(`An organization may have at most ${MAX_ENDPOINTS_PER_ORG} webhook endpoints.`);
+  if (!(await insertEndpointWithin(env.DB, row, MAX_ENDPOINTS_PER_ORG)))
+    throw problem.conflict(`An organization may have at most ${MAX_ENDPOINTS_PER_ORG} webhook endpoints.`);
   return withSecret(row);
 }
 
@@ -96,7 +104,13 @@ export const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600;
  * 0 ends the old one at once (a leaked secret). A second rotation with a grace while one is still
  * running is refused: it would silently drop the secret receivers may still hold.
  */
-export async function rotateSecret(db: D1Database, organizationId: string, id: string, graceSeconds = DEFAULT_ROTATION_GRACE_SECONDS, now = Date.now()) {
+export async function rotateSecret(
+  db: D1Database,
+  organizationId: string,
+  id: string,
+  graceSeconds = DEFAULT_ROTATION_GRACE_SECONDS,
+  now = Date.now(),
+) {
   const rotated = await replaceSecret(db, organizationId, id, generateSecret(), graceSeconds > 0 ? now + graceSeconds * 1000 : null, now);
   if (rotated) return withSecret(rotated);
   const existing = await findEndpoint(db, organizationId, id);

@@ -59,9 +59,20 @@ export function announcer(env: Env): Announce {
     try {
       const payload = JSON.stringify({ type, timestamp: isoInstant(at), data: await eventData(env, row, type) });
       const id = `evt_${crypto.randomUUID().replace(/-/g, "")}`;
-      return { id, type, compositionId: row.id, organizationId: row.organizationId, conversationId: row.conversationId, callbackUrl: row.callbackUrl, payload, at };
+      return {
+        id,
+        type,
+        compositionId: row.id,
+        organizationId: row.organizationId,
+        conversationId: row.conversationId,
+        callbackUrl: row.callbackUrl,
+        payload,
+        at,
+      };
     } catch (err) {
-      console.error(JSON.stringify({ msg: "webhook event not built; the transition goes ahead without it", type, id: row.id, error: String(err) }));
+      console.error(
+        JSON.stringify({ msg: "webhook event not built; the transition goes ahead without it", type, id: row.id, error: String(err) }),
+      );
       return null;
     }
   };

@@ -13,7 +13,9 @@ export async function sendDelivery(env: Env, deliveryId: string, attempt: number
 export async function queueDeliveries(env: Env, deliveryIds: string[]): Promise<void> {
   if (!deliveryIds.length) return;
   try {
-    await env.WEBHOOKS.sendBatch(deliveryIds.map((deliveryId) => ({ body: { kind: "deliver", deliveryId, attempt: 0 } satisfies WebhookMessage })));
+    await env.WEBHOOKS.sendBatch(
+      deliveryIds.map((deliveryId) => ({ body: { kind: "deliver", deliveryId, attempt: 0 } satisfies WebhookMessage })),
+    );
   } catch (err) {
     console.error(JSON.stringify({ msg: "webhook deliveries not queued; the cron will send them", deliveryIds, error: String(err) }));
   }

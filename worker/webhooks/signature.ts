@@ -46,7 +46,12 @@ export async function signPayload(secret: string, id: string, timestamp: number,
  * The three headers of one attempt; the timestamp is the attempt's, the id the event's. Several
  * secrets (during a rotation) give space-separated signatures, as Standard Webhooks specifies.
  */
-export async function signatureHeaders(secret: string | readonly string[], id: string, body: string, nowMs = Date.now()): Promise<Record<string, string>> {
+export async function signatureHeaders(
+  secret: string | readonly string[],
+  id: string,
+  body: string,
+  nowMs = Date.now(),
+): Promise<Record<string, string>> {
   const timestamp = Math.floor(nowMs / 1000);
   const secrets = typeof secret === "string" ? [secret] : secret;
   return {

@@ -26,8 +26,15 @@ function isPrivate(host: string): boolean {
   const v4 = ipv4(host);
   if (v4) {
     const [a, b] = v4 as [number, number];
-    return a === 0 || a === 10 || (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) || a >= 224;
+    return (
+      a === 0 ||
+      a === 10 ||
+      (a === 100 && b >= 64 && b < 128) ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b < 32) ||
+      (a === 192 && b === 168) ||
+      a >= 224
+    );
   }
   // IPv6 literals: only global unicast (2000::/3) is a public address.
   if (host.startsWith("[")) return !/^\[[23][0-9a-f]{0,3}:/i.test(host);

@@ -98,7 +98,15 @@ export function waveformFromStats(text: string, samplesPerPoint: number): Wavefo
   }
   const channels = Math.max(1, ...points.map((p) => p.length / 2));
   // One window of audio has no second timestamp to measure the rate from: the renderer's is 48 kHz.
-  return { version: 2, channels, sample_rate: rate || 48_000, samples_per_pixel: samplesPerPoint, bits: 16, length: points.length, data: points.flatMap((p) => Array.from({ length: channels * 2 }, (_, i) => p[i] ?? 0)) };
+  return {
+    version: 2,
+    channels,
+    sample_rate: rate || 48_000,
+    samples_per_pixel: samplesPerPoint,
+    bits: 16,
+    length: points.length,
+    data: points.flatMap((p) => Array.from({ length: channels * 2 }, (_, i) => p[i] ?? 0)),
+  };
 }
 
 /** Filter options take a path unquoted; job directories are made of these characters only. */
@@ -137,7 +145,10 @@ export async function makeReviewAssets(engine: Engine, o: ReviewInput, signal: A
   await run(["-i", o.output, "-an", "-vf", tiles, "-frames:v", "1", "-q:v", "4", sprite]);
   const track = join(o.dir, "thumbnails.vtt");
   await writeFile(track, thumbnailsVtt(g, o.durationSec));
-  files.push({ name: "thumbnails.jpg", file: sprite, contentType: "image/jpeg" }, { name: "thumbnails.vtt", file: track, contentType: "text/vtt; charset=utf-8" });
+  files.push(
+    { name: "thumbnails.jpg", file: sprite, contentType: "image/jpeg" },
+    { name: "thumbnails.vtt", file: track, contentType: "text/vtt; charset=utf-8" },
+  );
   return files;
 }
 

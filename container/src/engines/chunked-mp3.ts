@@ -42,7 +42,12 @@ export interface ChunkLayout {
 }
 
 /** How many windows a mix of `seconds` is cut into with `encoders` running at once (1 = no cut). */
-export function chunkCount(seconds: number, encoders: number, minChunkSeconds = MIN_CHUNK_SECONDS, perEncoder = WINDOWS_PER_ENCODER): number {
+export function chunkCount(
+  seconds: number,
+  encoders: number,
+  minChunkSeconds = MIN_CHUNK_SECONDS,
+  perEncoder = WINDOWS_PER_ENCODER,
+): number {
   if (encoders < 2) return 1;
   return Math.max(1, Math.min(encoders * perEncoder, Math.floor(seconds / minChunkSeconds)));
 }
@@ -192,7 +197,10 @@ async function joinParts(parts: readonly Part[], o: EncodeWindowsOptions): Promi
     return [];
   }
   const joined = spliceMp3(
-    bytes.map((b, k) => ({ bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength), startFrame: o.layout.windows[k]!.start / SAMPLES_PER_FRAME })),
+    bytes.map((b, k) => ({
+      bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+      startFrame: o.layout.windows[k]!.start / SAMPLES_PER_FRAME,
+    })),
     o.layout.cutsFrom,
   );
   await writeFile(o.output, joined.bytes);

@@ -105,7 +105,14 @@ export function findCut(a: ParsedMp3, aStart: number, b: ParsedMp3, bStart: numb
  * Copies the `n` main-data bytes that precede `frames[index]` in `src` into the `n` main-data bytes
  * that precede the end of `dst` (whose last frames are described by `dstFrames`, offsets in `dst`).
  */
-export function copyReservoir(src: Uint8Array, srcFrames: readonly Frame[], index: number, dst: Uint8Array, dstFrames: readonly { dataOffset: number; end: number }[], n: number): void {
+export function copyReservoir(
+  src: Uint8Array,
+  srcFrames: readonly Frame[],
+  index: number,
+  dst: Uint8Array,
+  dstFrames: readonly { dataOffset: number; end: number }[],
+  n: number,
+): void {
   const take: number[] = [];
   // Walk back through the source's main-data areas.
   for (let i = index - 1; i >= 0 && take.length < n; i--) {
@@ -173,7 +180,13 @@ function taken(p: ParsedMp3, startFrame: number, r: Range): Frame[] {
 }
 
 /** Copies each part's range after `at`, first handing each later part's reservoir to its frame at the cut. */
-function writeFrames(out: Uint8Array, at: number, parsed: readonly ParsedMp3[], parts: readonly SplicePart[], ranges: readonly Range[]): void {
+function writeFrames(
+  out: Uint8Array,
+  at: number,
+  parsed: readonly ParsedMp3[],
+  parts: readonly SplicePart[],
+  ranges: readonly Range[],
+): void {
   let w = at;
   const written: Written[] = [];
   ranges.forEach((r, k) => {

@@ -129,7 +129,12 @@ async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan,
  * Starts the stages downstream first: each process gets the write end of its consumer's pipe, and
  * the data flows process to process (this process never touches the samples).
  */
-function startStages(ffmpeg: string, spec: PipelineSpec, signal: AbortSignal, progress: { encoded(t: number): void; mixed(t: number): void }): Stages {
+function startStages(
+  ffmpeg: string,
+  spec: PipelineSpec,
+  signal: AbortSignal,
+  progress: { encoded(t: number): void; mixed(t: number): void },
+): Stages {
   const all: FfmpegProcess[] = [];
   const start = (name: string, args: string[], o: SpawnOptions): Stage => {
     const run = spawnFfmpeg(ffmpeg, args, { ...o, signal });
@@ -223,7 +228,9 @@ export function withParallelAudio(engine: Engine, o: ParallelAudioOptions = {}):
             opts.onProgress(t);
           },
         });
-        info(`parallel audio: ${spec.decoders.length} decoder(s) → mixer → ${encoders}${joins.length ? ` (joined at samples ${joins.join(", ")})` : ""}`);
+        info(
+          `parallel audio: ${spec.decoders.length} decoder(s) → mixer → ${encoders}${joins.length ? ` (joined at samples ${joins.join(", ")})` : ""}`,
+        );
       } catch (e) {
         if (opts.signal.aborted) throw opts.signal.reason;
         info(`parallel audio: ${(e as Error).message}; single command`);

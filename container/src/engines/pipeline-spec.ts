@@ -73,7 +73,8 @@ function unsplittable(plan: RenderPlan): string | undefined {
     if (!/aformat=[^,]*sample_fmts=fltp?(:|,|$)/.test(s.filters.join(","))) return "a source chain does not end in float samples";
   }
   const read = audio.mix.flatMap((c) => c.ins);
-  if (audio.sources.some((s) => read.filter((l) => l === s.outs[0]).length !== 1)) return "source outputs must each be read once by the rest of the graph";
+  if (audio.sources.some((s) => read.filter((l) => l === s.outs[0]).length !== 1))
+    return "source outputs must each be read once by the rest of the graph";
   return undefined;
 }
 
@@ -114,7 +115,11 @@ function windowed(ctx: Context, cut: readonly Window[]): Pick<PipelineSpec, "mix
   const bytesPerSample = 4 * output.audio.channels;
   const split: FilterChain[] = [
     { ins: [audio.out], filters: [`asplit=${cut.length}`], outs: cut.map((_, k) => `w${k}`) },
-    ...cut.map((w, k) => ({ ins: [`w${k}`], filters: [`atrim=start_sample=${w.start}${Number.isFinite(w.end) ? `:end_sample=${w.end}` : ""}`], outs: [`o${k}`] })),
+    ...cut.map((w, k) => ({
+      ins: [`w${k}`],
+      filters: [`atrim=start_sample=${w.start}${Number.isFinite(w.end) ? `:end_sample=${w.end}` : ""}`],
+      outs: [`o${k}`],
+    })),
   ];
   const files = cut.map((w, k) => ({
     raw: `${plan.output}.window${k}.f32`,

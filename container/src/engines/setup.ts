@@ -20,7 +20,10 @@ export interface EngineSet extends AvailableEngines {
 }
 
 async function executable(path: string): Promise<boolean> {
-  return access(path, constants.X_OK).then(() => true, () => false);
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function which(name: string, searchPath: string): Promise<string | undefined> {

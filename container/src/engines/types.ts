@@ -35,11 +35,7 @@ export interface Prober {
 }
 
 /** Runs ffprobe with `args` followed by the file; the engine decides where the file lives. */
-export type FfprobeRunner = (
-  file: string,
-  args: readonly string[],
-  signal?: AbortSignal,
-) => Promise<{ stdout: string; stderr: string }>;
+export type FfprobeRunner = (file: string, args: readonly string[], signal?: AbortSignal) => Promise<{ stdout: string; stderr: string }>;
 
 /** Keeps the last `max` lines of a log stream (error messages without unbounded memory). */
 export class LogTail {

@@ -123,10 +123,31 @@ class Instance {
  */
 const WARM_UP: Call = {
   args: [
-    "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
-    "-f", "lavfi", "-i", "sine=frequency=660:duration=1",
-    "-filter_complex", audioGraph([{ input: 0, offsetMs: 0 }, { input: 1, offsetMs: 300 }], 1500).join(";"),
-    "-map", "[aout]", "-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3", "/warm.mp3",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=440:duration=1",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=frequency=660:duration=1",
+    "-filter_complex",
+    audioGraph(
+      [
+        { input: 0, offsetMs: 0 },
+        { input: 1, offsetMs: 300 },
+      ],
+      1500,
+    ).join(";"),
+    "-map",
+    "[aout]",
+    "-c:a",
+    "libmp3lame",
+    "-b:a",
+    "128k",
+    "-f",
+    "mp3",
+    "/warm.mp3",
   ],
   inputs: [],
   output: ["/warm.mp3", devNull],
@@ -148,7 +169,10 @@ class InstancePool {
   private module: Promise<WebAssembly.Module> | undefined;
   private readonly idle: Instance[] = [];
   private readonly busy = new Set<Instance>();
-  constructor(private readonly coreUrl: string, private readonly wasmPath: string) {}
+  constructor(
+    private readonly coreUrl: string,
+    private readonly wasmPath: string,
+  ) {}
 
   compile(): Promise<WebAssembly.Module> {
     return (this.module ??= readFile(this.wasmPath).then((bytes) => WebAssembly.compile(bytes)));
@@ -211,7 +235,11 @@ function wasmEngine(call: Caller): Engine {
       );
       if (done.crashed) throw new EngineError(`ffmpeg.wasm crashed: ${done.crashed}`, done.log, true);
       if (done.ret !== 0) {
-        const last = done.log.split("\n").filter((l) => !/^Aborted/.test(l)).slice(-3).join(" | ");
+        const last = done.log
+          .split("\n")
+          .filter((l) => !/^Aborted/.test(l))
+          .slice(-3)
+          .join(" | ");
         throw new EngineError(`ffmpeg.wasm failed (${done.ret}): ${last}`, done.log);
       }
     },

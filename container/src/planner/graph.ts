@@ -38,7 +38,9 @@ export function outputArgs(o: OutputSettings, path: string, untimed = false): st
     ...audioEncoderArgs(o.audio),
     ...o.muxer,
     ...(untimed ? [] : ["-t", formatMs(o.durationMs)]),
-    "-f", o.format, path,
+    "-f",
+    o.format,
+    path,
   ];
 }
 

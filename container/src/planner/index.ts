@@ -5,7 +5,17 @@ import { audioStream, type AudioSource } from "./audio-graph.ts";
 import { commandArgs } from "./graph.ts";
 import { audioCut, keptSegments, normalizeKeep, type KeptSpan } from "./keep.ts";
 import { formatMs, segments, totalFrames, videoSpans, type Segment } from "./timeline.ts";
-import { FPS, SAMPLE_RATE, type OutputSettings, type PlanInput, type PlanTrack, type ProbeFacts, type RenderGraph, type RenderPlan, type StreamGraph } from "./types.ts";
+import {
+  FPS,
+  SAMPLE_RATE,
+  type OutputSettings,
+  type PlanInput,
+  type PlanTrack,
+  type ProbeFacts,
+  type RenderGraph,
+  type RenderPlan,
+  type StreamGraph,
+} from "./types.ts";
 import { videoStream, type VideoSource } from "./video-graph.ts";
 
 export type { PlanTrack, ProbeFacts, RenderGraph, RenderPlan } from "./types.ts";
@@ -33,11 +43,12 @@ export function resolveTracks(
     if (t.video && !f.hasVideo) warnings.push(`track "${t.id}": declared video but has no video stream`);
     // A file cut short (an interrupted upload, a recorder that crashed) still renders what it holds.
     if (f.durationSec !== null && t.durationMs !== undefined && f.durationSec < t.durationMs / 1000 - 1) {
-      warnings.push(`track "${t.id}": media ends after ${f.durationSec.toFixed(1)} s of the ${(t.durationMs / 1000).toFixed(1)} s declared (truncated?)`);
+      warnings.push(
+        `track "${t.id}": media ends after ${f.durationSec.toFixed(1)} s of the ${(t.durationMs / 1000).toFixed(1)} s declared (truncated?)`,
+      );
     }
     const offsetSec = t.offsetMs / 1000;
-    const durationSec =
-      f.durationSec ?? (t.durationMs !== undefined ? t.durationMs / 1000 : Math.max(0, spanSec - offsetSec));
+    const durationSec = f.durationSec ?? (t.durationMs !== undefined ? t.durationMs / 1000 : Math.max(0, spanSec - offsetSec));
     return {
       id: t.id,
       path,
@@ -71,11 +82,7 @@ interface PlacedTrack extends PlanTrack {
 }
 
 /** The plan of a job: its render graph, the graph's single command, and what the engines need to know. */
-export function planRender(
-  job: RenderJob,
-  facts: Readonly<Record<string, ProbeFacts>>,
-  files: PlanFiles,
-): RenderPlan {
+export function planRender(job: RenderJob, facts: Readonly<Record<string, ProbeFacts>>, files: PlanFiles): RenderPlan {
   const warnings: string[] = [];
   const kind = job.format === "MP4" ? "video" : "audio";
   const tracks = resolveTracks(job, facts, files, warnings);
@@ -90,7 +97,16 @@ export function planRender(
   const graph: RenderGraph = {
     inputs: used.map(planInput),
     audio: audioStreamOf(audioTracks, index, window),
-    ...(kind === "video" ? { video: videoStreamOf(job, used.filter((t) => videoIds.has(t.id)), index, videoSegments) } : {}),
+    ...(kind === "video"
+      ? {
+          video: videoStreamOf(
+            job,
+            used.filter((t) => videoIds.has(t.id)),
+            index,
+            videoSegments,
+          ),
+        }
+      : {}),
     output: outputSettings(kind, window.outputMs),
   };
   if (!tracks.some((t) => t.audio && inSpan(t, job))) warnings.push("no audio in any track: the audio is silent");
@@ -135,7 +151,13 @@ function placeTracks(tracks: readonly PlanTrack[], originMs: number): PlacedTrac
   return tracks.map((t) => {
     const offsetMs = Math.round(t.offsetSec * 1000);
     const seekMs = Math.max(0, originMs - offsetMs);
-    return { ...t, offsetSec: Math.max(0, offsetMs - originMs) / 1000, durationSec: t.durationSec - seekMs / 1000, seekMs, joinMs: offsetMs };
+    return {
+      ...t,
+      offsetSec: Math.max(0, offsetMs - originMs) / 1000,
+      durationSec: t.durationSec - seekMs / 1000,
+      seekMs,
+      joinMs: offsetMs,
+    };
   });
 }
 
@@ -159,7 +181,10 @@ function videoSegmentsOf(placed: readonly PlacedTrack[], window: RenderWindow): 
   const ranked = window.originMs > 0 ? [...placed].sort((a, b) => a.joinMs - b.joinMs) : placed;
   const all = segments(videoSpans(ranked, total), total);
   if (!window.cuts) return all;
-  const frames = window.cuts.map((k) => ({ startFrame: Math.round((k.startMs * FPS) / 1000), endFrame: Math.min(total, Math.ceil((k.endMs * FPS) / 1000 - 1e-9)) }));
+  const frames = window.cuts.map((k) => ({
+    startFrame: Math.round((k.startMs * FPS) / 1000),
+    endFrame: Math.min(total, Math.ceil((k.endMs * FPS) / 1000 - 1e-9)),
+  }));
   return keptSegments(all, frames);
 }
 

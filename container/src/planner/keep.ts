@@ -22,11 +22,7 @@ export interface KeptSpan {
  * with `fps`, on its frame grid (except an end at spanMs). null = the whole span. Throws when
  * nothing of the span is left (the contract's validation refuses such a job first).
  */
-export function normalizeKeep(
-  keep: readonly KeptSpan[] | undefined,
-  spanMs: number,
-  fps?: number,
-): KeptSpan[] | null {
+export function normalizeKeep(keep: readonly KeptSpan[] | undefined, spanMs: number, fps?: number): KeptSpan[] | null {
   if (!keep) return null;
   const down = (ms: number) => (fps ? (Math.floor((ms * fps) / 1000 + 1e-9) * 1000) / fps : Math.round(ms));
   const up = (ms: number) => (fps ? (Math.ceil((ms * fps) / 1000 - 1e-9) * 1000) / fps : Math.round(ms));
@@ -65,7 +61,11 @@ export function audioCut(spans: readonly KeptSpan[], from: string, out: string):
   const cut = spans.map((_, i) => `ac${i}`);
   return [
     { ins: [from], filters: [`asplit=${n}`], outs: kept },
-    ...spans.map((k, i) => ({ ins: [kept[i]!], filters: [`atrim=start=${formatMs(k.startMs)}:end=${formatMs(k.endMs)}`, "asetpts=PTS-STARTPTS"], outs: [cut[i]!] })),
+    ...spans.map((k, i) => ({
+      ins: [kept[i]!],
+      filters: [`atrim=start=${formatMs(k.startMs)}:end=${formatMs(k.endMs)}`, "asetpts=PTS-STARTPTS"],
+      outs: [cut[i]!],
+    })),
     { ins: cut, filters: [`concat=n=${n}:v=0:a=1`, "asetpts=N/SR/TB"], outs: [out] },
   ];
 }

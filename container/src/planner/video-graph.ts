@@ -71,12 +71,21 @@ function segmentChains(seg: Segment, j: number, o: VideoGraphOptions, fps: numbe
     const tile = `t${j}_${t}`;
     chains.push({
       ins: [branch(id)],
-      filters: [`trim=start=${a}:end=${b}`, `setpts=PTS-${a}/TB`, `scale=w=${cell.w}:h=${cell.h}:force_original_aspect_ratio=decrease:force_divisible_by=2`, "setsar=1"],
+      filters: [
+        `trim=start=${a}:end=${b}`,
+        `setpts=PTS-${a}/TB`,
+        `scale=w=${cell.w}:h=${cell.h}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
+        "setsar=1",
+      ],
       outs: [tile],
     });
     const dst = t === seg.live.length - 1 ? `s${j}` : `b${j}_${t + 1}`;
     // Centred in its cell (letterboxed); eof_action=pass leaves the cell black if the video stops early.
-    chains.push({ ins: [`b${j}_${t}`, tile], filters: [`overlay=x=${cell.x}+(${cell.w}-w)/2:y=${cell.y}+(${cell.h}-h)/2:eof_action=pass`], outs: [dst] });
+    chains.push({
+      ins: [`b${j}_${t}`, tile],
+      filters: [`overlay=x=${cell.x}+(${cell.w}-w)/2:y=${cell.y}+(${cell.h}-h)/2:eof_action=pass`],
+      outs: [dst],
+    });
   });
   return chains;
 }
