@@ -3,7 +3,7 @@
 // drain grace is handed back at once and completes on the next renderer, without costing an attempt.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeTrack, probe, tempDir } from "../fixtures/media.ts";
+import { makeTrack, makeTwoCameraCall, probe, tempDir } from "../fixtures/media.ts";
 import { downloadOutput, ingestRecording, queryD1, startTestStack, SUPERVISOR, waitForState, type TestStack } from "./harness.ts";
 
 let stack: TestStack;
@@ -12,23 +12,8 @@ let dir: string;
 beforeAll(async () => {
   dir = await tempDir("e2e-drain-");
   // A 40 s two-camera call renders for several seconds (long enough to be signalled mid-render).
-  const [a, b, tone] = await Promise.all([
-    makeTrack({
-      dir,
-      name: "a",
-      format: "mp4",
-      durationSec: 40,
-      video: { color: "red", width: 320, height: 240, fps: 10 },
-      audio: { frequency: 440 },
-    }),
-    makeTrack({
-      dir,
-      name: "b",
-      format: "mp4",
-      durationSec: 40,
-      video: { color: "blue", width: 320, height: 240, fps: 10 },
-      audio: { frequency: 660 },
-    }),
+  const [[a, b], tone] = await Promise.all([
+    makeTwoCameraCall(dir, 40),
     makeTrack({ dir, name: "tone", format: "wav", durationSec: 4, audio: { frequency: 880 } }),
   ]);
   stack = await startTestStack({ cronEveryMs: 1000 });

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeGarbage, makeTrack, probe, run, tempDir } from "../fixtures/media.ts";
+import { makeGarbage, makeTrack, makeTwoCameraCall, probe, run, tempDir } from "../fixtures/media.ts";
 import { downloadOutput, ingestRecording, queryD1, SERVICE, startTestStack, SUPERVISOR, waitForState, type TestStack } from "./harness.ts";
 
 // 8 s: short enough to test expiry quickly; long enough that a heartbeat (every 3.5 s) delayed by a
@@ -19,23 +19,8 @@ beforeAll(async () => {
   dir = await tempDir("e2e-faults-");
   // A 40 s two-camera call renders for several seconds (so it can be killed mid-render); a short
   // phone call renders in about a second.
-  const [a, b, tone] = await Promise.all([
-    makeTrack({
-      dir,
-      name: "a",
-      format: "mp4",
-      durationSec: 40,
-      video: { color: "red", width: 320, height: 240, fps: 10 },
-      audio: { frequency: 440 },
-    }),
-    makeTrack({
-      dir,
-      name: "b",
-      format: "mp4",
-      durationSec: 40,
-      video: { color: "blue", width: 320, height: 240, fps: 10 },
-      audio: { frequency: 660 },
-    }),
+  const [[a, b], tone] = await Promise.all([
+    makeTwoCameraCall(dir, 40),
     makeTrack({ dir, name: "tone", format: "wav", durationSec: 6, audio: { frequency: 880 } }),
   ]);
   wav = tone;

@@ -2,7 +2,7 @@
 // strict priority, cancel of a running render, a renderer killed mid-job, the wasm engine.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeTrack, probe, tempDir, toneLevels } from "../fixtures/media.ts";
+import { makeTrack, makeTwoCameraCall, probe, tempDir, toneLevels } from "../fixtures/media.ts";
 import { downloadOutput, ingestRecording, startTestStack, SUPERVISOR, waitForState, type TestStack } from "./harness.ts";
 
 let stack: TestStack;
@@ -11,23 +11,8 @@ let dir: string;
 beforeAll(async () => {
   dir = await tempDir("e2e-jobs-");
   // A call long and large enough that a 1080p render takes many seconds on two cores.
-  const [a, b, tone] = await Promise.all([
-    makeTrack({
-      dir,
-      name: "a",
-      format: "mp4",
-      durationSec: 60,
-      video: { color: "red", width: 640, height: 360, fps: 10 },
-      audio: { frequency: 440 },
-    }),
-    makeTrack({
-      dir,
-      name: "b",
-      format: "mp4",
-      durationSec: 60,
-      video: { color: "blue", width: 640, height: 360, fps: 10 },
-      audio: { frequency: 660 },
-    }),
+  const [[a, b], tone] = await Promise.all([
+    makeTwoCameraCall(dir, 60, 640, 360),
     makeTrack({ dir, name: "tone", format: "wav", durationSec: 4, audio: { frequency: 880 } }),
   ]);
   stack = await startTestStack({ rendererEnv: { SLOTS: "1" }, vars: { LEASE_SECONDS: "8" }, cronEveryMs: 1000 });
