@@ -16,7 +16,7 @@ afterEach(() => vi.restoreAllMocks());
 describe("parsing the configuration", () => {
   it("reads the test env (wrangler.toml [vars] and the test bindings) into typed values", () => {
     const config = parseWorkerConfig(env);
-    expect(config.jobs).toEqual({ leaseMs: 30_000, maxAttempts: 3 });
+    expect(config.jobs).toEqual({ leaseMs: 120_000, maxAttempts: 3 });
     expect(config.renderer).toEqual({
       outside: { url: "http://renderer.test", internalOrigin: "http://example.com" },
       instances: 4,
@@ -44,7 +44,7 @@ describe("parsing the configuration", () => {
       PUBLIC_BASE_URL: "https://compositions.example.com/",
       RENDERER_URL: "http://127.0.0.1:8788/",
     });
-    expect(config.jobs).toEqual({ leaseMs: 30_000, maxAttempts: 3 });
+    expect(config.jobs).toEqual({ leaseMs: 120_000, maxAttempts: 3 });
     expect(config.renderer).toEqual({
       outside: { url: "http://127.0.0.1:8788", internalOrigin: "https://compositions.example.com" },
       instances: 4,
