@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../env";
 import { CONSOLE_FILES } from "../console/files.generated";
+import { workerConfig } from "../config";
 import { problem } from "../http/problem";
 
 // Beyond the seed: the supervisor console, a static page (console/, embedded by `npm run
@@ -8,11 +9,8 @@ import { problem } from "../http/problem";
 
 /** Where signed links point when PUBLIC_BASE_URL names another origin than the page's. */
 function linkOrigin(env: AppEnv["Bindings"]): string {
-  try {
-    return env.PUBLIC_BASE_URL ? new URL(env.PUBLIC_BASE_URL).origin : "";
-  } catch {
-    return "";
-  }
+  const base = workerConfig(env).publicBaseUrl;
+  return base ? new URL(base).origin : "";
 }
 
 /**
