@@ -37,6 +37,8 @@ export interface WorkerConfig {
   allowLoopbackCallbacks: boolean;
   webhookSigningSecret: string | null;
   uploadPartSize: number;
+  /** How long settled webhook deliveries stay in the delivery log (DELIVERY_LOG_DAYS, default 7). */
+  deliveryLogMs: number;
   /** R2's S3 API credentials (all four), or null. */
   s3: S3Config | null;
   /**
@@ -91,6 +93,13 @@ function httpUrl(originOnly: boolean, example: string) {
   });
 }
 
+/** A positive number of days (fractions allowed: tests and small deployments keep hours). */
+const days = (fallback: number) =>
+  setting(fallback, (raw) => {
+    const n = Number(raw);
+    return Number.isFinite(n) && n > 0 ? { value: n } : { wrong: `must be a positive number of days, not ${shown(raw)}` };
+  });
+
 const boolean = setting(false, (raw) =>
   raw === "true" || raw === "false" ? { value: raw === "true" } : { wrong: `must be "true" or "false", not ${shown(raw)}` },
 );
@@ -125,6 +134,7 @@ const Schema = z
     RENDERER_DRAIN_SECONDS: wholeNumber(840, 0, 899, " of seconds"),
     ALLOW_LOOPBACK_CALLBACKS: boolean,
     WEBHOOK_SIGNING_SECRET: text,
+    DELIVERY_LOG_DAYS: days(7),
     UPLOAD_PART_SIZE: wholeNumber(MAX_BODY_BYTES, MIN_PART_SIZE, MAX_BODY_BYTES, " of bytes"),
     R2_ACCOUNT_ID: text,
     R2_ACCESS_KEY_ID: text,
@@ -191,6 +201,7 @@ function toConfig(v: Vars): WorkerConfig {
     allowLoopbackCallbacks: v.ALLOW_LOOPBACK_CALLBACKS,
     webhookSigningSecret: v.WEBHOOK_SIGNING_SECRET,
     uploadPartSize: v.UPLOAD_PART_SIZE,
+    deliveryLogMs: v.DELIVERY_LOG_DAYS * 24 * 3600_000,
     s3:
       v.R2_ACCOUNT_ID && v.R2_ACCESS_KEY_ID && v.R2_SECRET_ACCESS_KEY && v.R2_BUCKET
         ? { accountId: v.R2_ACCOUNT_ID, accessKeyId: v.R2_ACCESS_KEY_ID, secretAccessKey: v.R2_SECRET_ACCESS_KEY, bucket: v.R2_BUCKET }

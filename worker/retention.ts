@@ -1,3 +1,4 @@
+import { workerConfig } from "./config";
 import type { Env } from "./env";
 
 // What the cron deletes so that D1 stays far below its 10 GB per database (docs/capacity.md lists
@@ -8,16 +9,8 @@ import type { Env } from "./env";
 
 export const PURGE_BATCH_ROWS = 1000;
 export const PURGE_BATCHES_PER_TICK = 10;
-const DAY_MS = 24 * 3600_000;
-const DEFAULT_DELIVERY_LOG_DAYS = 7;
-
-/** How long settled webhook deliveries stay in the delivery log: DELIVERY_LOG_DAYS (default 7). */
-export function deliveryLogRetentionMs(env: Env): number {
-  const days = Number(env.DELIVERY_LOG_DAYS || DEFAULT_DELIVERY_LOG_DAYS);
-  if (!Number.isFinite(days) || days <= 0)
-    throw new Error(`DELIVERY_LOG_DAYS must be a positive number of days, not "${env.DELIVERY_LOG_DAYS}"`);
-  return days * DAY_MS;
-}
+/** How long settled webhook deliveries stay in the delivery log: DELIVERY_LOG_DAYS (default 7), parsed with the rest of the configuration. */
+export const deliveryLogRetentionMs = (env: Env): number => workerConfig(env).deliveryLogMs;
 
 /**
  * Runs `purge(PURGE_BATCH_ROWS)` (which returns how many rows it deleted) until a batch comes back

@@ -3,6 +3,7 @@
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HEARTBEAT_SECONDS, type RenderJob, type RenderReport } from "../../contract/renderer.ts";
+import { FORMATS } from "../../contract/formats.ts";
 import { publishReviewAssets } from "./assets/review-assets.ts";
 import { chooseEngine, type AvailableEngines } from "./engines/choose.ts";
 import { withParallelAudio } from "./engines/parallel-audio.ts";
@@ -133,10 +134,7 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
     dir = await mkdtemp(join(ctx.tmpRoot, `render-${job.jobId.replace(/[^\w.-]/g, "_").slice(0, 40)}-`));
     heartbeat.start();
     const { inputs, facts, inputBytes } = await fetchTracks(run, dir);
-    plan = await externalizeGraph(
-      planRender(job, facts, { inputs, output: join(dir, job.format === "MP4" ? "output.mp4" : "output.mp3") }),
-      dir,
-    );
+    plan = await externalizeGraph(planRender(job, facts, { inputs, output: join(dir, `output.${FORMATS[job.format].extension}`) }), dir);
     const engine = withParallelAudio(chooseEngine(plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), {
       onInfo: (l) => ctx.log(`${tag} ${l}`),
     });
