@@ -4,6 +4,7 @@ import { benchBaseline, benchBaselineEnabled } from "./bench-baseline";
 import type { Env } from "./env";
 import { handleCron, handleQueueBatch } from "./jobs/dispatch";
 import type { RenderJobMessage } from "./jobs/messages";
+import { applyRetention } from "./jobs/retention-run";
 import { forgetExpiredUploads } from "./recordings/uploads";
 import { handleWebhookBatch, sweepDeliveries } from "./webhooks/deliver";
 import { WEBHOOKS_QUEUE, type WebhookMessage } from "./webhooks/types";
@@ -29,5 +30,6 @@ export default {
     ctx.waitUntil(handleCron(env));
     ctx.waitUntil(sweepDeliveries(env));
     ctx.waitUntil(forgetExpiredUploads(env));
+    ctx.waitUntil(applyRetention(env));
   },
 } satisfies ExportedHandler<Env, RenderJobMessage | WebhookMessage>;

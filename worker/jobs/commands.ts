@@ -7,6 +7,7 @@ import { cancel, deleteSettled, insertQueued, requeue } from "../db/transitions"
 import type { Env } from "../env";
 import { problem } from "../http/problem";
 import { wakeUp } from "./messages";
+import { assertNotHeld } from "./compliance";
 import { cleanupOutputs } from "./outputs";
 import { rendererFor } from "./renderer";
 import { hasSelection, parseOptions, select, type CompositionOptions } from "./selection";
@@ -139,6 +140,7 @@ export async function cancelComposition(env: Env, p: Principal, conversationId: 
 
 export async function deleteComposition(env: Env, p: Principal, conversationId: string, id: string) {
   const row = await visibleOr404(env, p, conversationId, id);
+  await assertNotHeld(env, row.organizationId, conversationId);
   const settled = (await stop(env, row)) ?? row;
   await cleanupOutputs(env, settled, true);
   const deliveries = await deleteSettled(env.DB, settled, Date.now(), announcer(env));
