@@ -10,6 +10,7 @@ import { createRouter } from "./http/router";
 import { rendererOutsideCloudflare } from "./jobs/settings";
 import { audit } from "./routes/audit";
 import { commands } from "./routes/commands";
+import { compliance } from "./routes/compliance";
 import { consolePage } from "./routes/console";
 import { hooks } from "./routes/hooks";
 import { internal } from "./routes/internal";
@@ -54,6 +55,7 @@ export function createApp() {
     .route("/", webhooks)
     .route("/", hooks)
     .route("/", audit)
+    .route("/", compliance)
     .route("/", consolePage)
     .get("/health", (c) => c.json({ status: "UP" }));
   api.get("/docs", Scalar({ url: `${API_BASE_PATH}/openapi.json`, pageTitle: "Auvious Composition API" }));
