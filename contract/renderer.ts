@@ -43,6 +43,23 @@ const KeptSpanSchema = z
   .object({ startMs: z.number().finite().min(0), endMs: z.number().finite().gt(0) })
   .refine((k) => k.endMs > k.startMs, "endMs must be after startMs");
 
+/** What a redaction does to a track's audio and to its tile. */
+export const REDACT_AUDIO = ["SILENCE", "BEEP"] as const;
+export const REDACT_VIDEO = ["BLACK", "BLUR", "NONE"] as const;
+
+/** A span of the recording's timeline whose media of `tracks` is suppressed in the output. */
+const RedactionSchema = z
+  .object({
+    startMs: z.number().finite().min(0),
+    endMs: z.number().finite().gt(0),
+    /** Track ids (the Worker resolves the participants). */
+    tracks: z.array(z.string().min(1).max(200)).min(1).max(256),
+    audio: z.enum(REDACT_AUDIO),
+    video: z.enum(REDACT_VIDEO),
+  })
+  .refine((r) => r.endMs > r.startMs, "endMs must be after startMs");
+export type Redaction = z.infer<typeof RedactionSchema>;
+
 /** Worker → renderer (POST /jobs). A bad job is the dispatcher's bug: refused loudly (400), never half-rendered. */
 export const RenderJobSchema = z
   .object({
@@ -68,6 +85,8 @@ export const RenderJobSchema = z
      * = the whole span. For VIDEO the bounds are widened to the 40 ms frame grid.
      */
     keep: z.array(KeptSpanSchema).min(1).max(1000).optional(),
+    /** Beyond the seed (compliance): spans silenced/beeped and blacked/blurred for the named tracks. */
+    redactions: z.array(RedactionSchema).max(100).optional(),
     output: z.object({
       /** PUT the whole file here (Content-Length required), or use multipart below for large files. */
       url: httpUrl,
@@ -99,6 +118,11 @@ export const RenderJobSchema = z
       if (ids.has(t.id)) issue(["tracks", i, "id"], "duplicate track id");
       ids.add(t.id);
     });
+    job.redactions?.forEach((r, i) =>
+      r.tracks.forEach((id, j) => {
+        if (!ids.has(id)) issue(["redactions", i, "tracks", j], "names no track of the job");
+      }),
+    );
   });
 
 export type RenderJob = z.infer<typeof RenderJobSchema>;

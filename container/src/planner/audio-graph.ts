@@ -9,17 +9,22 @@ export interface AudioSource {
   /** ffmpeg input index. */
   input: number;
   offsetMs: number;
+  /** Filters on the track's own clock, before its delay (redaction). */
+  extra?: string[];
 }
 
 /** Peak ceiling of the limiter: −1 dBFS leaves headroom for the MP3/AAC encoders' overshoot. */
 export const LIMIT = 0.891;
 
-/** The mix of `sources` over `spanMs`, ending in the label `out`. */
-export function audioStream(sources: readonly AudioSource[], spanMs: number, out = "aout"): StreamGraph {
+/**
+ * The mix of `sources` over `spanMs`, ending in the label `out`; `generated` are chains without
+ * inputs (beeps) mixed in with them.
+ */
+export function audioStream(sources: readonly AudioSource[], spanMs: number, out = "aout", generated: FilterChain[] = []): StreamGraph {
   const span = formatMs(spanMs);
   const tail = [`apad=whole_dur=${span}`, `atrim=end=${span}`, "asetpts=N/SR/TB"];
   const silence = `anullsrc=r=${SAMPLE_RATE}:cl=stereo`;
-  if (sources.length === 0) {
+  if (sources.length === 0 && generated.length === 0) {
     return { sources: [], mix: [{ ins: [], filters: [silence, `atrim=end=${span}`, "asetpts=N/SR/TB"], outs: [out] }], out };
   }
   const chains: SourceChain[] = sources.map((s, i) => {
@@ -28,23 +33,24 @@ export function audioStream(sources: readonly AudioSource[], spanMs: number, out
       // first_pts=0 pads when the audio starts after the file's first packet.
       `aresample=${SAMPLE_RATE}:async=1:first_pts=0`,
       `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=stereo`,
+      ...(s.extra ?? []),
     ];
     const delay = Math.round(s.offsetMs);
     if (delay > 0) filters.push(`adelay=delays=${delay}:all=1`);
     return { input: s.input, ins: [`${s.input}:a`], filters, outs: [`a${i}`] };
   });
-  const mixed = chains.map((c) => c.outs[0]!);
+  const mixed = [...chains, ...generated].map((c) => c.outs[0]!);
   // amix (ffmpeg 5.1, 6) drops whatever it still holds of its FIRST input when that input ends:
   // in a VIDEO job, where the decoders run at the picture's pace, that was the last ~100 ms of the
   // first track. A silent bed of the whole span as first input ends last and adds nothing to the sum.
-  const bed: FilterChain[] = sources.length > 1 ? [{ ins: [], filters: [silence, `atrim=end=${span}`], outs: ["abed"] }] : [];
+  const bed: FilterChain[] = mixed.length > 1 ? [{ ins: [], filters: [silence, `atrim=end=${span}`], outs: ["abed"] }] : [];
   const mix =
-    sources.length === 1
+    mixed.length === 1
       ? { ins: mixed, filter: "anull" }
-      : { ins: ["abed", ...mixed], filter: `amix=inputs=${sources.length + 1}:normalize=0:duration=longest:dropout_transition=0` };
+      : { ins: ["abed", ...mixed], filter: `amix=inputs=${mixed.length + 1}:normalize=0:duration=longest:dropout_transition=0` };
   // level=0: no auto make-up gain; latency=1: the limiter's look-ahead does not shift the timeline.
   const limit = `alimiter=limit=${LIMIT}:level=0:latency=1`;
-  return { sources: chains, mix: [...bed, { ins: mix.ins, filters: [mix.filter, limit, ...tail], outs: [out] }], out };
+  return { sources: chains, mix: [...bed, ...generated, { ins: mix.ins, filters: [mix.filter, limit, ...tail], outs: [out] }], out };
 }
 
 /** The same mix as filter chains (to be joined with ';'), for a command of its own. */

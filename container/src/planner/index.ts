@@ -4,6 +4,7 @@ import type { RenderJob } from "../../../contract/renderer.ts";
 import { audioStream, type AudioSource } from "./audio-graph.ts";
 import { commandArgs } from "./graph.ts";
 import { audioCut, keptSegments, normalizeKeep, type KeptSpan } from "./keep.ts";
+import { audioRedactionFilters, beepChains, videoRedactionFilters } from "./redact.ts";
 import { formatMs, segments, totalFrames, videoSpans, type Segment } from "./timeline.ts";
 import {
   FPS,
@@ -96,7 +97,7 @@ export function planRender(job: RenderJob, facts: Readonly<Record<string, ProbeF
   const index = new Map(used.map((t, i) => [t.id, i]));
   const graph: RenderGraph = {
     inputs: used.map(planInput),
-    audio: audioStreamOf(audioTracks, index, window),
+    audio: audioStreamOf(job, audioTracks, index, window),
     ...(kind === "video"
       ? {
           video: videoStreamOf(
@@ -104,6 +105,7 @@ export function planRender(job: RenderJob, facts: Readonly<Record<string, ProbeF
             used.filter((t) => videoIds.has(t.id)),
             index,
             videoSegments,
+            window.originMs,
           ),
         }
       : {}),
@@ -197,16 +199,32 @@ function planInput(t: PlacedTrack): PlanInput {
 /** Input index by track id. */
 type InputIndex = ReadonlyMap<string, number>;
 
-function audioStreamOf(audioTracks: readonly PlacedTrack[], index: InputIndex, window: RenderWindow): StreamGraph {
-  const sources: AudioSource[] = audioTracks.map((t) => ({ input: index.get(t.id)!, offsetMs: Math.round(t.offsetSec * 1000) }));
+function audioStreamOf(job: RenderJob, audioTracks: readonly PlacedTrack[], index: InputIndex, window: RenderWindow): StreamGraph {
+  const redactions = job.redactions ?? [];
+  const sources: AudioSource[] = audioTracks.map((t) => {
+    const offsetMs = Math.round(t.offsetSec * 1000);
+    // The chain's clock starts where the file is read from: the track's join, or the window's start.
+    const extra = audioRedactionFilters(redactions, t.id, window.originMs + offsetMs);
+    return { input: index.get(t.id)!, offsetMs, ...(extra.length ? { extra } : {}) };
+  });
+  const beeps = beepChains(redactions, window.originMs, window.windowMs);
   const out = window.keep ? "akept" : "aout";
-  if (!window.cuts) return audioStream(sources, window.windowMs, out);
-  const full = audioStream(sources, window.windowMs, "afull");
+  if (!window.cuts) return audioStream(sources, window.windowMs, out, beeps);
+  const full = audioStream(sources, window.windowMs, "afull", beeps);
   return { ...full, mix: [...full.mix, ...audioCut(window.cuts, "afull", out)], out };
 }
 
-function videoStreamOf(job: RenderJob, onCamera: readonly PlacedTrack[], index: InputIndex, videoSegments: Segment[]): StreamGraph {
-  const sources: VideoSource[] = onCamera.map((t) => ({ id: t.id, input: index.get(t.id)!, offsetMs: Math.round(t.offsetSec * 1000) }));
+function videoStreamOf(
+  job: RenderJob,
+  onCamera: readonly PlacedTrack[],
+  index: InputIndex,
+  videoSegments: Segment[],
+  originMs: number,
+): StreamGraph {
+  const sources: VideoSource[] = onCamera.map((t) => {
+    const extra = videoRedactionFilters(job.redactions ?? [], t.id, originMs);
+    return { id: t.id, input: index.get(t.id)!, offsetMs: Math.round(t.offsetSec * 1000), ...(extra.length ? { extra } : {}) };
+  });
   return videoStream({ sources, segments: videoSegments, width: job.width, height: job.height });
 }
 

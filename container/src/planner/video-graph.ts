@@ -11,6 +11,8 @@ export interface VideoSource {
   /** ffmpeg input index. */
   input: number;
   offsetMs: number;
+  /** Filters on the window's clock, before the source is split into its segments (redaction). */
+  extra?: string[];
 }
 
 export interface VideoGraphOptions {
@@ -52,7 +54,12 @@ export function videoStream(o: VideoGraphOptions): StreamGraph {
 function sourceChain(s: VideoSource, branches: number, fps: number): SourceChain {
   const outs = Array.from({ length: branches }, (_, k) => `v${s.input}_${k}`);
   // +offset puts the file's frames on the recording timeline; fps makes the VFR input constant-rate.
-  const filters = [`setpts=PTS+${(s.offsetMs / 1000).toString()}/TB`, `fps=${fps}`, ...(branches > 1 ? [`split=${branches}`] : [])];
+  const filters = [
+    `setpts=PTS+${(s.offsetMs / 1000).toString()}/TB`,
+    `fps=${fps}`,
+    ...(s.extra ?? []),
+    ...(branches > 1 ? [`split=${branches}`] : []),
+  ];
   return { input: s.input, ins: [`${s.input}:v`], filters, outs };
 }
 
