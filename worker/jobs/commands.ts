@@ -9,6 +9,7 @@ import { problem } from "../http/problem";
 import { wakeUp } from "./messages";
 import { assertNotHeld } from "./compliance";
 import { cleanupOutputs } from "./outputs";
+import { checkRedactions } from "./redaction-spans";
 import { rendererFor } from "./renderer";
 import { hasSelection, parseOptions, select, type CompositionOptions } from "./selection";
 import { announcer } from "../webhooks/events";
@@ -34,6 +35,7 @@ function composable(rec: Recording, type: "AUDIO" | "VIDEO", options: Compositio
   if (type === "VIDEO" && !can.video) throw problem.conflict("The recording has no video, so a VIDEO composition cannot be made.");
   if (!can.audio && !can.video) throw problem.conflict("The recording has no audio or video tracks.");
   const selection = select(rec.recording, rec.tracks, type, options);
+  if (options.redactions) checkRedactions(rec.recording, rec.tracks, options.redactions, "body.redactions");
   const missing = [...new Set([...selection.audio, ...selection.video])].filter((t) => !t.mediaKey);
   if (missing.length) {
     throw problem.conflict(`The media of track(s) ${missing.map((t) => `"${t.id}"`).join(", ")} is not stored yet.`);
@@ -54,8 +56,17 @@ async function composableRecording(env: Env, p: Principal, conversationId: strin
 export async function createComposition(env: Env, p: Principal, cmd: CreateInput, now = Date.now()) {
   assertTarget(env, cmd.callbackUrl, "body.callbackUrl");
   const rec = await composableRecording(env, p, cmd.conversationId);
-  const { audioSources, audioSourcesExcluded, videoSources, videoSourcesExcluded, trim, from, to } = cmd;
-  const options: CompositionOptions = { audioSources, audioSourcesExcluded, videoSources, videoSourcesExcluded, trim, from, to };
+  const { audioSources, audioSourcesExcluded, videoSources, videoSourcesExcluded, trim, from, to, redactions } = cmd;
+  const options: CompositionOptions = {
+    audioSources,
+    audioSourcesExcluded,
+    videoSources,
+    videoSourcesExcluded,
+    trim,
+    from,
+    to,
+    redactions,
+  };
   composable(rec, cmd.type, options);
   const id = crypto.randomUUID();
   const deliveries = await insertQueued(

@@ -1,13 +1,14 @@
 import { FORMATS, type RenderJob } from "../../contract/renderer";
 import { countQueuedSince } from "../db/compositions";
 import { findRecording } from "../db/recordings";
-import type { CompositionRow } from "../db/schema";
+import type { CompositionRow, TrackRow } from "../db/schema";
 import { claimNext, fail, reclaimExpired, recordRendererInstance, releaseClaim } from "../db/transitions";
 import type { Env } from "../env";
 import { cleanupOutputs } from "./outputs";
 import { wakeUpToFill, type RenderJobMessage } from "./messages";
 import { rendererFor } from "./renderer";
-import { parseOptions, select } from "./selection";
+import { renderRedactions } from "./redaction-spans";
+import { parseOptions, select, type CompositionOptions } from "./selection";
 import { announcer } from "../webhooks/events";
 import { queueDeliveries } from "../webhooks/queue";
 import { internalUrls, jobSettings } from "./settings";
@@ -58,7 +59,8 @@ export async function dispatchOne(env: Env, now = Date.now()): Promise<DispatchO
 export async function buildRenderJob(env: Env, job: CompositionRow, token: string): Promise<RenderJob> {
   const rec = await findRecording(env.DB, job.organizationId, job.conversationId);
   if (!rec) throw new Error(`the recording of conversation "${job.conversationId}" no longer exists`);
-  const selection = select(rec.recording, rec.tracks, job.type, parseOptions(job.options));
+  const options = parseOptions(job.options);
+  const selection = select(rec.recording, rec.tracks, job.type, options);
   const audioIds = new Set(selection.audio.map((t) => t.id));
   const videoIds = new Set(selection.video.map((t) => t.id));
   const wanted = rec.tracks.filter((t) => audioIds.has(t.id) || videoIds.has(t.id));
@@ -85,9 +87,16 @@ export async function buildRenderJob(env: Env, job: CompositionRow, token: strin
       size: t.mediaSize ?? 0,
     })),
     ...(selection.keep ? { keep: selection.keep } : {}),
+    ...redactionsOf(options, wanted),
     output: { url: urls.output, contentType: FORMATS[job.format].contentType, multipartUrl: urls.multipart },
     callback: { url: urls.report, token },
   };
+}
+
+/** The job's `redactions`, when its options ask for any that touch its tracks. */
+function redactionsOf(options: CompositionOptions, tracks: TrackRow[]): Pick<RenderJob, "redactions"> {
+  const redactions = options.redactions ? renderRedactions(options.redactions, tracks) : [];
+  return redactions.length ? { redactions } : {};
 }
 
 /** Expired leases go back to the queue (with a wake-up) or end FAILED; their partial outputs go. */

@@ -1,5 +1,6 @@
 import type { RecordingRow, TrackRow } from "../db/schema";
 import { problem } from "../http/problem";
+import type { RedactionSpan } from "../schemas/compliance";
 
 /** Beyond the seed: which sources a composition uses and which part of the call it covers. */
 export interface CompositionOptions {
@@ -12,6 +13,8 @@ export interface CompositionOptions {
   /** Window of the call to keep, in seconds from the recording's start. */
   from?: number;
   to?: number;
+  /** Spans redacted in this composition only (compliance). */
+  redactions?: RedactionSpan[];
 }
 
 export interface Span {

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { REDACT_AUDIO, REDACT_VIDEO } from "../../contract/renderer";
 import { Instant } from "./common";
 
 // Beyond the seed: retention policies, legal holds and the compliance audit log.
@@ -74,3 +75,23 @@ export const AuditPage = z
     last: z.boolean(),
   })
   .openapi("PageAuditEntry");
+
+/** A span to redact, on the recording's timeline (seconds from its start). */
+export const RedactionSpan = z
+  .strictObject({
+    from: z.number().min(0).max(86_400).openapi({ description: "seconds from the recording's start", example: 61.2 }),
+    to: z.number().gt(0).max(86_400).openapi({ description: "seconds from the recording's start; after from", example: 84 }),
+    participants: z
+      .array(z.string().min(1).max(200))
+      .min(1)
+      .max(64)
+      .optional()
+      .openapi({ description: "participantIds whose media is redacted; omitted = everyone" }),
+    audio: z.enum(REDACT_AUDIO).default("SILENCE").openapi({ description: "SILENCE, or BEEP (1 kHz) in its place" }),
+    video: z.enum(REDACT_VIDEO).default("BLACK").openapi({ description: "their tile BLACK or BLUR, or NONE (audio only)" }),
+  })
+  .refine((s) => s.to > s.from, { path: ["to"], message: "must be greater than from" })
+  .openapi("RedactionSpan");
+export type RedactionSpan = z.infer<typeof RedactionSpan>;
+
+export const RedactionSpans = z.array(RedactionSpan).min(1).max(100);

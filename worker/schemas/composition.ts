@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { COMPOSITION_TYPES, Id, Priority, RESOLUTIONS } from "./common";
+import { RedactionSpans } from "./compliance";
 import { CallbackUrl } from "./webhooks";
 
 const SourcePatterns = z
@@ -34,6 +35,8 @@ export const CreateCompositionWebCommand = z
     trim: z.boolean().optional().openapi({ description: "drop the spans where no selected source has media (default false)" }),
     from: z.number().min(0).max(86_400).optional().openapi({ description: "seconds from the call's start where the output begins" }),
     to: z.number().gt(0).max(86_400).optional().openapi({ description: "seconds from the call's start where the output ends" }),
+    // Beyond the seed (compliance): this export is redacted; the recording itself is untouched.
+    redactions: RedactionSpans.optional().openapi({ description: "spans silenced and blacked/blurred in this composition only" }),
   })
   .openapi("CreateCompositionWebCommand");
 
