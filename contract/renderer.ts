@@ -67,7 +67,8 @@ export const RenderJobSchema = z
     jobId: z.string().min(1).max(200),
     /** Increments on every claim: reports carry it back so stale attempts are refused. */
     attempt: z.number().int().min(0),
-    type: z.enum(["AUDIO", "VIDEO"]),
+    /** TRACK: the job's one track rewritten on its own timeline with its redactions (source redaction). */
+    type: z.enum(["AUDIO", "VIDEO", "TRACK"]),
     format: z.enum(FORMAT_NAMES),
     /** Output frame size for VIDEO; ignored for AUDIO. */
     width: z.number().int().min(0).max(7680),
@@ -102,7 +103,8 @@ export const RenderJobSchema = z
   })
   .superRefine((job, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
-    if (FORMATS[job.format].type !== job.type) issue(["format"], "AUDIO renders MP3 and VIDEO renders MP4");
+    if (FORMATS[job.format].type !== job.type) issue(["format"], "AUDIO renders MP3, VIDEO renders MP4 and TRACK renders WEBM");
+    if (job.type === "TRACK" && job.tracks.length !== 1) issue(["tracks"], "a TRACK job rewrites exactly one track");
     if (job.type === "VIDEO") {
       for (const k of ["width", "height"] as const) {
         if (job[k] < 16 || job[k] % 2 !== 0) issue([k], "must be an even number ≥ 16");

@@ -11,6 +11,7 @@ import { EngineError, type Engine, type Prober } from "./engines/types.ts";
 import { downloadTrack, JobError, LeaseLostError, sendReport, uploadOutput } from "./http-io.ts";
 import { commandArgs, graphText, MAX_INLINE_GRAPH } from "./planner/graph.ts";
 import { planRender, type ProbeFacts, type RenderPlan } from "./planner/index.ts";
+import { planTrackRewrite } from "./planner/track.ts";
 import { InvalidMediaError } from "./probe.ts";
 import { Heartbeat, percentOf, type ReportSender } from "./progress.ts";
 
@@ -134,7 +135,8 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
     dir = await mkdtemp(join(ctx.tmpRoot, `render-${job.jobId.replace(/[^\w.-]/g, "_").slice(0, 40)}-`));
     heartbeat.start();
     const { inputs, facts, inputBytes } = await fetchTracks(run, dir);
-    plan = await externalizeGraph(planRender(job, facts, { inputs, output: join(dir, `output.${FORMATS[job.format].extension}`) }), dir);
+    const files = { inputs, output: join(dir, `output.${FORMATS[job.format].extension}`) };
+    plan = job.type === "TRACK" ? planTrackRewrite(job, facts, files) : await externalizeGraph(planRender(job, facts, files), dir);
     const engine = withParallelAudio(chooseEngine(plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), {
       onInfo: (l) => ctx.log(`${tag} ${l}`),
     });
@@ -240,7 +242,7 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
   };
   const [size] = await Promise.all([
     uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes))),
-    publishReviewAssets(job, ctx.engines.native, review, signal, (l) => ctx.log(`${run.tag} ${l}`)),
+    job.type === "TRACK" ? undefined : publishReviewAssets(job, ctx.engines.native, review, signal, (l) => ctx.log(`${run.tag} ${l}`)),
   ]);
   await heartbeat.stop();
   if (signal.aborted) throw signal.reason;

@@ -14,7 +14,7 @@ export interface AvailableEngines {
 }
 
 export function chooseEngine(
-  kind: "audio" | "video",
+  kind: "audio" | "video" | "track",
   inputBytes: number,
   engines: AvailableEngines,
   maxWasmBytes = WASM_MAX_INPUT_BYTES,

@@ -52,10 +52,10 @@ export interface PlanInput {
 }
 
 export interface OutputSettings {
-  format: "mp3" | "mp4";
+  format: "mp3" | "mp4" | "webm";
   /** Video encoder options (MP4 only). */
   video?: string[];
-  audio: { codec: "libmp3lame" | "aac"; bitrate: string; sampleRate: number; channels: number };
+  audio: { codec: "libmp3lame" | "aac" | "libopus"; bitrate: string; sampleRate: number; channels: number };
   /** Muxer options. */
   muxer: string[];
   /** Length of the output (ffmpeg's -t), in ms. */
@@ -87,7 +87,8 @@ export interface RenderPlan {
   output: string;
   /** Output length in seconds: the recording span, or the sum of the kept spans; progress is measured against it. */
   durationSeconds: number;
-  kind: "audio" | "video";
+  /** track: a stored track rewritten (source redaction), not a composition. */
+  kind: "audio" | "video" | "track";
   warnings: string[];
 }
 
