@@ -19,32 +19,38 @@ export const RENDERER_PATHS = {
   health: "/health",
 } as const;
 
-const JOB = "/internal/jobs/:id";
-const MULTIPART = `${JOB}/output/multipart` as const;
 // The renderer only knows the multipart URL a job carries; these extend it.
 const PART = "/:uploadId/:part";
 const COMPLETE = "/:uploadId/complete";
+
+/** One family of internal routes under `job` (a composition's, or a source redaction's). */
+function jobRoutes<J extends string>(job: J) {
+  const multipart = `${job}/output/multipart` as const;
+  return {
+    /** A track's media, Range-capable. */
+    track: { method: "GET", path: `${job}/tracks/:trackId` },
+    /** The whole output in one body (Content-Length required). */
+    output: { method: "PUT", path: `${job}/output` },
+    /** One review asset of the run (waveform.json, thumbnails.jpg, thumbnails.vtt), Content-Length required. */
+    asset: { method: "PUT", path: `${job}/output/assets/:name` },
+    /** Starts a multipart output → MultipartCreated. */
+    multipartCreate: { method: "POST", path: multipart },
+    /** One part, 1..10000 (Content-Length required) → MultipartPart. */
+    multipartPart: { method: "PUT", path: `${multipart}${PART}` },
+    /** Body MultipartComplete: assembles the parts into the output. */
+    multipartComplete: { method: "POST", path: `${multipart}${COMPLETE}` },
+    /** Body RenderReport. */
+    report: { method: "POST", path: `${job}/report` },
+  } as const;
+}
 
 /**
  * The Worker's internal routes (Hono patterns, relative to API_BASE_PATH),
  * authorized by the job's lease token alone.
  */
-export const INTERNAL_ROUTES = {
-  /** A track's media, Range-capable. */
-  track: { method: "GET", path: `${JOB}/tracks/:trackId` },
-  /** The whole output in one body (Content-Length required). */
-  output: { method: "PUT", path: `${JOB}/output` },
-  /** One review asset of the run (waveform.json, thumbnails.jpg, thumbnails.vtt), Content-Length required. */
-  asset: { method: "PUT", path: `${JOB}/output/assets/:name` },
-  /** Starts a multipart output → MultipartCreated. */
-  multipartCreate: { method: "POST", path: MULTIPART },
-  /** One part, 1..10000 (Content-Length required) → MultipartPart. */
-  multipartPart: { method: "PUT", path: `${MULTIPART}${PART}` },
-  /** Body MultipartComplete: assembles the parts into the output. */
-  multipartComplete: { method: "POST", path: `${MULTIPART}${COMPLETE}` },
-  /** Body RenderReport. */
-  report: { method: "POST", path: `${JOB}/report` },
-} as const;
+export const INTERNAL_ROUTES = jobRoutes("/internal/jobs/:id");
+/** The same, for the TRACK jobs of a source redaction (its lease token authorizes them). */
+export const REDACTION_ROUTES = jobRoutes("/internal/redactions/:id");
 
 export type InternalRoute = keyof typeof INTERNAL_ROUTES;
 
@@ -61,9 +67,12 @@ function fill(pattern: string, params: Record<string, string | number>): string 
  * The absolute URLs of one job's internal routes. `apiBase` is where the Worker mounts its API:
  * its origin plus the API base path, without a trailing slash.
  */
-export function internalJobUrls(apiBase: string, jobId: string) {
-  const url = (route: InternalRoute, params: Record<string, string> = {}) =>
-    apiBase + fill(INTERNAL_ROUTES[route].path, { id: jobId, ...params });
+export function internalJobUrls(
+  apiBase: string,
+  jobId: string,
+  routes: typeof INTERNAL_ROUTES | typeof REDACTION_ROUTES = INTERNAL_ROUTES,
+) {
+  const url = (route: InternalRoute, params: Record<string, string> = {}) => apiBase + fill(routes[route].path, { id: jobId, ...params });
   return {
     track: (trackId: string) => url("track", { trackId }),
     output: url("output"),

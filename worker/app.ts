@@ -14,6 +14,8 @@ import { compliance } from "./routes/compliance";
 import { consolePage } from "./routes/console";
 import { hooks } from "./routes/hooks";
 import { internal } from "./routes/internal";
+import { internalRedactions } from "./routes/internal-redactions";
+import { redactions } from "./routes/redactions";
 import { links } from "./routes/links";
 import { player } from "./routes/player";
 import { queries } from "./routes/queries";
@@ -49,13 +51,15 @@ export function createApp() {
     // The renderer's side door is public only for a renderer outside Cloudflare (RENDERER_URL). A
     // Container reaches it through its outbound handler instead (createRendererApp), so from the
     // internet it does not exist, whoever holds a lease token.
-    .use("/internal/jobs/*", async (c, next) => (rendererOutsideCloudflare(c.env) ? next() : noRoute(c)))
+    .use("/internal/*", async (c, next) => (rendererOutsideCloudflare(c.env) ? next() : noRoute(c)))
     .route("/", internal)
+    .route("/", internalRedactions)
     // After the seed's routes: GET /{conversationId}/{compositionId}/deliveries must not shadow them.
     .route("/", webhooks)
     .route("/", hooks)
     .route("/", audit)
     .route("/", compliance)
+    .route("/", redactions)
     .route("/", consolePage)
     .get("/health", (c) => c.json({ status: "UP" }));
   api.get("/docs", Scalar({ url: `${API_BASE_PATH}/openapi.json`, pageTitle: "Auvious Composition API" }));
@@ -86,6 +90,7 @@ export function createRendererApp() {
   const app = createRouter();
   app.use("*", requestId(), configured);
   app.route(API_BASE_PATH, internal);
+  app.route(API_BASE_PATH, internalRedactions);
   answerWithProblems(app);
   return app;
 }

@@ -197,6 +197,20 @@ export async function downloadOutput(
   return link.json.url;
 }
 
+/** Copies one object of the stack's local R2 bucket into a file (`wrangler r2 object get --local`). */
+export async function readR2Object(s: TestStack, key: string, file: string): Promise<void> {
+  const { execFile } = await import("node:child_process");
+  const { ROOT } = await import("../../scripts/stack.ts");
+  await new Promise<void>((resolve, reject) =>
+    execFile(
+      join(ROOT, "node_modules", ".bin", "wrangler"),
+      ["r2", "object", "get", `composition-media/${key}`, "--local", "--persist-to", s.persistTo, "--file", file],
+      { cwd: ROOT, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" } },
+      (err, _stdout, stderr) => (err ? reject(new Error(`wrangler r2 object get failed: ${err.message}\n${stderr}`)) : resolve()),
+    ),
+  );
+}
+
 /**
  * Reads the stack's D1 directly (`wrangler d1 execute --local` on the same state) for what the API
  * does not show, such as a composition's attempts or recorded warnings. Takes a few seconds.

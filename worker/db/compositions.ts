@@ -190,3 +190,11 @@ export function compositionView(row: CompositionRow) {
     warnings: row.warnings ? (JSON.parse(row.warnings) as string[]) : [],
   };
 }
+
+/** Every composition of a conversation, whoever made it (a source redaction re-executes them all). */
+export async function conversationCompositions(db: D1Database, organizationId: string, conversationId: string) {
+  return drizzle(db)
+    .select()
+    .from(compositions)
+    .where(and(eq(compositions.organizationId, organizationId), eq(compositions.conversationId, conversationId)));
+}

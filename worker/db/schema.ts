@@ -244,52 +244,5 @@ export const linkRevocations = sqliteTable("link_revocations", {
   revokedAt: integer("revoked_at").notNull(),
 });
 
-/**
- * Beyond the seed: the organization's compliance audit log (retention deletions, legal holds, policy
- * changes). Entries say who did what to which conversation, never what was said in it.
- */
-export const auditEntries = sqliteTable(
-  "audit_entries",
-  {
-    id: text("id").primaryKey(),
-    organizationId: text("organization_id").notNull(),
-    at: integer("at").notNull(),
-    actorSub: text("actor_sub").notNull(),
-    actorRole: text("actor_role").notNull(),
-    action: text("action").notNull(),
-    conversationId: text("conversation_id"),
-    compositionId: text("composition_id"),
-    /** JSON: what the action needs to be understood later (the policy, the reason, the ids deleted). */
-    details: text("details").notNull(),
-  },
-  (t) => [index("audit_entries_org_at").on(t.organizationId, t.at)],
-);
-
-/** Beyond the seed: how long an organization keeps compositions and recordings (null: forever). */
-export const retentionPolicies = sqliteTable("retention_policies", {
-  organizationId: text("organization_id").primaryKey(),
-  /** As the SUPERVISOR wrote it (ISO-8601), and in milliseconds for the cron's arithmetic. */
-  compositions: text("compositions"),
-  compositionsMs: integer("compositions_ms"),
-  recordings: text("recordings"),
-  recordingsMs: integer("recordings_ms"),
-  updatedAt: integer("updated_at").notNull(),
-  updatedBy: text("updated_by").notNull(),
-});
-
-/** Beyond the seed: a legal hold on a conversation; while it stands nothing of it is deleted. */
-export const legalHolds = sqliteTable(
-  "legal_holds",
-  {
-    organizationId: text("organization_id").notNull(),
-    conversationId: text("conversation_id").notNull(),
-    reason: text("reason").notNull(),
-    placedBy: text("placed_by").notNull(),
-    placedAt: integer("placed_at").notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.organizationId, t.conversationId] })],
-);
-
-export type AuditEntryRow = typeof auditEntries.$inferSelect;
-export type RetentionPolicyRow = typeof retentionPolicies.$inferSelect;
-export type LegalHoldRow = typeof legalHolds.$inferSelect;
+// The compliance tables (audit log, retention, holds, source redactions) live in their own file.
+export * from "./schema-compliance";

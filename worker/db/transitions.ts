@@ -63,7 +63,10 @@ export async function insertQueued(db: D1Database, row: NewComposition, announce
   return writtenDeliveries(written);
 }
 
-const best = sql`(SELECT id FROM compositions WHERE state = 'QUEUED' ORDER BY priority DESC, queued_at ASC, id ASC LIMIT 1)`;
+// A conversation with a pending source redaction waits: its tracks are about to be replaced.
+const best = sql`(SELECT id FROM compositions WHERE state = 'QUEUED' AND NOT EXISTS (SELECT 1 FROM source_redactions r
+  WHERE r.organization_id = compositions.organization_id AND r.conversation_id = compositions.conversation_id
+  AND r.state IN ('QUEUED', 'PROCESSING')) ORDER BY priority DESC, queued_at ASC, id ASC LIMIT 1)`;
 const CLAIM_TRIES = 5;
 
 export interface Claim extends Transitioned {

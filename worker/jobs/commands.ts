@@ -10,6 +10,7 @@ import { wakeUp } from "./messages";
 import { assertNotHeld } from "./compliance";
 import { cleanupOutputs } from "./outputs";
 import { checkRedactions } from "./redaction-spans";
+import { assertNoPendingRedaction } from "./redactions";
 import { rendererFor } from "./renderer";
 import { hasSelection, parseOptions, select, type CompositionOptions } from "./selection";
 import { announcer } from "../webhooks/events";
@@ -56,6 +57,7 @@ async function composableRecording(env: Env, p: Principal, conversationId: strin
 export async function createComposition(env: Env, p: Principal, cmd: CreateInput, now = Date.now()) {
   assertTarget(env, cmd.callbackUrl, "body.callbackUrl");
   const rec = await composableRecording(env, p, cmd.conversationId);
+  await assertNoPendingRedaction(env, p.organizationId, cmd.conversationId);
   const { audioSources, audioSourcesExcluded, videoSources, videoSourcesExcluded, trim, from, to, redactions } = cmd;
   const options: CompositionOptions = {
     audioSources,
@@ -119,6 +121,7 @@ export async function reexecuteComposition(
   const row = await visibleOr404(env, p, conversationId, id);
   const rec = await findRecording(env.DB, row.organizationId, row.conversationId);
   if (!rec) throw problem.conflict("The recording of this composition no longer exists.");
+  await assertNoPendingRedaction(env, row.organizationId, row.conversationId);
   if (isSettled(row.state)) composable(rec, row.type, parseOptions(row.options));
   // A new callbackUrl replaces the old one; without one the composition keeps where it reported to.
   const updated = await requeue(env.DB, row, priority, Date.now(), callbackUrl ? { callbackUrl } : {}, announcer(env));

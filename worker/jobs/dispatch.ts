@@ -7,21 +7,15 @@ import type { Env } from "../env";
 import { cleanupOutputs } from "./outputs";
 import { wakeUpToFill, type RenderJobMessage } from "./messages";
 import { rendererFor } from "./renderer";
+import { dispatchRedaction, reclaimRedactions } from "./redaction-run";
 import { renderRedactions } from "./redaction-spans";
 import { parseOptions, select, type CompositionOptions } from "./selection";
 import { announcer } from "../webhooks/events";
 import { queueDeliveries } from "../webhooks/queue";
+import { randomToken } from "./lease-token";
 import { internalUrls, jobSettings } from "./settings";
 
 export type DispatchOutcome = "dispatched" | "idle" | "busy" | "failed";
-
-function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-}
 
 /**
  * Claims the best QUEUED job and hands it to a renderer; a full renderer undoes the claim. The
@@ -29,6 +23,9 @@ function randomToken(): string {
  * its deliveries are queued once a renderer took the job, and taken back with a claim it did not.
  */
 export async function dispatchOne(env: Env, now = Date.now()): Promise<DispatchOutcome> {
+  // A pending redaction goes first: its conversation cannot be composed until it ends.
+  const redaction = await dispatchRedaction(env, now);
+  if (redaction) return redaction;
   const { leaseMs, maxAttempts } = jobSettings(env);
   const announce = announcer(env);
   const token = randomToken();
@@ -101,6 +98,7 @@ function redactionsOf(options: CompositionOptions, tracks: TrackRow[]): Pick<Ren
 
 /** Expired leases go back to the queue (with a wake-up) or end FAILED; their partial outputs go. */
 export async function reclaim(env: Env, now = Date.now()): Promise<CompositionRow[]> {
+  await reclaimRedactions(env, now);
   const reclaimed = await reclaimExpired(env.DB, jobSettings(env).maxAttempts, now, announcer(env));
   for (const { row, deliveries } of reclaimed) {
     await cleanupOutputs(env, row);

@@ -11,7 +11,8 @@ import { jobSettings } from "./settings";
 import { announcer } from "../webhooks/events";
 import { queueDeliveries } from "../webhooks/queue";
 
-function sameToken(a: string, b: string): boolean {
+/** Constant-time comparison of two lease tokens. */
+export function sameToken(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);

@@ -1,4 +1,4 @@
-import { API_BASE_PATH, internalJobUrls } from "../../contract/renderer";
+import { API_BASE_PATH, internalJobUrls, REDACTION_ROUTES } from "../../contract/renderer";
 import { workerConfig } from "../config";
 import type { Env } from "../env";
 
@@ -29,4 +29,9 @@ function internalOrigin(env: Env): string {
 /** Where the renderer reads inputs and reports: the Worker's own internal routes. */
 export function internalUrls(env: Env, jobId: string) {
   return internalJobUrls(`${internalOrigin(env)}${API_BASE_PATH}`, jobId);
+}
+
+/** The same for a source redaction's TRACK jobs. */
+export function internalRedactionUrls(env: Env, redactionId: string) {
+  return internalJobUrls(`${internalOrigin(env)}${API_BASE_PATH}`, redactionId, REDACTION_ROUTES);
 }

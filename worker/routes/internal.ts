@@ -13,7 +13,7 @@ import { serveMediaObject } from "../media/serve";
 // The renderer's side door: one job's inputs, output upload and reports, authorized by its lease
 // token alone. Not part of the public OpenAPI document.
 
-async function jsonBody<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
+export async function jsonBody<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
   const parsed = schema.safeParse(await req.json().catch(() => undefined));
   if (!parsed.success)
     throw problem.badRequest(`Invalid report: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);

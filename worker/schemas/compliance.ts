@@ -95,3 +95,32 @@ export const RedactionSpan = z
 export type RedactionSpan = z.infer<typeof RedactionSpan>;
 
 export const RedactionSpans = z.array(RedactionSpan).min(1).max(100);
+
+export const RedactionInput = z
+  .strictObject({
+    spans: RedactionSpans,
+    reason: z.string().trim().min(1).max(500).openapi({ description: "Why (audited); never what was said" }),
+  })
+  .openapi("RedactionInput");
+
+export const Redaction = z
+  .object({
+    id: z.string(),
+    conversationId: z.string(),
+    state: z.enum(["QUEUED", "PROCESSING", "COMPLETED", "FAILED"]),
+    progress: z.number().int().min(0).max(100),
+    error: z.string().nullable(),
+    spans: z.array(RedactionSpan),
+    reason: z.string(),
+    requestedBy: z.string(),
+    created: Instant,
+    completed: Instant.nullable(),
+    tracks: z.array(
+      z.object({
+        trackId: z.string(),
+        sha256Before: z.string().nullable().openapi({ description: "of the original track object, once rewritten" }),
+        sha256After: z.string().nullable().openapi({ description: "of the object that replaced it, once COMPLETED" }),
+      }),
+    ),
+  })
+  .openapi("Redaction");
