@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchApi } from "./api.ts";
 import { benchAudioProfile } from "./audio-profile.ts";
+import { benchCallback } from "./callback.ts";
 import { benchCompose } from "./compose.ts";
 import { benchEngines } from "./engines.ts";
 import { benchRanges } from "./ranges.ts";
@@ -23,6 +24,7 @@ const BENCHES: [string, () => Promise<Report[]>][] = [
   ["api", benchApi],
   ["ranges", benchRanges],
   ["scheduler", benchScheduler],
+  ["callback", benchCallback],
 ];
 
 function readmeSection(m: Record<string, string>, started: Date, minutes: number, reports: Report[], loads: string[]): string {
