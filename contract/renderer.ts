@@ -37,6 +37,8 @@ const RenderTrackSchema = z.object({
   video: z.boolean(),
   /** Stored size in bytes, for engine choice and progress. */
   size: z.number().int().min(0),
+  /** Beyond the seed (QA stereo): the output channel this track's audio is mixed on, alone; absent = both. */
+  channel: z.enum(["LEFT", "RIGHT"]).optional(),
 });
 
 const KeptSpanSchema = z

@@ -15,6 +15,8 @@ export interface TrackSpec {
   stopped: number | null;
   audio: boolean;
   video: boolean;
+  role: TrackRow["role"];
+  displayName: string | null;
 }
 
 export async function findRecording(db: D1Database, organizationId: string, conversationId: string): Promise<Recording | null> {
@@ -76,7 +78,15 @@ export async function upsertRecording(
         .values({ organizationId: row.organizationId, conversationId: row.conversationId, ...s })
         .onConflictDoUpdate({
           target: [tracks.organizationId, tracks.conversationId, tracks.id],
-          set: { participantId: s.participantId, started: s.started, stopped: s.stopped, audio: s.audio, video: s.video },
+          set: {
+            participantId: s.participantId,
+            started: s.started,
+            stopped: s.stopped,
+            audio: s.audio,
+            video: s.video,
+            role: s.role,
+            displayName: s.displayName,
+          },
         }),
     ),
   ]);

@@ -17,6 +17,8 @@ export const recordings = sqliteTable(
   (t) => [primaryKey({ columns: [t.organizationId, t.conversationId] })],
 );
 
+export const PARTICIPANT_ROLES = ["AGENT", "CUSTOMER", "SUPERVISOR", "OTHER"] as const;
+
 export const tracks = sqliteTable(
   "tracks",
   {
@@ -28,6 +30,9 @@ export const tracks = sqliteTable(
     stopped: integer("stopped"),
     audio: integer("audio", { mode: "boolean" }).notNull(),
     video: integer("video", { mode: "boolean" }).notNull(),
+    /** Beyond the seed (analytics): AGENT, CUSTOMER, SUPERVISOR or OTHER, and a name for tiles and cues. */
+    role: text("role", { enum: PARTICIPANT_ROLES }),
+    displayName: text("display_name"),
     mediaKey: text("media_key"),
     mediaSize: integer("media_size"),
     contentType: text("content_type"),

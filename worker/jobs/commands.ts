@@ -9,6 +9,7 @@ import { problem } from "../http/problem";
 import { wakeUp } from "./messages";
 import { assertNotHeld } from "./compliance";
 import { cleanupOutputs } from "./outputs";
+import { checkChannels } from "./channels";
 import { checkRedactions } from "./redaction-spans";
 import { assertNoPendingRedaction } from "./redactions";
 import { rendererFor } from "./renderer";
@@ -37,6 +38,7 @@ function composable(rec: Recording, type: "AUDIO" | "VIDEO", options: Compositio
   if (!can.audio && !can.video) throw problem.conflict("The recording has no audio or video tracks.");
   const selection = select(rec.recording, rec.tracks, type, options);
   if (options.redactions) checkRedactions(rec.recording, rec.tracks, options.redactions, "body.redactions");
+  checkChannels(rec.recording, rec.tracks, selection.audio, options);
   const missing = [...new Set([...selection.audio, ...selection.video])].filter((t) => !t.mediaKey);
   if (missing.length) {
     throw problem.conflict(`The media of track(s) ${missing.map((t) => `"${t.id}"`).join(", ")} is not stored yet.`);
@@ -68,6 +70,9 @@ export async function createComposition(env: Env, p: Principal, cmd: CreateInput
     from,
     to,
     redactions,
+    audioChannels: cmd.audioChannels,
+    agentChannel: cmd.agentChannel,
+    channelMap: cmd.channelMap,
   };
   composable(rec, cmd.type, options);
   const id = crypto.randomUUID();

@@ -7,6 +7,7 @@ import type { Env } from "../env";
 import { cleanupOutputs } from "./outputs";
 import { wakeUpToFill, type RenderJobMessage } from "./messages";
 import { rendererFor } from "./renderer";
+import { channelsOf } from "./channels";
 import { dispatchRedaction, reclaimRedactions } from "./redaction-run";
 import { renderRedactions } from "./redaction-spans";
 import { parseOptions, select, type CompositionOptions } from "./selection";
@@ -58,6 +59,7 @@ export async function buildRenderJob(env: Env, job: CompositionRow, token: strin
   if (!rec) throw new Error(`the recording of conversation "${job.conversationId}" no longer exists`);
   const options = parseOptions(job.options);
   const selection = select(rec.recording, rec.tracks, job.type, options);
+  const channels = channelsOf(rec.recording, selection.audio, options);
   const audioIds = new Set(selection.audio.map((t) => t.id));
   const videoIds = new Set(selection.video.map((t) => t.id));
   const wanted = rec.tracks.filter((t) => audioIds.has(t.id) || videoIds.has(t.id));
@@ -82,6 +84,7 @@ export async function buildRenderJob(env: Env, job: CompositionRow, token: strin
       audio: audioIds.has(t.id),
       video: videoIds.has(t.id),
       size: t.mediaSize ?? 0,
+      ...(channels?.has(t.id) ? { channel: channels.get(t.id)! } : {}),
     })),
     ...(selection.keep ? { keep: selection.keep } : {}),
     ...redactionsOf(options, wanted),

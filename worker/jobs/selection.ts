@@ -1,6 +1,7 @@
 import type { RecordingRow, TrackRow } from "../db/schema";
 import { problem } from "../http/problem";
 import type { RedactionSpan } from "../schemas/compliance";
+import type { Channel } from "./channels";
 
 /** Beyond the seed: which sources a composition uses and which part of the call it covers. */
 export interface CompositionOptions {
@@ -15,6 +16,10 @@ export interface CompositionOptions {
   to?: number;
   /** Spans redacted in this composition only (compliance). */
   redactions?: RedactionSpan[];
+  /** QA stereo (analytics): see channels.ts. */
+  audioChannels?: "MIXED" | "STEREO_SPLIT";
+  agentChannel?: Channel;
+  channelMap?: Record<string, Channel>;
 }
 
 export interface Span {

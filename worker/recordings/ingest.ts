@@ -39,6 +39,8 @@ export async function ingestRecording(env: Env, p: Principal, conversationId: st
       stopped: t.stopped === undefined ? null : Date.parse(t.stopped),
       audio: t.audio,
       video: t.video,
+      role: t.role ?? null,
+      displayName: t.displayName ?? null,
     })),
     Date.now(),
   );

@@ -3,6 +3,8 @@ import { COMPOSITION_TYPES, Id, Priority, RESOLUTIONS } from "./common";
 import { RedactionSpans } from "./compliance";
 import { CallbackUrl } from "./webhooks";
 
+const CHANNELS = ["LEFT", "RIGHT"] as const;
+
 const SourcePatterns = z
   .array(
     z
@@ -36,6 +38,13 @@ export const CreateCompositionWebCommand = z
     from: z.number().min(0).max(86_400).optional().openapi({ description: "seconds from the call's start where the output begins" }),
     to: z.number().gt(0).max(86_400).optional().openapi({ description: "seconds from the call's start where the output ends" }),
     // Beyond the seed (compliance): this export is redacted; the recording itself is untouched.
+    // Beyond the seed (analytics): QA stereo, agent on one channel and everyone else on the other.
+    audioChannels: z.enum(["MIXED", "STEREO_SPLIT"]).optional().openapi({ description: "MIXED (default) or STEREO_SPLIT" }),
+    agentChannel: z.enum(CHANNELS).optional().openapi({ description: "STEREO_SPLIT: the agent side's channel (default RIGHT)" }),
+    channelMap: z
+      .record(z.string().min(1).max(128), z.enum(CHANNELS))
+      .optional()
+      .openapi({ description: "STEREO_SPLIT: participantId → LEFT or RIGHT, overriding the roles" }),
     redactions: RedactionSpans.optional().openapi({ description: "spans silenced and blacked/blurred in this composition only" }),
   })
   .openapi("CreateCompositionWebCommand");

@@ -32,6 +32,11 @@ export const TrackInput = z.strictObject({
   stopped: Instant.optional(),
   audio: z.boolean(),
   video: z.boolean(),
+  // Beyond the seed (analytics): who the track is, for stereo QA audio, tile labels and speaker cues.
+  role: z.enum(["AGENT", "CUSTOMER", "SUPERVISOR", "OTHER"]).optional().openapi({
+    description: "without one, the track counts as AGENT when its participantId is the recording's agentId",
+  }),
+  displayName: z.string().trim().min(1).max(64).optional(),
 });
 
 export const RecordingInput = z

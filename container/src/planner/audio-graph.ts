@@ -11,10 +11,17 @@ export interface AudioSource {
   offsetMs: number;
   /** Filters on the track's own clock, before its delay (redaction). */
   extra?: string[];
+  /** QA stereo: the one output channel this source is mixed on (its own channels downmixed). */
+  channel?: "LEFT" | "RIGHT";
 }
 
 /** Peak ceiling of the limiter: −1 dBFS leaves headroom for the MP3/AAC encoders' overshoot. */
 export const LIMIT = 0.891;
+
+/** A mono source on one channel of the stereo output, the other channel silent. */
+function onChannel(channel: "LEFT" | "RIGHT"): string {
+  return channel === "LEFT" ? "pan=stereo|c0=c0|c1=0*c0" : "pan=stereo|c0=0*c0|c1=c0";
+}
 
 /**
  * The mix of `sources` over `spanMs`, ending in the label `out`; `generated` are chains without
@@ -32,7 +39,10 @@ export function audioStream(sources: readonly AudioSource[], spanMs: number, out
       // async fills holes in MediaRecorder's timestamps with silence (keeps later speech in sync);
       // first_pts=0 pads when the audio starts after the file's first packet.
       `aresample=${SAMPLE_RATE}:async=1:first_pts=0`,
-      `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=stereo`,
+      // On one channel of a split: downmixed to mono first (a mono track keeps its level, where the
+      // stereo upmix would lower each side by 3 dB), then placed on that channel.
+      `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=${s.channel ? "mono" : "stereo"}`,
+      ...(s.channel ? [onChannel(s.channel)] : []),
       ...(s.extra ?? []),
     ];
     const delay = Math.round(s.offsetMs);

@@ -205,7 +205,8 @@ function audioStreamOf(job: RenderJob, audioTracks: readonly PlacedTrack[], inde
     const offsetMs = Math.round(t.offsetSec * 1000);
     // The chain's clock starts where the file is read from: the track's join, or the window's start.
     const extra = audioRedactionFilters(redactions, t.id, window.originMs + offsetMs);
-    return { input: index.get(t.id)!, offsetMs, ...(extra.length ? { extra } : {}) };
+    const channel = job.tracks.find((j) => j.id === t.id)?.channel;
+    return { input: index.get(t.id)!, offsetMs, ...(extra.length ? { extra } : {}), ...(channel ? { channel } : {}) };
   });
   const beeps = beepChains(redactions, window.originMs, window.windowMs);
   const out = window.keep ? "akept" : "aout";

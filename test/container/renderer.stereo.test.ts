@@ -1,0 +1,72 @@
+// QA stereo: tracks with a `channel` are mixed on that channel alone, for the MP3 and for the MP4's
+// AAC track, with their level kept; decoded channel by channel.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RenderJob } from "../../contract/renderer.ts";
+import { makeTrack, tempDir, toneLevels } from "../fixtures/media.ts";
+import { FakeWorker } from "./fake-worker.ts";
+import { startRenderer, type RunningRenderer } from "./harness.ts";
+
+const AGENT = 440;
+const CUSTOMER = 660;
+const SUPERVISOR = 880;
+let fw: FakeWorker;
+let r: RunningRenderer;
+const outputs = new Map<string, string>();
+
+beforeAll(async () => {
+  fw = await FakeWorker.start();
+  r = await startRenderer();
+  const dir = await tempDir("stereo-job-");
+  const video = (color: string) => ({ color, width: 320, height: 240 });
+  const [agent, customer, supervisor] = await Promise.all([
+    makeTrack({ dir, name: "agent", format: "webm", durationSec: 6, video: video("red"), audio: { frequency: AGENT } }),
+    makeTrack({ dir, name: "customer", format: "webm", durationSec: 6, video: video("lime"), audio: { frequency: CUSTOMER } }),
+    makeTrack({ dir, name: "supervisor", format: "wav", durationSec: 3, audio: { frequency: SUPERVISOR } }),
+  ]);
+  const tracks = (video: boolean) => [
+    { id: "agent", file: agent, offsetMs: 0, audio: true, video },
+    { id: "customer", file: customer, offsetMs: 0, audio: true, video },
+    { id: "supervisor", file: supervisor, offsetMs: 2000, audio: true, video: false },
+  ];
+  const split = (job: RenderJob): RenderJob => {
+    const channel = { agent: "RIGHT", customer: "LEFT", supervisor: "RIGHT" } as const;
+    return { ...job, tracks: job.tracks.map((t) => ({ ...t, channel: channel[t.id as keyof typeof channel] })) };
+  };
+  for (const job of [
+    split(fw.job({ jobId: "audio", type: "AUDIO", durationMs: 6000, tracks: tracks(false) })),
+    split(fw.job({ jobId: "video", type: "VIDEO", durationMs: 6000, width: 640, height: 360, tracks: tracks(true) })),
+  ]) {
+    expect((await r.post(await fw.withSizes(job))).status).toBe(202);
+    const final = await fw.waitForFinal(job.jobId, 60_000);
+    expect(final, JSON.stringify(final)).toMatchObject({ event: "completed" });
+    outputs.set(job.jobId, fw.uploads.get(job.jobId)!.path);
+  }
+}, 120_000);
+afterAll(async () => {
+  await r?.close();
+  await fw?.close();
+});
+
+const FREQS = [AGENT, CUSTOMER, SUPERVISOR];
+async function heard(job: string, t: number, channel: 0 | 1): Promise<number[]> {
+  const levels = await toneLevels(outputs.get(job)!, t, 0.5, FREQS, channel);
+  return FREQS.filter((_, i) => levels[i]! > 0.03);
+}
+
+describe.each(["audio", "video"])("STEREO_SPLIT (%s)", (job) => {
+  it("puts the agent side on the right and the customer on the left, nothing of one on the other", async () => {
+    expect(await heard(job, 0.5, 0)).toEqual([CUSTOMER]);
+    expect(await heard(job, 0.5, 1)).toEqual([AGENT]);
+    // The supervisor (2–5 s) joins the agent's channel.
+    expect(await heard(job, 3, 0)).toEqual([CUSTOMER]);
+    expect(await heard(job, 3, 1)).toEqual([AGENT, SUPERVISOR]);
+    const crosstalk = await toneLevels(outputs.get(job)!, 1, 1, [AGENT, CUSTOMER], 0);
+    expect(crosstalk[0]).toBeLessThan(0.001);
+  });
+
+  it("keeps each voice at its own level (1/8 full scale in, about 1/8 out)", async () => {
+    const [agent] = await toneLevels(outputs.get(job)!, 1, 1, [AGENT], 1);
+    expect(agent).toBeGreaterThan(0.1);
+    expect(agent).toBeLessThan(0.15);
+  });
+});
