@@ -116,6 +116,8 @@ export interface TrackFile {
   video: boolean;
   file: string;
   contentType: string;
+  role?: "AGENT" | "CUSTOMER" | "SUPERVISOR" | "OTHER";
+  displayName?: string;
 }
 
 const T0 = Date.parse("2026-11-20T10:00:00.000Z");
@@ -136,6 +138,8 @@ export async function ingestRecording(s: TestStack, conversationId: string, span
         ...(t.stop !== undefined ? { stopped: at(t.stop) } : {}),
         audio: t.audio,
         video: t.video,
+        ...(t.role ? { role: t.role } : {}),
+        ...(t.displayName ? { displayName: t.displayName } : {}),
       })),
     },
   });
