@@ -2,7 +2,7 @@
 // AAC track, with their level kept; decoded channel by channel.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RenderJob } from "../../contract/renderer.ts";
-import { makeTrack, tempDir, toneLevels } from "../fixtures/media.ts";
+import { integratedLoudness, makeTrack, probe, tempDir, toneLevels } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
 import { startRenderer, type RunningRenderer } from "./harness.ts";
 
@@ -68,5 +68,53 @@ describe.each(["audio", "video"])("STEREO_SPLIT (%s)", (job) => {
     const [agent] = await toneLevels(outputs.get(job)!, 1, 1, [AGENT], 1);
     expect(agent).toBeGreaterThan(0.1);
     expect(agent).toBeLessThan(0.15);
+  });
+});
+
+describe("loudness", () => {
+  let levelled: string;
+  let split: string;
+  beforeAll(async () => {
+    const dir = await tempDir("loudness-job-");
+    // A quiet agent (−30 dBFS) and a loud customer (−12 dBFS), both all along.
+    const [quiet, loud] = await Promise.all([
+      makeTrack({ dir, name: "quiet", format: "webm", durationSec: 12, audio: { frequency: AGENT, volume: 0.25 } }),
+      makeTrack({ dir, name: "loud", format: "wav", durationSec: 12, audio: { frequency: CUSTOMER, volume: 2 } }),
+    ]);
+    const tracks = [
+      { id: "agent", file: quiet, offsetMs: 0, audio: true, video: false },
+      { id: "customer", file: loud, offsetMs: 0, audio: true, video: false },
+    ];
+    const mixed = { ...fw.job({ jobId: "loud-mixed", type: "AUDIO", durationMs: 12_000, tracks }), loudness: -20 };
+    const base = fw.job({ jobId: "loud-split", type: "AUDIO", durationMs: 12_000, tracks });
+    const channel = { agent: "RIGHT", customer: "LEFT" } as const;
+    const splitJob: RenderJob = {
+      ...base,
+      loudness: -23,
+      tracks: base.tracks.map((t) => ({ ...t, channel: channel[t.id as keyof typeof channel] })),
+    };
+    for (const job of [mixed, splitJob]) {
+      expect((await r.post(await fw.withSizes(job))).status).toBe(202);
+      const final = await fw.waitForFinal(job.jobId, 60_000);
+      expect(final, JSON.stringify(final)).toMatchObject({ event: "completed" });
+    }
+    levelled = fw.uploads.get("loud-mixed")!.path;
+    split = fw.uploads.get("loud-split")!.path;
+  }, 120_000);
+
+  it("levels the mix to the target, within 1 LU", async () => {
+    expect(Math.abs((await integratedLoudness(levelled)) + 20)).toBeLessThan(1);
+  });
+
+  it("levels each channel of a split on its own: the quiet agent and the loud customer both at the target", async () => {
+    expect(Math.abs((await integratedLoudness(split, 0)) + 23)).toBeLessThan(1);
+    expect(Math.abs((await integratedLoudness(split, 1)) + 23)).toBeLessThan(1);
+    // Still split: nothing of the customer on the agent's channel.
+    const [customerOnRight] = await toneLevels(split, 6, 1, [CUSTOMER], 1);
+    expect(customerOnRight).toBeLessThan(0.001);
+  });
+
+  it("keeps the length exact", async () => {
+    expect(Math.abs((await probe(split)).duration - 12)).toBeLessThan(0.1);
   });
 });

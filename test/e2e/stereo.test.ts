@@ -2,7 +2,7 @@
 // POST /request, decoded channel by channel as a speech-analytics tool reads it.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeTrack, tempDir, toneLevels } from "../fixtures/media.ts";
+import { integratedLoudness, makeTrack, tempDir, toneLevels } from "../fixtures/media.ts";
 import { downloadOutput, ingestRecording, startTestStack, SUPERVISOR, waitForState, type TestStack } from "./harness.ts";
 
 let stack: TestStack;
@@ -88,6 +88,13 @@ describe("STEREO_SPLIT end to end", () => {
     expect(await heard(left, 4, 1)).toEqual([CUSTOMER, COACH]);
   });
 
+  it("loudness: each channel levelled to the target (EBU R128), within 1 LU", async () => {
+    const file = await compose("levelled", { audioChannels: "STEREO_SPLIT", loudness: -23 });
+    for (const channel of [0, 1] as const)
+      expect(Math.abs((await integratedLoudness(file, channel)) + 23), `channel ${channel}`).toBeLessThan(1);
+    expect(await heard(file, 4, 0)).toEqual([CUSTOMER]);
+  });
+
   it("MIXED (the default) is today's mix on both channels", async () => {
     const mixed = await compose("mixed", {});
     expect(await heard(mixed, 4, 0)).toEqual(FREQS);
@@ -103,5 +110,7 @@ describe("STEREO_SPLIT end to end", () => {
     expect(lopsided.json.detail).toContain("nobody is on the other side");
     const badEnum = await request({ audioChannels: "QUAD" });
     expect(badEnum.json.errors.map((e: { field: string }) => e.field)).toContain("body.audioChannels");
+    const tooLoud = await request({ loudness: -5 });
+    expect(tooLoud.json.errors.map((e: { field: string }) => e.field)).toContain("body.loudness");
   });
 });

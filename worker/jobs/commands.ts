@@ -73,6 +73,7 @@ export async function createComposition(env: Env, p: Principal, cmd: CreateInput
     audioChannels: cmd.audioChannels,
     agentChannel: cmd.agentChannel,
     channelMap: cmd.channelMap,
+    loudness: cmd.loudness,
   };
   composable(rec, cmd.type, options);
   const id = crypto.randomUUID();

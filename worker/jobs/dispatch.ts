@@ -88,6 +88,7 @@ export async function buildRenderJob(env: Env, job: CompositionRow, token: strin
     })),
     ...(selection.keep ? { keep: selection.keep } : {}),
     ...redactionsOf(options, wanted),
+    ...(options.loudness !== undefined ? { loudness: options.loudness } : {}),
     output: { url: urls.output, contentType: FORMATS[job.format].contentType, multipartUrl: urls.multipart },
     callback: { url: urls.report, token },
   };

@@ -20,6 +20,8 @@ export interface CompositionOptions {
   audioChannels?: "MIXED" | "STEREO_SPLIT";
   agentChannel?: Channel;
   channelMap?: Record<string, Channel>;
+  /** Loudness target in LUFS. */
+  loudness?: number;
 }
 
 export interface Span {

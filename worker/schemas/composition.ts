@@ -45,6 +45,9 @@ export const CreateCompositionWebCommand = z
       .record(z.string().min(1).max(128), z.enum(CHANNELS))
       .optional()
       .openapi({ description: "STEREO_SPLIT: participantId → LEFT or RIGHT, overriding the roles" }),
+    loudness: z.number().min(-30).max(-10).optional().openapi({
+      description: "integrated loudness target in LUFS: the mix (each channel of a STEREO_SPLIT) levelled to it (EBU R128)",
+    }),
     redactions: RedactionSpans.optional().openapi({ description: "spans silenced and blacked/blurred in this composition only" }),
   })
   .openapi("CreateCompositionWebCommand");

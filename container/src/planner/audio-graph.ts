@@ -2,6 +2,7 @@
 // delayed to its offset, summed without normalisation (a speaker keeps their level however many
 // others are present), limited so the sum never clips, and padded/trimmed to exactly the span.
 import { chainText, streamChains } from "./graph.ts";
+import { levelChains, type Level } from "./loudness.ts";
 import { formatMs } from "./timeline.ts";
 import { SAMPLE_RATE, type FilterChain, type SourceChain, type StreamGraph } from "./types.ts";
 
@@ -23,11 +24,16 @@ function onChannel(channel: "LEFT" | "RIGHT"): string {
   return channel === "LEFT" ? "pan=stereo|c0=c0|c1=0*c0" : "pan=stereo|c0=0*c0|c1=c0";
 }
 
-/**
- * The mix of `sources` over `spanMs`, ending in the label `out`; `generated` are chains without
- * inputs (beeps) mixed in with them.
- */
-export function audioStream(sources: readonly AudioSource[], spanMs: number, out = "aout", generated: FilterChain[] = []): StreamGraph {
+export interface MixExtras {
+  /** Chains without inputs (beeps) mixed in with the sources. */
+  generated?: FilterChain[];
+  /** Loudness levelling of the mix, before the limiter. */
+  level?: Level;
+}
+
+/** The mix of `sources` over `spanMs`, ending in the label `out`. */
+export function audioStream(sources: readonly AudioSource[], spanMs: number, out = "aout", extras: MixExtras = {}): StreamGraph {
+  const generated = extras.generated ?? [];
   const span = formatMs(spanMs);
   const tail = [`apad=whole_dur=${span}`, `atrim=end=${span}`, "asetpts=N/SR/TB"];
   const silence = `anullsrc=r=${SAMPLE_RATE}:cl=stereo`;
@@ -60,7 +66,10 @@ export function audioStream(sources: readonly AudioSource[], spanMs: number, out
       : { ins: ["abed", ...mixed], filter: `amix=inputs=${mixed.length + 1}:normalize=0:duration=longest:dropout_transition=0` };
   // level=0: no auto make-up gain; latency=1: the limiter's look-ahead does not shift the timeline.
   const limit = `alimiter=limit=${LIMIT}:level=0:latency=1`;
-  return { sources: chains, mix: [...bed, ...generated, { ins: mix.ins, filters: [mix.filter, limit, ...tail], outs: [out] }], out };
+  const tailChain = (ins: string[], head: string[]) => ({ ins, filters: [...head, limit, ...tail], outs: [out] });
+  if (!extras.level) return { sources: chains, mix: [...bed, ...generated, tailChain(mix.ins, [mix.filter])], out };
+  const levelled = [{ ins: mix.ins, filters: [mix.filter], outs: ["amixed"] }, ...levelChains("amixed", "alevel", extras.level)];
+  return { sources: chains, mix: [...bed, ...generated, ...levelled, tailChain(["alevel"], [])], out };
 }
 
 /** The same mix as filter chains (to be joined with ';'), for a command of its own. */

@@ -209,9 +209,11 @@ function audioStreamOf(job: RenderJob, audioTracks: readonly PlacedTrack[], inde
     return { input: index.get(t.id)!, offsetMs, ...(extra.length ? { extra } : {}), ...(channel ? { channel } : {}) };
   });
   const beeps = beepChains(redactions, window.originMs, window.windowMs);
+  const level = job.loudness === undefined ? undefined : { lufs: job.loudness, perChannel: job.tracks.some((t) => t.channel) };
+  const extras = { generated: beeps, ...(level ? { level } : {}) };
   const out = window.keep ? "akept" : "aout";
-  if (!window.cuts) return audioStream(sources, window.windowMs, out, beeps);
-  const full = audioStream(sources, window.windowMs, "afull", beeps);
+  if (!window.cuts) return audioStream(sources, window.windowMs, out, extras);
+  const full = audioStream(sources, window.windowMs, "afull", extras);
   return { ...full, mix: [...full.mix, ...audioCut(window.cuts, "afull", out)], out };
 }
 
