@@ -37,9 +37,26 @@ const RenderTrackSchema = z.object({
   video: z.boolean(),
   /** Stored size in bytes, for engine choice and progress. */
   size: z.number().int().min(0),
+  /** Beyond the seed (analytics): who it is (resolved by the Worker: AGENT by agentId) and the name shown for them. */
+  role: z.enum(["AGENT", "CUSTOMER", "SUPERVISOR", "OTHER"]).optional(),
+  displayName: z.string().max(64).optional(),
   /** Beyond the seed (QA stereo): the output channel this track's audio is mixed on, alone; absent = both. */
   channel: z.enum(["LEFT", "RIGHT"]).optional(),
 });
+
+/** Conversation metrics of a composition's speaker timeline (seconds, ms precision). */
+export const ConversationMetricsSchema = z.object({
+  talkSeconds: z.record(z.string(), z.number().min(0)),
+  /** Agent-side (AGENT, SUPERVISOR) talk ÷ all talk; null when nobody talks. */
+  talkRatio: z.number().min(0).max(1).nullable(),
+  overtalkSeconds: z.number().min(0),
+  overtalkCount: z.number().int().min(0),
+  silenceSeconds: z.number().min(0),
+  longestSilenceSeconds: z.number().min(0),
+  longestMonologueSeconds: z.number().min(0),
+  longestMonologueBy: z.string().nullable(),
+});
+export type ConversationMetrics = z.infer<typeof ConversationMetricsSchema>;
 
 const KeptSpanSchema = z
   .object({ startMs: z.number().finite().min(0), endMs: z.number().finite().gt(0) })
@@ -162,6 +179,8 @@ export const RenderReportSchema = z.discriminatedUnion("event", [
     size: z.number().int().min(0),
     warnings: z.array(z.string().max(2000)).max(100).optional(),
     engine: z.enum(["native", "wasm"]),
+    /** Beyond the seed (analytics): from the speaker pass, when it ran. */
+    metrics: ConversationMetricsSchema.optional(),
   }),
   z.object({
     event: z.literal("failed"),

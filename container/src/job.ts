@@ -239,8 +239,9 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
     width: job.width,
     height: job.height,
     dir,
+    ...(plan.speakers ? { speakers: plan.speakers } : {}),
   };
-  const [size] = await Promise.all([
+  const [size, metrics] = await Promise.all([
     uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes))),
     job.type === "TRACK" ? undefined : publishReviewAssets(job, ctx.engines.native, review, signal, (l) => ctx.log(`${run.tag} ${l}`)),
   ]);
@@ -252,6 +253,7 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
     durationMs: Math.round((out.durationSec ?? plan.durationSeconds) * 1000),
     size,
     engine: engine.name,
+    ...(metrics ? { metrics } : {}),
   };
   if (plan.warnings.length) report.warnings = plan.warnings;
   ctx.log(`${run.tag} completed: ${size} bytes, ${report.durationMs} ms`);

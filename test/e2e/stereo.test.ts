@@ -73,6 +73,43 @@ async function heard(file: string, t: number, channel: 0 | 1): Promise<number[]>
   return FREQS.filter((_, i) => levels[i]! > 0.03);
 }
 
+describe("the speaker timeline end to end", () => {
+  it("the view carries the metrics; timeline.json and speakers.vtt come through signed links", async () => {
+    const res = await request({ name: "timeline" });
+    const view = await waitForState(stack, "conv-qa", res.json.id, ["COMPLETED", "FAILED"]);
+    expect(view.state, view.error).toBe("COMPLETED");
+    expect(Object.keys(view.metrics.talkSeconds).sort()).toEqual(["alice", "cust-1", "sam"]);
+    // Everyone talks all along: the coach (2–8 s) overlaps the other two.
+    expect(Math.abs(view.metrics.talkSeconds.sam - 6)).toBeLessThan(0.3);
+    expect(view.metrics.silenceSeconds).toBeLessThan(0.3);
+    const link = async (asset: string) => {
+      const q = `conversationId=conv-qa&id=${res.json.id}&asset=${asset}`;
+      const signed = await stack.api("GET", `/player/conv-qa/${res.json.id}/url/inline?${q}`, {
+        as: SUPERVISOR,
+        headers: { Referer: "https://agent.example/" },
+      });
+      expect(signed.status, signed.text).toBe(200);
+      return fetch(signed.json.url);
+    };
+    const timeline = await link("timeline.json");
+    expect(timeline.headers.get("content-type")).toContain("application/json");
+    const json = await timeline.json();
+    expect(json.participants.map((p: any) => [p.participantId, p.role, p.displayName])).toEqual([
+      ["alice", "AGENT", null],
+      ["cust-1", "CUSTOMER", null],
+      ["sam", "SUPERVISOR", "Sam (coach)"],
+    ]);
+    expect(json.metrics).toEqual(view.metrics);
+    const vtt = await link("speakers.vtt");
+    expect(vtt.headers.get("content-type")).toContain("text/vtt");
+    const cues = (await vtt.text())
+      .split("\n\n")
+      .slice(1)
+      .map((c) => c.trim().split("\n")[1]);
+    expect(cues.sort()).toEqual(["Agent", "Customer", "Sam (coach)"]);
+  });
+});
+
 describe("STEREO_SPLIT end to end", () => {
   it("by default: the agent side (agent + supervisor) on the right, the customer on the left", async () => {
     const file = await compose("split", { audioChannels: "STEREO_SPLIT" });

@@ -1,3 +1,4 @@
+import type { ConversationMetrics } from "../../contract/renderer";
 import { and, asc, count, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import type { Principal } from "../auth/principal";
@@ -25,6 +26,7 @@ export type NewComposition = Omit<
   | "options"
   | "progressEventAt"
   | "progressEventValue"
+  | "metrics"
 > &
   Partial<Pick<CompositionRow, "callbackUrl" | "options">>;
 
@@ -48,6 +50,7 @@ export function asInserted(row: NewComposition): CompositionRow {
     options: null,
     progressEventAt: null,
     progressEventValue: null,
+    metrics: null,
     ...row,
   };
 }
@@ -188,6 +191,7 @@ export function compositionView(row: CompositionRow) {
     priority: row.priority,
     resolution: row.resolution,
     warnings: row.warnings ? (JSON.parse(row.warnings) as string[]) : [],
+    metrics: row.state === "COMPLETED" && row.metrics ? (JSON.parse(row.metrics) as ConversationMetrics) : null,
   };
 }
 

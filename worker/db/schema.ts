@@ -82,6 +82,8 @@ export const compositions = sqliteTable(
     callbackUrl: text("callback_url"),
     /** Beyond the seed: source selection and trimming, as JSON (see schemas/composition.ts). */
     options: text("options"),
+    /** Beyond the seed (analytics): the conversation metrics of the last completed run, as JSON. */
+    metrics: text("metrics"),
     /** Throttle for composition.progress events: when and at what percent the last one went out. */
     progressEventAt: integer("progress_event_at"),
     progressEventValue: integer("progress_event_value"),

@@ -204,7 +204,7 @@ export async function complete(
   db: D1Database,
   row: CompositionRow,
   leaseToken: string,
-  output: { key: string; size: number; durationMs: number; warnings: string[] },
+  output: { key: string; size: number; durationMs: number; warnings: string[]; metrics?: unknown },
   now: number,
   announce: Announce,
 ) {
@@ -218,6 +218,7 @@ export async function complete(
     outputSize: output.size,
     durationMs: output.durationMs,
     warnings: output.warnings.length ? JSON.stringify(output.warnings) : null,
+    metrics: output.metrics ? JSON.stringify(output.metrics) : null,
     error: null,
     completedAt: now,
     updatedAt: now,

@@ -14,6 +14,12 @@ function agentSide(recording: RecordingRow, t: TrackRow): boolean {
   return recording.agentId !== null && t.participantId === recording.agentId;
 }
 
+/** A track's role as the renderer is told it (a track without one is the AGENT when it is the recording's agent), and its name. */
+export function whoIs(recording: RecordingRow, t: TrackRow): { role?: NonNullable<TrackRow["role"]>; displayName?: string } {
+  const role = t.role ?? (recording.agentId !== null && t.participantId === recording.agentId ? "AGENT" : null);
+  return { ...(role ? { role } : {}), ...(t.displayName ? { displayName: t.displayName } : {}) };
+}
+
 /** Each audio track's channel (by track id), or null when the output is the plain mix. */
 export function channelsOf(recording: RecordingRow, audio: readonly TrackRow[], o: CompositionOptions): Map<string, Channel> | null {
   if (o.audioChannels !== "STEREO_SPLIT") return null;

@@ -7,7 +7,7 @@ import type { Env } from "../env";
 import { cleanupOutputs } from "./outputs";
 import { wakeUpToFill, type RenderJobMessage } from "./messages";
 import { rendererFor } from "./renderer";
-import { channelsOf } from "./channels";
+import { channelsOf, whoIs } from "./channels";
 import { dispatchRedaction, reclaimRedactions } from "./redaction-run";
 import { renderRedactions } from "./redaction-spans";
 import { parseOptions, select, type CompositionOptions } from "./selection";
@@ -85,6 +85,7 @@ export async function buildRenderJob(env: Env, job: CompositionRow, token: strin
       video: videoIds.has(t.id),
       size: t.mediaSize ?? 0,
       ...(channels?.has(t.id) ? { channel: channels.get(t.id)! } : {}),
+      ...whoIs(rec.recording, t),
     })),
     ...(selection.keep ? { keep: selection.keep } : {}),
     ...redactionsOf(options, wanted),

@@ -69,7 +69,13 @@ export async function applyReport(
       if (!head) {
         return settleFailure(env, row, token, "renderer reported completion but no output was uploaded", true, maxAttempts, now);
       }
-      const output = { key, size: head.size, durationMs: Math.round(report.durationMs), warnings: report.warnings ?? [] };
+      const output = {
+        key,
+        size: head.size,
+        durationMs: Math.round(report.durationMs),
+        warnings: report.warnings ?? [],
+        ...(report.metrics ? { metrics: report.metrics } : {}),
+      };
       const done = await complete(env.DB, row, token, output, now, announcer(env));
       if (!done) return null;
       // The previous run's output (re-execution) is replaced only now that the new one is in place.

@@ -8,6 +8,9 @@ export const REVIEW_ASSETS = {
   "thumbnails.jpg": { contentType: "image/jpeg", types: ["VIDEO"] },
   "thumbnails.vtt": { contentType: "text/vtt; charset=utf-8", types: ["VIDEO"] },
   "waveform.json": { contentType: "application/json", types: ["AUDIO", "VIDEO"] },
+  // Analytics: the speaker timeline with its metrics, and one WebVTT cue per talk span.
+  "timeline.json": { contentType: "application/json", types: ["AUDIO", "VIDEO"] },
+  "speakers.vtt": { contentType: "text/vtt; charset=utf-8", types: ["AUDIO", "VIDEO"] },
 } as const satisfies Record<string, { contentType: string; types: readonly CompositionRow["type"][] }>;
 
 export type ReviewAssetName = keyof typeof REVIEW_ASSETS;

@@ -5,6 +5,19 @@ import { CallbackUrl } from "./webhooks";
 
 const CHANNELS = ["LEFT", "RIGHT"] as const;
 
+const ConversationMetricsView = z
+  .object({
+    talkSeconds: z.record(z.string(), z.number()).openapi({ description: "by participantId" }),
+    talkRatio: z.number().nullable().openapi({ description: "agent-side talk ÷ all talk" }),
+    overtalkSeconds: z.number(),
+    overtalkCount: z.number().int(),
+    silenceSeconds: z.number(),
+    longestSilenceSeconds: z.number(),
+    longestMonologueSeconds: z.number(),
+    longestMonologueBy: z.string().nullable(),
+  })
+  .openapi("ConversationMetrics");
+
 const SourcePatterns = z
   .array(
     z
@@ -83,6 +96,9 @@ export const CompositionView = z
     error: z.string().nullable(),
     priority: z.number().int(),
     resolution: z.string(),
+    metrics: ConversationMetricsView.nullable().openapi({
+      description: "Beyond the seed (analytics): talk, overtalk, silence and monologue figures from the speaker timeline, once COMPLETED",
+    }),
     warnings: z
       .array(z.string())
       .openapi({ description: "what the render could not use (e.g. a truncated track), when it still completed" }),

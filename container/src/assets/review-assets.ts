@@ -4,11 +4,13 @@
 // load it unchanged). Both come from one ffmpeg pass each over the output, run by the native engine.
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { outputAssetUrl, type RenderJob } from "../../../contract/renderer.ts";
+import { outputAssetUrl, type ConversationMetrics, type RenderJob } from "../../../contract/renderer.ts";
 import type { Engine } from "../engines/types.ts";
 import { LeaseLostError, put, withRetries } from "../http-io.ts";
+import type { SpeakerPass } from "../planner/speakers.ts";
+import { makeSpeakerAssets } from "./speaker-assets.ts";
 
-export type ReviewAssetName = "thumbnails.jpg" | "thumbnails.vtt" | "waveform.json";
+export type ReviewAssetName = "thumbnails.jpg" | "thumbnails.vtt" | "waveform.json" | "timeline.json" | "speakers.vtt";
 export interface ReviewAssetFile {
   name: ReviewAssetName;
   file: string;
@@ -122,6 +124,8 @@ export interface ReviewInput {
   width: number;
   height: number;
   dir: string;
+  /** The speaker pass of the plan (timeline.json, speakers.vtt and the metrics), when it has audio. */
+  speakers?: SpeakerPass;
 }
 
 /** Makes the assets in `dir` (sprite and track for VIDEO, peaks for both). */
@@ -170,12 +174,29 @@ export async function publishReviewAssets(
   o: ReviewInput,
   signal: AbortSignal,
   log: (line: string) => void,
-): Promise<void> {
-  if (!engine) return log("review assets skipped: they need the native ffmpeg");
-  try {
-    for (const a of await makeReviewAssets(engine, o, signal)) await uploadAsset(job, a, signal);
-  } catch (e) {
-    if (signal.aborted || e instanceof LeaseLostError) throw e;
-    log(`review assets not made: ${(e as Error).message}`);
+): Promise<ConversationMetrics | undefined> {
+  if (!engine) {
+    log("review assets skipped: they need the native ffmpeg");
+    return undefined;
   }
+  // Each kind on its own: the timeline failing leaves the waveform, and the other way round.
+  const attempt = async <T>(what: string, make: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await make();
+    } catch (e) {
+      if (signal.aborted || e instanceof LeaseLostError) throw e;
+      log(`${what} not made: ${(e as Error).message}`);
+      return undefined;
+    }
+  };
+  await attempt("review assets", async () => {
+    for (const a of await makeReviewAssets(engine, o, signal)) await uploadAsset(job, a, signal);
+  });
+  const pass = o.speakers;
+  if (!pass) return undefined;
+  return attempt("speaker timeline", async () => {
+    const { files, metrics } = await makeSpeakerAssets(engine, job, pass, o.dir, signal);
+    for (const a of files) await uploadAsset(job, a, signal);
+    return metrics;
+  });
 }

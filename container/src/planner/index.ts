@@ -5,6 +5,7 @@ import { audioStream, type AudioSource } from "./audio-graph.ts";
 import { commandArgs } from "./graph.ts";
 import { audioCut, keptSegments, normalizeKeep, type KeptSpan } from "./keep.ts";
 import { audioRedactionFilters, beepChains, videoRedactionFilters } from "./redact.ts";
+import { speakerPass } from "./speakers.ts";
 import { formatMs, segments, totalFrames, videoSpans, type Segment } from "./timeline.ts";
 import {
   FPS,
@@ -112,7 +113,9 @@ export function planRender(job: RenderJob, facts: Readonly<Record<string, ProbeF
     output: outputSettings(kind, window.outputMs),
   };
   if (!tracks.some((t) => t.audio && inSpan(t, job))) warnings.push("no audio in any track: the audio is silent");
+  const speakers = speakerPass(graph.inputs, graph.audio, window.cuts, window.outputMs / 1000, files.output);
   return {
+    ...(speakers ? { speakers } : {}),
     graph,
     args: commandArgs(graph, files.output),
     inputs: used.map((t) => t.path),

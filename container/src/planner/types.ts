@@ -1,6 +1,8 @@
 // Shared shapes of the pure planner. Times inside the planner are seconds on the recording's
 // timeline, or integer frame numbers where exact arithmetic matters (segment boundaries).
 
+import type { SpeakerPass } from "./speakers.ts";
+
 /** What probing a downloaded track told us (the container's own header is not trusted for length). */
 export interface ProbeFacts {
   /** Real media length in seconds from the file's start, or null when nothing could be measured. */
@@ -89,6 +91,8 @@ export interface RenderPlan {
   durationSeconds: number;
   /** track: a stored track rewritten (source redaction), not a composition. */
   kind: "audio" | "video" | "track";
+  /** The speaker pass of a composition (timeline.json, speakers.vtt, metrics); absent without audio. */
+  speakers?: SpeakerPass;
   warnings: string[];
 }
 

@@ -1,0 +1,41 @@
+// Runs the speaker pass and writes its sidecars: timeline.json and speakers.vtt, with the metrics
+// for the completed report.
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ConversationMetrics, RenderJob } from "../../../contract/renderer.ts";
+import type { Engine } from "../engines/types.ts";
+import type { SpeakerPass } from "../planner/speakers.ts";
+import type { ReviewAssetFile } from "./review-assets.ts";
+import { parseLevels, speakersOf, speakersVtt, talkSpans, timelineJson, toOutput, type Span } from "./speakers.ts";
+
+export async function makeSpeakerAssets(
+  engine: Engine,
+  job: RenderJob,
+  pass: SpeakerPass,
+  dir: string,
+  signal: AbortSignal,
+): Promise<{ files: ReviewAssetFile[]; metrics: ConversationMetrics }> {
+  if (!engine.runArgs) throw new Error(`the ${engine.name} engine runs no bare ffmpeg command`);
+  await engine.runArgs([...pass.args, "-f", "null", "-"], { signal, onProgress: () => {} });
+  const talk = new Map<string, Span[]>();
+  for (const t of pass.tracks) {
+    const levels = parseLevels(await readFile(t.levels, "utf8"));
+    // An empty measurement is a failed pass, not a silent participant.
+    if (levels.length === 0) throw new Error(`no audio levels were measured for track "${t.id}"`);
+    const spans = toOutput(talkSpans(levels), pass.cuts, pass.outputSec);
+    talk.set(t.id, spans);
+  }
+  const speakers = speakersOf(job, talk);
+  const timeline = timelineJson(speakers, pass.outputSec);
+  const json = join(dir, "timeline.json");
+  const vtt = join(dir, "speakers.vtt");
+  await writeFile(json, JSON.stringify(timeline));
+  await writeFile(vtt, speakersVtt(speakers));
+  return {
+    files: [
+      { name: "timeline.json", file: json, contentType: "application/json" },
+      { name: "speakers.vtt", file: vtt, contentType: "text/vtt; charset=utf-8" },
+    ],
+    metrics: timeline.metrics,
+  };
+}
