@@ -105,6 +105,8 @@ export const RenderJobSchema = z
      * = the whole span. For VIDEO the bounds are widened to the 40 ms frame grid.
      */
     keep: z.array(KeptSpanSchema).min(1).max(1000).optional(),
+    /** Beyond the seed (VIDEO): each tile labelled with its participant's displayName, else their role in words. */
+    labels: z.boolean().optional(),
     /** Beyond the seed (QA audio): the mix (each channel of a split) levelled to this integrated loudness, LUFS. */
     loudness: z.number().min(-30).max(-10).optional(),
     /** Beyond the seed (compliance): spans silenced/beeped and blacked/blurred for the named tracks. */

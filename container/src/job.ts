@@ -143,6 +143,7 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
     ctx.log(
       `${tag} rendering ${plan.kind} ${plan.durationSeconds}s from ${plan.inputs.length} input(s), ${inputBytes} bytes, engine ${engine.name}`,
     );
+    for (const f of plan.textFiles ?? []) await writeFile(f.path, f.text);
     await render(run, engine, plan);
     return await deliver(run, plan, engine, dir);
   } catch (caught) {

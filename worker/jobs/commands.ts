@@ -74,6 +74,7 @@ export async function createComposition(env: Env, p: Principal, cmd: CreateInput
     agentChannel: cmd.agentChannel,
     channelMap: cmd.channelMap,
     loudness: cmd.loudness,
+    labels: cmd.labels,
   };
   composable(rec, cmd.type, options);
   const id = crypto.randomUUID();

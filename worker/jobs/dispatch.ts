@@ -90,6 +90,7 @@ export async function buildRenderJob(env: Env, job: CompositionRow, token: strin
     ...(selection.keep ? { keep: selection.keep } : {}),
     ...redactionsOf(options, wanted),
     ...(options.loudness !== undefined ? { loudness: options.loudness } : {}),
+    ...(job.type === "VIDEO" ? { labels: options.labels !== false } : {}),
     output: { url: urls.output, contentType: FORMATS[job.format].contentType, multipartUrl: urls.multipart },
     callback: { url: urls.report, token },
   };

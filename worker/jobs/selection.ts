@@ -20,6 +20,8 @@ export interface CompositionOptions {
   audioChannels?: "MIXED" | "STEREO_SPLIT";
   agentChannel?: Channel;
   channelMap?: Record<string, Channel>;
+  /** VIDEO tile labels (default on). */
+  labels?: boolean;
   /** Loudness target in LUFS. */
   loudness?: number;
 }

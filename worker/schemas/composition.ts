@@ -58,6 +58,10 @@ export const CreateCompositionWebCommand = z
       .record(z.string().min(1).max(128), z.enum(CHANNELS))
       .optional()
       .openapi({ description: "STEREO_SPLIT: participantId → LEFT or RIGHT, overriding the roles" }),
+    labels: z.boolean().optional().openapi({
+      description:
+        "VIDEO (default true): each tile labelled with the participant's displayName, else their role in words; never the participantId",
+    }),
     loudness: z.number().min(-30).max(-10).optional().openapi({
       description: "integrated loudness target in LUFS: the mix (each channel of a STEREO_SPLIT) levelled to it (EBU R128)",
     }),

@@ -3,6 +3,7 @@
 // speakers.vtt and the conversation metrics. Pure.
 import type { ConversationMetrics, RenderJob } from "../../../contract/renderer.ts";
 import type { KeptSpan } from "../planner/keep.ts";
+import { displayLabel } from "../planner/labels.ts";
 
 export type Span = [number, number];
 
@@ -141,11 +142,9 @@ export function conversationMetrics(speakers: readonly Speaker[], duration: numb
   };
 }
 
-const ROLE_WORDS: Record<string, string> = { AGENT: "Agent", CUSTOMER: "Customer", SUPERVISOR: "Supervisor", OTHER: "Participant" };
-
 /** What a person is called where people read it: their display name, else their role in words, else "Speaker N". */
 export function speakerLabel(s: Pick<Speaker, "role" | "displayName">, n: number): string {
-  return s.displayName ?? (s.role ? ROLE_WORDS[s.role]! : `Speaker ${n}`);
+  return displayLabel(s) ?? `Speaker ${n}`;
 }
 
 const roundSpans = (spans: readonly Span[]) => spans.map(([a, b]): Span => [round(a), round(b)]);

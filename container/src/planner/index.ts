@@ -5,6 +5,7 @@ import { audioStream, type AudioSource } from "./audio-graph.ts";
 import { commandArgs } from "./graph.ts";
 import { audioCut, keptSegments, normalizeKeep, type KeptSpan } from "./keep.ts";
 import { audioRedactionFilters, beepChains, videoRedactionFilters } from "./redact.ts";
+import { labelFiles } from "./labels.ts";
 import { speakerPass } from "./speakers.ts";
 import { formatMs, segments, totalFrames, videoSpans, type Segment } from "./timeline.ts";
 import {
@@ -96,6 +97,7 @@ export function planRender(job: RenderJob, facts: Readonly<Record<string, ProbeF
   const videoIds = new Set(videoSegments.flatMap((s) => s.live));
   const used = placed.filter((t) => audioTracks.includes(t) || videoIds.has(t.id));
   const index = new Map(used.map((t, i) => [t.id, i]));
+  const labels = labelFiles(job, files.output);
   const graph: RenderGraph = {
     inputs: used.map(planInput),
     audio: audioStreamOf(job, audioTracks, index, window),
@@ -107,6 +109,7 @@ export function planRender(job: RenderJob, facts: Readonly<Record<string, ProbeF
             index,
             videoSegments,
             window.originMs,
+            labels,
           ),
         }
       : {}),
@@ -116,6 +119,7 @@ export function planRender(job: RenderJob, facts: Readonly<Record<string, ProbeF
   const speakers = speakerPass(graph.inputs, graph.audio, window.cuts, window.outputMs / 1000, files.output);
   return {
     ...(speakers ? { speakers } : {}),
+    ...(labels.size ? { textFiles: [...labels.values()] } : {}),
     graph,
     args: commandArgs(graph, files.output),
     inputs: used.map((t) => t.path),
@@ -226,10 +230,18 @@ function videoStreamOf(
   index: InputIndex,
   videoSegments: Segment[],
   originMs: number,
+  labels: ReadonlyMap<string, { path: string }>,
 ): StreamGraph {
   const sources: VideoSource[] = onCamera.map((t) => {
     const extra = videoRedactionFilters(job.redactions ?? [], t.id, originMs);
-    return { id: t.id, input: index.get(t.id)!, offsetMs: Math.round(t.offsetSec * 1000), ...(extra.length ? { extra } : {}) };
+    const label = labels.get(t.id)?.path;
+    return {
+      id: t.id,
+      input: index.get(t.id)!,
+      offsetMs: Math.round(t.offsetSec * 1000),
+      ...(extra.length ? { extra } : {}),
+      ...(label ? { label } : {}),
+    };
   });
   return videoStream({ sources, segments: videoSegments, width: job.width, height: job.height });
 }

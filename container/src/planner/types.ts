@@ -91,6 +91,8 @@ export interface RenderPlan {
   durationSeconds: number;
   /** track: a stored track rewritten (source redaction), not a composition. */
   kind: "audio" | "video" | "track";
+  /** Small text files the graph reads (tile labels), written before it runs. */
+  textFiles?: { path: string; text: string }[];
   /** The speaker pass of a composition (timeline.json, speakers.vtt, metrics); absent without audio. */
   speakers?: SpeakerPass;
   warnings: string[];

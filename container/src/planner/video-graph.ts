@@ -13,6 +13,8 @@ export interface VideoSource {
   offsetMs: number;
   /** Filters on the window's clock, before the source is split into its segments (redaction). */
   extra?: string[];
+  /** A file holding the tile's label (drawtext reads it: no escaping of what people are called). */
+  label?: string;
 }
 
 export interface VideoGraphOptions {
@@ -63,8 +65,20 @@ function sourceChain(s: VideoSource, branches: number, fps: number): SourceChain
   return { input: s.input, ins: [`${s.input}:v`], filters, outs };
 }
 
+/** The bundled font of Debian's fonts-dejavu-core (the renderer image installs it). */
+export const LABEL_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
+
+/** White text on a translucent box in the tile's bottom-left corner, sized to the tile. */
+function labelFilter(file: string | undefined): string[] {
+  if (!file) return [];
+  return [
+    `drawtext=fontfile=${LABEL_FONT}:textfile=${file}:fontsize='max(12,h/14)':fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=6:x=10:y=h-th-12`,
+  ];
+}
+
 /** Segment j: a black base, and each live tile trimmed to the segment, scaled and overlaid in its cell. */
 function segmentChains(seg: Segment, j: number, o: VideoGraphOptions, fps: number, branch: (id: string) => string): FilterChain[] {
+  const byId = new Map(o.sources.map((s) => [s.id, s]));
   const a = frameToSeconds(seg.startFrame, fps);
   const b = frameToSeconds(seg.endFrame, fps);
   const len = frameToSeconds(seg.endFrame - seg.startFrame, fps);
@@ -83,6 +97,7 @@ function segmentChains(seg: Segment, j: number, o: VideoGraphOptions, fps: numbe
         `setpts=PTS-${a}/TB`,
         `scale=w=${cell.w}:h=${cell.h}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
         "setsar=1",
+        ...labelFilter(byId.get(id)?.label),
       ],
       outs: [tile],
     });
