@@ -107,6 +107,8 @@ export const RenderJobSchema = z
     keep: z.array(KeptSpanSchema).min(1).max(1000).optional(),
     /** Beyond the seed (VIDEO): each tile labelled with its participant's displayName, else their role in words. */
     labels: z.boolean().optional(),
+    /** Beyond the seed (VIDEO): the tile of whoever is talking framed in this colour, from the speaker timeline. */
+    highlight: z.object({ color: z.string().regex(/^#[0-9A-Fa-f]{6}$/) }).optional(),
     /** Beyond the seed (QA audio): the mix (each channel of a split) levelled to this integrated loudness, LUFS. */
     loudness: z.number().min(-30).max(-10).optional(),
     /** Beyond the seed (compliance): spans silenced/beeped and blacked/blurred for the named tracks. */

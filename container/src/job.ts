@@ -10,7 +10,9 @@ import { withParallelAudio } from "./engines/parallel-audio.ts";
 import { EngineError, type Engine, type Prober } from "./engines/types.ts";
 import { downloadTrack, JobError, LeaseLostError, sendReport, uploadOutput } from "./http-io.ts";
 import { commandArgs, graphText, MAX_INLINE_GRAPH } from "./planner/graph.ts";
-import { planRender, type ProbeFacts, type RenderPlan } from "./planner/index.ts";
+import type { Span } from "./assets/speakers.ts";
+import { planHighlighted } from "./highlight.ts";
+import type { ProbeFacts, RenderPlan } from "./planner/index.ts";
 import { planTrackRewrite } from "./planner/track.ts";
 import { InvalidMediaError } from "./probe.ts";
 import { Heartbeat, percentOf, type ReportSender } from "./progress.ts";
@@ -118,6 +120,8 @@ interface Run {
   signal: AbortSignal;
   abort(reason: unknown): void;
   heartbeat: Heartbeat;
+  /** Talk spans measured before the render (a highlighted grid), for the sidecars to reuse. */
+  talk?: Map<string, Span[]>;
 }
 
 type Ended = { outcome: JobOutcome; final?: RenderReport };
@@ -136,7 +140,12 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
     heartbeat.start();
     const { inputs, facts, inputBytes } = await fetchTracks(run, dir);
     const files = { inputs, output: join(dir, `output.${FORMATS[job.format].extension}`) };
-    plan = job.type === "TRACK" ? planTrackRewrite(job, facts, files) : await externalizeGraph(planRender(job, facts, files), dir);
+    if (job.type === "TRACK") plan = planTrackRewrite(job, facts, files);
+    else {
+      const planned = await planHighlighted(job, facts, files, ctx.engines.native, run.signal, (l) => ctx.log(`${tag} ${l}`));
+      plan = await externalizeGraph(planned.plan, dir);
+      run.talk = planned.talk;
+    }
     const engine = withParallelAudio(chooseEngine(plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), {
       onInfo: (l) => ctx.log(`${tag} ${l}`),
     });
@@ -241,6 +250,7 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
     height: job.height,
     dir,
     ...(plan.speakers ? { speakers: plan.speakers } : {}),
+    ...(run.talk ? { talk: run.talk } : {}),
   };
   const [size, metrics] = await Promise.all([
     uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes))),

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RenderJob } from "../../contract/renderer.ts";
-import { FFMPEG, makeTrack, run, tempDir } from "../fixtures/media.ts";
+import { colorName, FFMPEG, makeTrack, pixelsAt, run, tempDir } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
 import { startRenderer, type RunningRenderer } from "./harness.ts";
 
@@ -83,5 +83,55 @@ describe("tile labels", () => {
   it("labels: false draws none", async () => {
     expect((await cellText("no-labels", 0, 0)).replace(/\W/g, "")).toBe("");
     expect((await cellText("no-labels", 320, 0)).replace(/\W/g, "")).toBe("");
+  });
+});
+
+describe("the speaker highlight", () => {
+  let file: string;
+  beforeAll(async () => {
+    // Agent (left) talks 0.5–2 s, the customer (right) 2.5–4 s; both on camera all along.
+    const talker = async (name: string, color: string, hz: number, [a, b]: [number, number]) => {
+      const out = join(dir, `${name}.webm`);
+      const res = await run(FFMPEG, [
+        ...["-v", "error", "-y", "-f", "lavfi", "-i", `color=c=${color}:s=320x240:r=15:d=5`],
+        ...["-f", "lavfi", "-i", `aevalsrc='0.125*sin(2*PI*${hz}*t)*between(t,${a},${b})':s=48000:d=5`],
+        ...["-c:v", "libvpx", "-b:v", "300k", "-c:a", "libopus", out],
+      ]);
+      expect(res.code, res.stderr).toBe(0);
+      return out;
+    };
+    const [a, b] = await Promise.all([talker("ha", "gray", 440, [0.5, 2]), talker("hb", "gray", 660, [2.5, 4])]);
+    const job: RenderJob = {
+      ...fw.job({
+        jobId: "highlight",
+        type: "VIDEO",
+        durationMs: 5000,
+        width: 640,
+        height: 360,
+        tracks: [
+          { id: "a", file: a, offsetMs: 0, audio: true, video: true },
+          { id: "b", file: b, offsetMs: 0, audio: true, video: true },
+        ],
+      }),
+      highlight: { color: "#FFC800" },
+    };
+    expect((await r.post(await fw.withSizes(job))).status).toBe(202);
+    expect(await fw.waitForFinal("highlight", 60_000)).toMatchObject({ event: "completed" });
+    file = fw.uploads.get("highlight")!.path;
+  }, 60_000);
+
+  /** The top edge of each tile (640×360, two 320-wide cells: 4:3 tiles 320×240 at y 60–300). */
+  const edges = async (t: number) =>
+    (
+      await pixelsAt(file, t, [
+        [160, 63],
+        [480, 63],
+      ])
+    ).map(colorName);
+
+  it("frames the tile of whoever talks, in the colour asked, only while they talk", async () => {
+    expect(await edges(1.2)).toEqual(["yellow", "white"]);
+    expect(await edges(3.2)).toEqual(["white", "yellow"]);
+    expect(await edges(4.6)).toEqual(["white", "white"]);
   });
 });

@@ -459,6 +459,9 @@ describe("the Queue consumer hands jobs to the renderer", () => {
       ],
       output: { url: `${urls}/output`, contentType: "video/mp4", multipartUrl: `${urls}/output/multipart` },
       callback: { url: `${urls}/report`, token: expect.stringMatching(/^[A-Za-z0-9_-]{40,}$/) },
+      // Beyond the seed: tiles labelled and the speaker framed unless the request says otherwise.
+      labels: true,
+      highlight: { color: "#FFC800" },
     });
     // The claim is recorded: PROCESSING under this lease, on the instance that accepted it.
     expect(await compositionRow(id)).toMatchObject({

@@ -75,6 +75,8 @@ export async function createComposition(env: Env, p: Principal, cmd: CreateInput
     channelMap: cmd.channelMap,
     loudness: cmd.loudness,
     labels: cmd.labels,
+    highlightSpeaker: cmd.highlightSpeaker,
+    highlightColor: cmd.highlightColor,
   };
   composable(rec, cmd.type, options);
   const id = crypto.randomUUID();

@@ -90,10 +90,15 @@ export async function buildRenderJob(env: Env, job: CompositionRow, token: strin
     ...(selection.keep ? { keep: selection.keep } : {}),
     ...redactionsOf(options, wanted),
     ...(options.loudness !== undefined ? { loudness: options.loudness } : {}),
-    ...(job.type === "VIDEO" ? { labels: options.labels !== false } : {}),
+    ...(job.type === "VIDEO" ? videoExtras(options) : {}),
     output: { url: urls.output, contentType: FORMATS[job.format].contentType, multipartUrl: urls.multipart },
     callback: { url: urls.report, token },
   };
+}
+
+/** Tile labels and the speaker highlight, both on unless the request turned them off. */
+function videoExtras(o: CompositionOptions): Pick<RenderJob, "labels" | "highlight"> {
+  return { labels: o.labels !== false, ...(o.highlightSpeaker !== false ? { highlight: { color: o.highlightColor ?? "#FFC800" } } : {}) };
 }
 
 /** The job's `redactions`, when its options ask for any that touch its tracks. */

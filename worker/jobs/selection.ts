@@ -22,6 +22,9 @@ export interface CompositionOptions {
   channelMap?: Record<string, Channel>;
   /** VIDEO tile labels (default on). */
   labels?: boolean;
+  /** VIDEO: the talking participant's tile framed (default on), in this colour. */
+  highlightSpeaker?: boolean;
+  highlightColor?: string;
   /** Loudness target in LUFS. */
   loudness?: number;
 }

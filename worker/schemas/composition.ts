@@ -62,6 +62,12 @@ export const CreateCompositionWebCommand = z
       description:
         "VIDEO (default true): each tile labelled with the participant's displayName, else their role in words; never the participantId",
     }),
+    highlightSpeaker: z.boolean().optional().openapi({ description: "VIDEO (default true): the talking participant's tile framed" }),
+    highlightColor: z
+      .string()
+      .regex(/^#[0-9A-Fa-f]{6}$/, "must be a colour as #RRGGBB")
+      .optional()
+      .openapi({ description: "the frame's colour (default #FFC800)", example: "#FFC800" }),
     loudness: z.number().min(-30).max(-10).optional().openapi({
       description: "integrated loudness target in LUFS: the mix (each channel of a STEREO_SPLIT) levelled to it (EBU R128)",
     }),

@@ -8,7 +8,8 @@ import { outputAssetUrl, type ConversationMetrics, type RenderJob } from "../../
 import type { Engine } from "../engines/types.ts";
 import { LeaseLostError, put, withRetries } from "../http-io.ts";
 import type { SpeakerPass } from "../planner/speakers.ts";
-import { makeSpeakerAssets } from "./speaker-assets.ts";
+import { makeSpeakerAssets, measureTalk } from "./speaker-assets.ts";
+import type { Span } from "./speakers.ts";
 
 export type ReviewAssetName = "thumbnails.jpg" | "thumbnails.vtt" | "waveform.json" | "timeline.json" | "speakers.vtt";
 export interface ReviewAssetFile {
@@ -126,6 +127,8 @@ export interface ReviewInput {
   dir: string;
   /** The speaker pass of the plan (timeline.json, speakers.vtt and the metrics), when it has audio. */
   speakers?: SpeakerPass;
+  /** Its talk spans when already measured (a highlighted grid needed them first). */
+  talk?: ReadonlyMap<string, Span[]>;
 }
 
 /** Makes the assets in `dir` (sprite and track for VIDEO, peaks for both). */
@@ -195,7 +198,8 @@ export async function publishReviewAssets(
   const pass = o.speakers;
   if (!pass) return undefined;
   return attempt("speaker timeline", async () => {
-    const { files, metrics } = await makeSpeakerAssets(engine, job, pass, o.dir, signal);
+    const talk = o.talk ?? (await measureTalk(engine, pass, signal));
+    const { files, metrics } = await makeSpeakerAssets(job, pass, talk, o.dir);
     for (const a of files) await uploadAsset(job, a, signal);
     return metrics;
   });

@@ -1,5 +1,6 @@
 // Runs the speaker pass and writes its sidecars: timeline.json and speakers.vtt, with the metrics
-// for the completed report.
+// for the completed report. A VIDEO job that highlights the speaker measures first (the grid needs
+// the talk spans) and the sidecars reuse that measurement.
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ConversationMetrics, RenderJob } from "../../../contract/renderer.ts";
@@ -8,13 +9,8 @@ import type { SpeakerPass } from "../planner/speakers.ts";
 import type { ReviewAssetFile } from "./review-assets.ts";
 import { parseLevels, speakersOf, speakersVtt, talkSpans, timelineJson, toOutput, type Span } from "./speakers.ts";
 
-export async function makeSpeakerAssets(
-  engine: Engine,
-  job: RenderJob,
-  pass: SpeakerPass,
-  dir: string,
-  signal: AbortSignal,
-): Promise<{ files: ReviewAssetFile[]; metrics: ConversationMetrics }> {
+/** Each measured track's talk spans, on the rendered window's clock. */
+export async function measureTalk(engine: Engine, pass: SpeakerPass, signal: AbortSignal): Promise<Map<string, Span[]>> {
   if (!engine.runArgs) throw new Error(`the ${engine.name} engine runs no bare ffmpeg command`);
   await engine.runArgs([...pass.args, "-f", "null", "-"], { signal, onProgress: () => {} });
   const talk = new Map<string, Span[]>();
@@ -22,9 +18,18 @@ export async function makeSpeakerAssets(
     const levels = parseLevels(await readFile(t.levels, "utf8"));
     // An empty measurement is a failed pass, not a silent participant.
     if (levels.length === 0) throw new Error(`no audio levels were measured for track "${t.id}"`);
-    const spans = toOutput(talkSpans(levels), pass.cuts, pass.outputSec);
-    talk.set(t.id, spans);
+    talk.set(t.id, talkSpans(levels));
   }
+  return talk;
+}
+
+export async function makeSpeakerAssets(
+  job: RenderJob,
+  pass: SpeakerPass,
+  windowTalk: ReadonlyMap<string, Span[]>,
+  dir: string,
+): Promise<{ files: ReviewAssetFile[]; metrics: ConversationMetrics }> {
+  const talk = new Map([...windowTalk].map(([id, spans]) => [id, toOutput(spans, pass.cuts, pass.outputSec)]));
   const speakers = speakersOf(job, talk);
   const timeline = timelineJson(speakers, pass.outputSec);
   const json = join(dir, "timeline.json");

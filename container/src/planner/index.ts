@@ -5,7 +5,7 @@ import { audioStream, type AudioSource } from "./audio-graph.ts";
 import { commandArgs } from "./graph.ts";
 import { audioCut, keptSegments, normalizeKeep, type KeptSpan } from "./keep.ts";
 import { audioRedactionFilters, beepChains, videoRedactionFilters } from "./redact.ts";
-import { labelFiles } from "./labels.ts";
+import { highlightFilters, labelFiles } from "./labels.ts";
 import { speakerPass } from "./speakers.ts";
 import { formatMs, segments, totalFrames, videoSpans, type Segment } from "./timeline.ts";
 import {
@@ -84,8 +84,18 @@ interface PlacedTrack extends PlanTrack {
   joinMs: number;
 }
 
+/** What the planner is told beyond the job: each track's talk spans on the window's clock (to highlight the speaker). */
+export interface PlanExtras {
+  talk?: ReadonlyMap<string, readonly (readonly [number, number])[]>;
+}
+
 /** The plan of a job: its render graph, the graph's single command, and what the engines need to know. */
-export function planRender(job: RenderJob, facts: Readonly<Record<string, ProbeFacts>>, files: PlanFiles): RenderPlan {
+export function planRender(
+  job: RenderJob,
+  facts: Readonly<Record<string, ProbeFacts>>,
+  files: PlanFiles,
+  extras: PlanExtras = {},
+): RenderPlan {
   const warnings: string[] = [];
   const kind = job.format === "MP4" ? "video" : "audio";
   const tracks = resolveTracks(job, facts, files, warnings);
@@ -110,6 +120,7 @@ export function planRender(job: RenderJob, facts: Readonly<Record<string, ProbeF
             videoSegments,
             window.originMs,
             labels,
+            extras.talk,
           ),
         }
       : {}),
@@ -231,9 +242,13 @@ function videoStreamOf(
   videoSegments: Segment[],
   originMs: number,
   labels: ReadonlyMap<string, { path: string }>,
+  talk: PlanExtras["talk"],
 ): StreamGraph {
   const sources: VideoSource[] = onCamera.map((t) => {
-    const extra = videoRedactionFilters(job.redactions ?? [], t.id, originMs);
+    const extra = [
+      ...videoRedactionFilters(job.redactions ?? [], t.id, originMs),
+      ...(job.highlight ? highlightFilters(talk?.get(t.id) ?? [], job.highlight.color) : []),
+    ];
     const label = labels.get(t.id)?.path;
     return {
       id: t.id,

@@ -18,3 +18,13 @@ export function labelFiles(job: RenderJob, stem: string): Map<string, { path: st
   });
   return out;
 }
+
+/**
+ * A frame around the picture while its participant talks (spans on the window's clock, where the
+ * source chain runs), drawn before the tile is scaled: a thirtieth of the picture's height thick.
+ */
+export function highlightFilters(talk: readonly (readonly [number, number])[], color: string): string[] {
+  if (talk.length === 0) return [];
+  const on = talk.map(([a, b]) => `between(t,${a.toFixed(3)},${b.toFixed(3)})`).join("+");
+  return [`drawbox=x=0:y=0:w=iw:h=ih:color=0x${color.slice(1)}:t='max(4,ih/30)':enable='${on}'`];
+}

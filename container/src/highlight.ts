@@ -1,0 +1,28 @@
+// Highlighting the speaker (analytics): the grid needs the talk spans before it is drawn, so a
+// highlighted VIDEO job measures its speaker pass first (audio only, a fraction of the render) and
+// plans again with them; the sidecars reuse the measurement.
+import type { RenderJob } from "../../contract/renderer.ts";
+import { measureTalk } from "./assets/speaker-assets.ts";
+import type { Span } from "./assets/speakers.ts";
+import type { Engine } from "./engines/types.ts";
+import { planRender, type PlanFiles, type ProbeFacts, type RenderPlan } from "./planner/index.ts";
+
+export async function planHighlighted(
+  job: RenderJob,
+  facts: Readonly<Record<string, ProbeFacts>>,
+  files: PlanFiles,
+  native: Engine | undefined,
+  signal: AbortSignal,
+  log: (line: string) => void,
+): Promise<{ plan: RenderPlan; talk?: Map<string, Span[]> }> {
+  const plan = planRender(job, facts, files);
+  if (job.type !== "VIDEO" || !job.highlight || !plan.speakers) return { plan };
+  if (!native) {
+    log("speaker highlight skipped: it needs the native ffmpeg");
+    return { plan };
+  }
+  const started = Date.now();
+  const talk = await measureTalk(native, plan.speakers, signal);
+  log(`speaker pass for the highlight: ${((Date.now() - started) / 1000).toFixed(2)} s`);
+  return { plan: planRender(job, facts, files, { talk }), talk };
+}
