@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { benchApi } from "./api.ts";
 import { benchAudioProfile } from "./audio-profile.ts";
 import { benchCallback } from "./callback.ts";
+import { benchHighlight } from "./highlight.ts";
 import { benchCompose } from "./compose.ts";
 import { benchEngines } from "./engines.ts";
 import { benchRanges } from "./ranges.ts";
@@ -25,6 +26,7 @@ const BENCHES: [string, () => Promise<Report[]>][] = [
   ["ranges", benchRanges],
   ["scheduler", benchScheduler],
   ["callback", benchCallback],
+  ["highlight", benchHighlight],
 ];
 
 function readmeSection(m: Record<string, string>, started: Date, minutes: number, reports: Report[], loads: string[]): string {

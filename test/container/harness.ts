@@ -1,11 +1,13 @@
 // Starts an in-process renderer against a FakeWorker for the integration tests.
 import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import type { RenderJob } from "../../contract/renderer.ts";
+import { expect } from "vitest";
+import type { RenderJob, RenderReport } from "../../contract/renderer.ts";
 import { parseRendererConfig } from "../../container/src/config.ts";
 import { setupEngines, type EngineSet } from "../../container/src/engines/setup.ts";
 import type { JobOutcome } from "../../container/src/job.ts";
 import { createRenderer, type Renderer, type RendererOptions } from "../../container/src/server.ts";
+import type { FakeWorker } from "./fake-worker.ts";
 
 export interface RunningRenderer {
   url: string;
@@ -67,3 +69,11 @@ export function processesMatching(needle: string): number[] {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Posts a job to the renderer, waits for it to complete, and returns its uploaded output and final report. */
+export async function renderCompleted(fw: FakeWorker, r: RunningRenderer, job: RenderJob, timeoutMs = 90_000) {
+  expect((await r.post(await fw.withSizes(job))).status).toBe(202);
+  const final = await fw.waitForFinal(job.jobId, timeoutMs);
+  expect(final, `${JSON.stringify(final)}\n${r.logs.join("\n")}`).toMatchObject({ event: "completed" });
+  return { path: fw.uploads.get(job.jobId)!.path, final: final as Extract<RenderReport, { event: "completed" }> };
+}

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RenderJob } from "../../contract/renderer.ts";
 import { colorName, FFMPEG, makeTrack, pixelsAt, run, tempDir } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
-import { startRenderer, type RunningRenderer } from "./harness.ts";
+import { renderCompleted, startRenderer, type RunningRenderer } from "./harness.ts";
 
 let fw: FakeWorker;
 let r: RunningRenderer;
@@ -38,10 +38,7 @@ beforeAll(async () => {
     return { ...base, tracks, labels };
   };
   for (const job of [make("labels", true), make("no-labels", false)]) {
-    expect((await r.post(await fw.withSizes(job))).status).toBe(202);
-    const final = await fw.waitForFinal(job.jobId, 60_000);
-    expect(final, JSON.stringify(final)).toMatchObject({ event: "completed" });
-    outputs.set(job.jobId, fw.uploads.get(job.jobId)!.path);
+    outputs.set(job.jobId, (await renderCompleted(fw, r, job)).path);
   }
 }, 120_000);
 afterAll(async () => {
@@ -115,9 +112,7 @@ describe("the speaker highlight", () => {
       }),
       highlight: { color: "#FFC800" },
     };
-    expect((await r.post(await fw.withSizes(job))).status).toBe(202);
-    expect(await fw.waitForFinal("highlight", 60_000)).toMatchObject({ event: "completed" });
-    file = fw.uploads.get("highlight")!.path;
+    file = (await renderCompleted(fw, r, job)).path;
   }, 60_000);
 
   /** The top edge of each tile (640×360, two 320-wide cells: 4:3 tiles 320×240 at y 60–300). */

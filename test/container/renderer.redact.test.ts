@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Redaction, RenderJob } from "../../contract/renderer.ts";
 import { colorName, makeTrack, pixelsAt, tempDir, toneLevels } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
-import { startRenderer, type RunningRenderer } from "./harness.ts";
+import { renderCompleted, startRenderer, type RunningRenderer } from "./harness.ts";
 
 const A_HZ = 440;
 const B_HZ = 660;
@@ -24,10 +24,7 @@ const videoRedactions: Redaction[] = [
 ];
 
 async function render(job: RenderJob): Promise<void> {
-  expect((await r.post(await fw.withSizes(job))).status).toBe(202);
-  const final = await fw.waitForFinal(job.jobId, 90_000);
-  expect(final, JSON.stringify(final)).toMatchObject({ event: "completed" });
-  outputs.set(job.jobId, fw.uploads.get(job.jobId)!.path);
+  outputs.set(job.jobId, (await renderCompleted(fw, r, job)).path);
 }
 
 beforeAll(async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RenderJob } from "../../contract/renderer.ts";
 import { FFMPEG, run, tempDir } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
-import { startRenderer, type RunningRenderer } from "./harness.ts";
+import { renderCompleted, startRenderer, type RunningRenderer } from "./harness.ts";
 
 let fw: FakeWorker;
 let r: RunningRenderer;
@@ -45,13 +45,11 @@ const CUSTOMER_TALK: [number, number][] = [
 ];
 
 async function render(job: RenderJob) {
-  expect((await r.post(await fw.withSizes(job))).status).toBe(202);
-  const final = await fw.waitForFinal(job.jobId, 60_000);
-  expect(final, JSON.stringify(final)).toMatchObject({ event: "completed" });
+  const { final } = await renderCompleted(fw, r, job);
   const assets = fw.assets.get(job.jobId)!;
   expect(assets.get("timeline.json"), r.logs.join("\n")).toBeDefined();
   return {
-    final: final as Extract<typeof final, { event: "completed" }>,
+    final,
     timeline: JSON.parse(await readFile(assets.get("timeline.json")!, "utf8")),
     vtt: await readFile(assets.get("speakers.vtt")!, "utf8"),
   };

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RenderJob } from "../../contract/renderer.ts";
 import { integratedLoudness, makeTrack, probe, tempDir, toneLevels } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
-import { startRenderer, type RunningRenderer } from "./harness.ts";
+import { renderCompleted, startRenderer, type RunningRenderer } from "./harness.ts";
 
 const AGENT = 440;
 const CUSTOMER = 660;
@@ -36,10 +36,7 @@ beforeAll(async () => {
     split(fw.job({ jobId: "audio", type: "AUDIO", durationMs: 6000, tracks: tracks(false) })),
     split(fw.job({ jobId: "video", type: "VIDEO", durationMs: 6000, width: 640, height: 360, tracks: tracks(true) })),
   ]) {
-    expect((await r.post(await fw.withSizes(job))).status).toBe(202);
-    const final = await fw.waitForFinal(job.jobId, 60_000);
-    expect(final, JSON.stringify(final)).toMatchObject({ event: "completed" });
-    outputs.set(job.jobId, fw.uploads.get(job.jobId)!.path);
+    outputs.set(job.jobId, (await renderCompleted(fw, r, job)).path);
   }
 }, 120_000);
 afterAll(async () => {
@@ -94,9 +91,7 @@ describe("loudness", () => {
       tracks: base.tracks.map((t) => ({ ...t, channel: channel[t.id as keyof typeof channel] })),
     };
     for (const job of [mixed, splitJob]) {
-      expect((await r.post(await fw.withSizes(job))).status).toBe(202);
-      const final = await fw.waitForFinal(job.jobId, 60_000);
-      expect(final, JSON.stringify(final)).toMatchObject({ event: "completed" });
+      await renderCompleted(fw, r, job);
     }
     levelled = fw.uploads.get("loud-mixed")!.path;
     split = fw.uploads.get("loud-split")!.path;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RenderJob } from "../../contract/renderer.ts";
 import { colorName, FFMPEG, makeTrack, pixelsAt, probe, run, tempDir, toneLevels } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
-import { startRenderer, type RunningRenderer } from "./harness.ts";
+import { renderCompleted, startRenderer, type RunningRenderer } from "./harness.ts";
 
 const HZ = 660;
 let fw: FakeWorker;
@@ -39,10 +39,9 @@ beforeAll(async () => {
     trackJob("black", file, true, { audio: "SILENCE", video: "BLACK" }),
     trackJob("beep", file, true, { audio: "BEEP", video: "NONE" }),
   ]) {
-    expect((await r.post(await fw.withSizes(job))).status).toBe(202);
-    const final = await fw.waitForFinal(job.jobId, 60_000);
-    expect(final, JSON.stringify(final)).toMatchObject({ event: "completed", engine: "native" });
-    outputs.set(job.jobId, fw.uploads.get(job.jobId)!.path);
+    const { path, final } = await renderCompleted(fw, r, job);
+    expect(final.engine).toBe("native");
+    outputs.set(job.jobId, path);
   }
 }, 120_000);
 afterAll(async () => {

@@ -5,17 +5,17 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ConversationMetrics, RenderJob } from "../../../contract/renderer.ts";
 import type { Engine } from "../engines/types.ts";
-import type { SpeakerPass } from "../planner/speakers.ts";
+import { SPEAKER_RATE, type SpeakerPass } from "../planner/speakers.ts";
 import type { ReviewAssetFile } from "./review-assets.ts";
-import { parseLevels, speakersOf, speakersVtt, talkSpans, timelineJson, toOutput, type Span } from "./speakers.ts";
+import { levelsFromPcm, speakersOf, speakersVtt, talkSpans, timelineJson, toOutput, type Span } from "./speakers.ts";
 
 /** Each measured track's talk spans, on the rendered window's clock. */
 export async function measureTalk(engine: Engine, pass: SpeakerPass, signal: AbortSignal): Promise<Map<string, Span[]>> {
   if (!engine.runArgs) throw new Error(`the ${engine.name} engine runs no bare ffmpeg command`);
-  await engine.runArgs([...pass.args, "-f", "null", "-"], { signal, onProgress: () => {} });
+  await engine.runArgs(pass.args, { signal, onProgress: () => {} });
   const talk = new Map<string, Span[]>();
   for (const t of pass.tracks) {
-    const levels = parseLevels(await readFile(t.levels, "utf8"));
+    const levels = levelsFromPcm(await readFile(t.pcm), SPEAKER_RATE);
     // An empty measurement is a failed pass, not a silent participant.
     if (levels.length === 0) throw new Error(`no audio levels were measured for track "${t.id}"`);
     talk.set(t.id, talkSpans(levels));

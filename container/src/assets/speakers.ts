@@ -24,15 +24,16 @@ const HANGOVER_SEC = 0.3;
 /** Talk shorter than this is a click, not speech. */
 const MIN_TALK_SEC = 0.1;
 
-/** ametadata's print: `frame:N pts:P pts_time:T` then `lavfi.astats.Overall.RMS_level=V`. */
-export function parseLevels(text: string): FrameLevel[] {
+/** 20 ms frames of 16-bit mono samples at `rate`: each frame's start and RMS level in dBFS. */
+export function levelsFromPcm(pcm: Uint8Array, rate: number): FrameLevel[] {
+  const samples = new Int16Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.byteLength / 2));
+  const n = Math.round(rate * FRAME_SEC);
   const out: FrameLevel[] = [];
-  let t: number | null = null;
-  for (const line of text.split("\n")) {
-    const frame = /pts_time:(-?[\d.]+)/.exec(line);
-    if (frame) t = Number(frame[1]);
-    const level = /RMS_level=(-?inf|-?[\d.]+)/.exec(line);
-    if (level && t !== null) out.push({ t, db: level[1]!.endsWith("inf") ? -Infinity : Number(level[1]) });
+  for (let start = 0; start + n <= samples.length; start += n) {
+    let sum = 0;
+    for (let i = start; i < start + n; i++) sum += samples[i]! * samples[i]!;
+    const rms = Math.sqrt(sum / n) / 32768;
+    out.push({ t: start / rate, db: rms > 0 ? 20 * Math.log10(rms) : -Infinity });
   }
   return out;
 }
