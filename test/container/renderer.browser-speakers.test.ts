@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeAudio, FFMPEG, run, tempDir } from "../fixtures/media.ts";
+import { decodeAudio, makeTalker, talkingTone, tempDir } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
 import { renderCompleted, startRenderer, type RunningRenderer } from "./harness.ts";
 
@@ -30,25 +30,8 @@ let timeline: any;
 const expected = new Map<string, Span[]>();
 
 /** A capture: a voice-band tone in `spans`, over hiss about 45 dB below it. */
-async function capture(dir: string, name: string, hz: number, spans: Span[]): Promise<string> {
-  const on = spans.map(([a, b]) => `between(t,${a},${b})`).join("+");
-  const file = join(dir, `${name}.wav`);
-  const expr = `0.25*sin(2*PI*${hz}*t)*(${on})+0.003*(random(0)-0.5)`;
-  const res = await run(FFMPEG, [
-    "-v",
-    "error",
-    "-y",
-    "-f",
-    "lavfi",
-    "-i",
-    `aevalsrc='${expr}':s=48000:d=${SECONDS + 2}`,
-    "-c:a",
-    "pcm_s16le",
-    file,
-  ]);
-  expect(res.code, res.stderr).toBe(0);
-  return file;
-}
+const capture = (dir: string, name: string, hz: number, spans: Span[]) =>
+  makeTalker(join(dir, `${name}.wav`), talkingTone(hz, spans, SECONDS + 2, { amplitude: 0.25, hiss: 0.003 }), ["-c:a", "pcm_s16le"]);
 
 /** Chromium records the capture for SECONDS with MediaRecorder (no echo cancellation, noise suppression or AGC). */
 async function browserRecording(wav: string, out: string): Promise<void> {

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RenderJob } from "../../contract/renderer.ts";
-import { colorName, FFMPEG, makeTrack, pixelsAt, run, tempDir } from "../fixtures/media.ts";
+import { colorName, FFMPEG, makeTrack, pixelsAt, run, talkingTone, tempDir } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
 import { renderCompleted, startRenderer, type RunningRenderer } from "./harness.ts";
 
@@ -91,7 +91,7 @@ describe("the speaker highlight", () => {
       const out = join(dir, `${name}.webm`);
       const res = await run(FFMPEG, [
         ...["-v", "error", "-y", "-f", "lavfi", "-i", `color=c=${color}:s=320x240:r=15:d=5`],
-        ...["-f", "lavfi", "-i", `aevalsrc='0.125*sin(2*PI*${hz}*t)*between(t,${a},${b})':s=48000:d=5`],
+        ...["-f", "lavfi", "-i", talkingTone(hz, [[a, b]], 5)],
         ...["-c:v", "libvpx", "-b:v", "300k", "-c:a", "libopus", out],
       ]);
       expect(res.code, res.stderr).toBe(0);

@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RenderJob } from "../../contract/renderer.ts";
-import { FFMPEG, run, tempDir } from "../fixtures/media.ts";
+import { makeTalker, talkingTone, tempDir } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
 import { renderCompleted, startRenderer, type RunningRenderer } from "./harness.ts";
 
@@ -13,27 +13,8 @@ let fw: FakeWorker;
 let r: RunningRenderer;
 
 /** A WebM/Opus track that talks (a tone at 1/8 full scale) inside `spans`, over an optional noise floor. */
-async function talker(dir: string, name: string, hz: number, spans: [number, number][], noise = 0): Promise<string> {
-  const on = spans.map(([a, b]) => `between(t,${a},${b})`).join("+");
-  const expr = `0.125*sin(2*PI*${hz}*t)*(${on})+${noise}*(random(0)-0.5)`;
-  const file = join(dir, `${name}.webm`);
-  const res = await run(FFMPEG, [
-    "-v",
-    "error",
-    "-y",
-    "-f",
-    "lavfi",
-    "-i",
-    `aevalsrc='${expr}':s=48000:d=10`,
-    "-c:a",
-    "libopus",
-    "-b:a",
-    "64k",
-    file,
-  ]);
-  if (res.code !== 0) throw new Error(res.stderr);
-  return file;
-}
+const talker = (dir: string, name: string, hz: number, spans: [number, number][], hiss = 0) =>
+  makeTalker(join(dir, `${name}.webm`), talkingTone(hz, spans, 10, { hiss }));
 
 const AGENT_TALK: [number, number][] = [
   [0.5, 3],
