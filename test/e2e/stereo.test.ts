@@ -138,7 +138,7 @@ describe("STEREO_SPLIT end to end", () => {
     expect(await heard(mixed, 4, 1)).toEqual(FREQS);
   });
 
-  it("refuses a channelMap naming a stranger (400 naming body.channelMap) and an empty side (409)", async () => {
+  it("refuses a channelMap naming a stranger (400 naming body.channelMap), an empty side (409), a colour that is not #RRGGBB", async () => {
     const stranger = await request({ audioChannels: "STEREO_SPLIT", channelMap: { nobody: "LEFT" } });
     expect(stranger.status).toBe(400);
     expect(stranger.json.errors.map((e: { field: string }) => e.field)).toContain("body.channelMap");
@@ -149,5 +149,8 @@ describe("STEREO_SPLIT end to end", () => {
     expect(badEnum.json.errors.map((e: { field: string }) => e.field)).toContain("body.audioChannels");
     const tooLoud = await request({ loudness: -5 });
     expect(tooLoud.json.errors.map((e: { field: string }) => e.field)).toContain("body.loudness");
+    const badColour = await request({ type: "VIDEO", highlightColor: "yellow" });
+    expect(badColour.status).toBe(400);
+    expect(badColour.json.errors.map((e: { field: string }) => e.field)).toContain("body.highlightColor");
   });
 });
