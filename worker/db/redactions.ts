@@ -18,6 +18,14 @@ export interface RewrittenTrack {
 
 export const PENDING = ["QUEUED", "PROCESSING"] as const;
 
+/**
+ * SQL: no redaction of that conversation is pending (its tracks are about to be replaced). The
+ * dispatcher's claim and the retention sweep both skip such a conversation.
+ */
+export const noPendingRedaction = (organizationId: unknown, conversationId: unknown) =>
+  sql`not exists (select 1 from source_redactions pr where pr.organization_id = ${organizationId}
+    and pr.conversation_id = ${conversationId} and pr.state in ('QUEUED', 'PROCESSING'))`;
+
 export type NewRedaction = Omit<
   SourceRedactionRow,
   "progress" | "error" | "attempts" | "leaseToken" | "leaseExpiresAt" | "rendererInstance" | "completedAt" | "done"

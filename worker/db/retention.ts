@@ -1,15 +1,7 @@
 import { and, eq, inArray, isNotNull, lt, sql, type AnyColumn } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import {
-  compositions as c,
-  legalHolds,
-  recordings,
-  sourceRedactions,
-  tracks,
-  SETTLED_STATES,
-  ACTIVE_STATES,
-  type CompositionRow,
-} from "./schema";
+import { noPendingRedaction } from "./redactions";
+import { compositions as c, legalHolds, recordings, tracks, SETTLED_STATES, ACTIVE_STATES, type CompositionRow } from "./schema";
 
 // What an organization's retention policy has made due. Held conversations are excluded in SQL, so a
 // hold placed between the read and the delete is the only race, and the delete re-checks it.
@@ -41,9 +33,6 @@ export async function expiredCompositions(
 const noActiveComposition = (organizationId: string) =>
   sql`not exists (select 1 from ${c} where ${c.organizationId} = ${organizationId} and ${c.conversationId} = ${recordings.conversationId} and ${inArray(c.state, [...ACTIVE_STATES])})`;
 
-const noPendingRedaction = (organizationId: string) =>
-  sql`not exists (select 1 from ${sourceRedactions} r where r.organization_id = ${organizationId} and r.conversation_id = ${recordings.conversationId} and r.state in ('QUEUED', 'PROCESSING'))`;
-
 /** Recordings first stored before `cutoff` that no running composition (or redaction) reads, with their tracks' media keys. */
 export async function expiredRecordings(db: D1Database, organizationId: string, cutoff: number, limit: number) {
   const orm = drizzle(db);
@@ -56,7 +45,7 @@ export async function expiredRecordings(db: D1Database, organizationId: string, 
         lt(recordings.createdAt, cutoff),
         notHeld(organizationId, recordings.conversationId),
         noActiveComposition(organizationId),
-        noPendingRedaction(organizationId),
+        noPendingRedaction(organizationId, recordings.conversationId),
       ),
     )
     .limit(limit);

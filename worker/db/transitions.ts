@@ -4,6 +4,7 @@ import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import { progressWriteDue } from "../jobs/liveness";
 import { PROGRESS_EVENT_MIN_MS, PROGRESS_EVENT_MIN_STEP } from "../webhooks/types";
 import { asInserted, compositionInsert, type NewComposition } from "./compositions";
+import { noPendingRedaction } from "./redactions";
 import { ACTIVE_STATES, compositions as c, SETTLED_STATES, type CompositionRow } from "./schema";
 import { eventInserts, withdrawEvent, writtenDeliveries, type Announce, type OutboxEvent } from "./webhook-deliveries";
 
@@ -64,9 +65,9 @@ export async function insertQueued(db: D1Database, row: NewComposition, announce
 }
 
 // A conversation with a pending source redaction waits: its tracks are about to be replaced.
-const best = sql`(SELECT id FROM compositions WHERE state = 'QUEUED' AND NOT EXISTS (SELECT 1 FROM source_redactions r
-  WHERE r.organization_id = compositions.organization_id AND r.conversation_id = compositions.conversation_id
-  AND r.state IN ('QUEUED', 'PROCESSING')) ORDER BY priority DESC, queued_at ASC, id ASC LIMIT 1)`;
+const waitsForNoRedaction = noPendingRedaction(sql.raw("compositions.organization_id"), sql.raw("compositions.conversation_id"));
+const best = sql`(SELECT id FROM compositions WHERE state = 'QUEUED' AND ${waitsForNoRedaction}
+  ORDER BY priority DESC, queued_at ASC, id ASC LIMIT 1)`;
 const CLAIM_TRIES = 5;
 
 export interface Claim extends Transitioned {

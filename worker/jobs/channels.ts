@@ -10,8 +10,8 @@ export type Channel = "LEFT" | "RIGHT";
 const other = (c: Channel): Channel => (c === "LEFT" ? "RIGHT" : "LEFT");
 
 function agentSide(recording: RecordingRow, t: TrackRow): boolean {
-  if (t.role) return t.role === "AGENT" || t.role === "SUPERVISOR";
-  return recording.agentId !== null && t.participantId === recording.agentId;
+  const { role } = whoIs(recording, t);
+  return role === "AGENT" || role === "SUPERVISOR";
 }
 
 /** A track's role as the renderer is told it (a track without one is the AGENT when it is the recording's agent), and its name. */

@@ -2,7 +2,7 @@ import { FORMATS, type RenderJob, type RenderReport } from "../../contract/rende
 import { appendAudit } from "../db/compliance";
 import { conversationCompositions } from "../db/compositions";
 import { revokeLinks } from "../db/link-revocations";
-import { findRecording } from "../db/recordings";
+import { findRecording, type Recording } from "../db/recordings";
 import * as db from "../db/redactions";
 import type { RewrittenTrack } from "../db/redactions";
 import { SETTLED_STATES, type SourceRedactionRow, type TrackRow } from "../db/schema";
@@ -35,18 +35,17 @@ export function stagedKey(row: SourceRedactionRow, token: string): string {
   return `${trackKey(row.organizationId, row.conversationId, trackId)}.redacted-${token.slice(0, 16)}`;
 }
 
-/** The track the current lease rewrites. */
-export async function currentTrack(env: Env, row: SourceRedactionRow): Promise<TrackRow> {
+/** The track the current lease rewrites, with its recording (read once for both). */
+export async function currentTrack(env: Env, row: SourceRedactionRow): Promise<{ rec: Recording; track: TrackRow }> {
   const rec = await findRecording(env.DB, row.organizationId, row.conversationId);
   const id = trackIdsOf(row)[doneOf(row).length];
   const track = rec?.tracks.find((t) => t.id === id);
   if (!rec || !track?.mediaKey) throw new Error(`track "${id}" of the recording has no stored media any more`);
-  return track;
+  return { rec, track };
 }
 
 async function trackJob(env: Env, row: SourceRedactionRow, token: string): Promise<RenderJob> {
-  const rec = (await findRecording(env.DB, row.organizationId, row.conversationId))!;
-  const track = await currentTrack(env, row);
+  const { rec, track } = await currentTrack(env, row);
   const offsetMs = track.started - rec.recording.started;
   const durationMs = Math.max(1, (track.stopped ?? rec.recording.stopped) - track.started);
   // On the track's own clock, clipped to it.
@@ -137,7 +136,7 @@ async function trackRewritten(env: Env, row: SourceRedactionRow, token: string) 
   const key = stagedKey(row, token);
   const head = await env.MEDIA.head(key);
   if (!head) return settleFailure(env, row, token, "renderer reported completion but no track was uploaded", true);
-  const track = await currentTrack(env, row);
+  const { rec, track } = await currentTrack(env, row);
   const rewritten: RewrittenTrack = {
     trackId: track.id,
     key,
@@ -152,13 +151,12 @@ async function trackRewritten(env: Env, row: SourceRedactionRow, token: string) 
     await wakeUp(env.JOBS, `redaction ${row.id}: next track`);
     return next;
   }
-  return replaceOriginals(env, row, token, done);
+  return replaceOriginals(env, row, token, rec, done);
 }
 
 /** Every track rewritten: the swap and its audit entry in one batch, then the originals go and the compositions re-run. */
-async function replaceOriginals(env: Env, row: SourceRedactionRow, token: string, done: RewrittenTrack[]) {
-  const rec = await findRecording(env.DB, row.organizationId, row.conversationId);
-  const original = new Map(rec?.tracks.map((t) => [t.id, t.mediaKey]) ?? []);
+async function replaceOriginals(env: Env, row: SourceRedactionRow, token: string, rec: Recording, done: RewrittenTrack[]) {
+  const original = new Map(rec.tracks.map((t) => [t.id, t.mediaKey]));
   const swaps = done.map((d) => ({ ...d, originalKey: original.get(d.trackId) ?? "" }));
   const now = Date.now();
   const audit = {

@@ -36,7 +36,7 @@ const webm = { httpMetadata: { contentType: FORMATS.WEBM.contentType } };
 export const internalRedactions = new Hono<AppEnv>()
   .on(ROUTES.track.method, ROUTES.track.path, async (c) => {
     const { row } = await leased(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const track = await currentTrack(c.env, row);
+    const { track } = await currentTrack(c.env, row);
     if (track.id !== c.req.param("trackId")) throw problem.notFound("This redaction is not rewriting that track now.");
     const res = await serveMediaObject(c.req.raw, c.env.MEDIA, track.mediaKey!, {
       contentType: track.contentType ?? "application/octet-stream",

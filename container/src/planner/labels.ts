@@ -1,6 +1,7 @@
 // What a participant is called where people see it: their displayName, else their role in words.
 // A participantId may be private: it is never burned into a picture.
 import type { RenderJob } from "../../../contract/renderer.ts";
+import { enableExpr } from "./redact.ts";
 
 const ROLE_WORDS: Record<string, string> = { AGENT: "Agent", CUSTOMER: "Customer", SUPERVISOR: "Supervisor", OTHER: "Participant" };
 
@@ -27,9 +28,9 @@ export function labelFiles(job: RenderJob, stem: string): Map<string, { path: st
  */
 export function highlightFilters(talk: readonly (readonly [number, number])[], color: string): string[] {
   if (talk.length === 0) return [];
-  const on = talk.map(([a, b]) => `between(t,${a.toFixed(3)},${b.toFixed(3)})`).join("+");
+  const on = enableExpr(talk.map(([startSec, endSec]) => ({ startSec, endSec })));
   const box = (x: string, y: string, w: string, h: string) =>
-    `drawbox=x=${x}:y=${y}:w=${w}:h=${h}:color=0x${color.slice(1)}:t=fill:enable='${on}'`;
+    `drawbox=x=${x}:y=${y}:w=${w}:h=${h}:color=0x${color.slice(1)}:t=fill:enable=${on}`;
   const T = "'max(4,ih/30)'";
   return [box("0", "0", "iw", T), box("0", "'ih-max(4,ih/30)'", "iw", T), box("0", "0", T, "ih"), box("'iw-max(4,ih/30)'", "0", T, "ih")];
 }

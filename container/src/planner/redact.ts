@@ -16,7 +16,7 @@ const FRAME_SEC = REDACT_FRAME_SAMPLES / SAMPLE_RATE;
 /** Beep level: sine's default amplitude (1/8, about −18 dBFS), well below the limiter. */
 const BEEP_HZ = 1000;
 
-interface Interval {
+export interface Interval {
   startSec: number;
   endSec: number;
 }
@@ -30,7 +30,7 @@ function spansOf(redactions: readonly Redaction[], trackId: string, shiftMs: num
 }
 
 /** `between(t,a,b)+between(t,c,d)…`, quoted for the filtergraph (its commas stay inside the option). */
-function enableExpr(spans: readonly Interval[], lead = 0): string {
+export function enableExpr(spans: readonly Interval[], lead = 0): string {
   return `'${spans.map((s) => `between(t,${(s.startSec - lead).toFixed(4)},${s.endSec.toFixed(4)})`).join("+")}'`;
 }
 
