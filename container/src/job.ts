@@ -13,6 +13,7 @@ import { commandArgs, graphText, MAX_INLINE_GRAPH } from "./planner/graph.ts";
 import type { Span } from "./assets/speakers.ts";
 import { planHighlighted } from "./highlight.ts";
 import type { ProbeFacts, RenderPlan } from "./planner/index.ts";
+import { withSpeakerTaps } from "./planner/speakers.ts";
 import { planTrackRewrite } from "./planner/track.ts";
 import { InvalidMediaError } from "./probe.ts";
 import { Heartbeat, percentOf, type ReportSender } from "./progress.ts";
@@ -140,15 +141,17 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
     heartbeat.start();
     const { inputs, facts, inputBytes } = await fetchTracks(run, dir);
     const files = { inputs, output: join(dir, `output.${FORMATS[job.format].extension}`) };
-    if (job.type === "TRACK") plan = planTrackRewrite(job, facts, files);
-    else {
-      const planned = await planHighlighted(job, facts, files, ctx.engines.native, run.signal, (l) => ctx.log(`${tag} ${l}`));
-      plan = await externalizeGraph(planned.plan, dir);
-      run.talk = planned.talk;
-    }
-    const engine = withParallelAudio(chooseEngine(plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), {
+    const planned =
+      job.type === "TRACK"
+        ? { plan: planTrackRewrite(job, facts, files) }
+        : await planHighlighted(job, facts, files, ctx.engines.native, run.signal, (l) => ctx.log(`${tag} ${l}`));
+    run.talk = planned.talk;
+    const engine = withParallelAudio(chooseEngine(planned.plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), {
       onInfo: (l) => ctx.log(`${tag} ${l}`),
     });
+    // A native render decodes each track once for the mix and the speaker levels alike.
+    const tapped = engine.name === "native" && !run.talk ? withSpeakerTaps(planned.plan) : planned.plan;
+    plan = job.type === "TRACK" ? tapped : await externalizeGraph(tapped, dir);
     ctx.log(
       `${tag} rendering ${plan.kind} ${plan.durationSeconds}s from ${plan.inputs.length} input(s), ${inputBytes} bytes, engine ${engine.name}`,
     );

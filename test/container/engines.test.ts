@@ -8,6 +8,7 @@ import { withParallelAudio } from "../../container/src/engines/parallel-audio.ts
 import { EngineError, type Engine } from "../../container/src/engines/types.ts";
 import { createWasmRuntime, type WasmRuntime } from "../../container/src/engines/wasm.ts";
 import { planRender } from "../../container/src/planner/index.ts";
+import { withSpeakerTaps } from "../../container/src/planner/speakers.ts";
 import { createProber, InvalidMediaError } from "../../container/src/probe.ts";
 import { compareSeams } from "../fixtures/seams.ts";
 import { colorName, concatWebm, makeGarbage, makeTrack, peakLevel, pixelsAt, probe, tempDir } from "../fixtures/media.ts";
@@ -153,6 +154,56 @@ describe("engines", () => {
     await expect(running).rejects.toThrow("cancelled");
     await new Promise((r) => setTimeout(r, 300));
     expect((await readdir(dir)).filter((f) => f.startsWith("w-aborted.mp3"))).toEqual([]);
+  });
+
+  it("a tapped render writes the speaker pass's samples itself, the pass's own bytes, in every native shape", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const [x, y] = await Promise.all([
+      makeTrack({ dir, name: "tx", format: "webm", durationSec: 12, audio: { frequency: 440 } }),
+      makeTrack({ dir, name: "ty", format: "webm", durationSec: 9, audio: { frequency: 660 } }),
+    ]);
+    const j = job(
+      "AUDIO",
+      [
+        { id: "x", offsetMs: 0 },
+        { id: "y", offsetMs: 2500 },
+      ],
+      12_000,
+    );
+    const facts = { x: await nativeProber.probe(x), y: await nativeProber.probe(y) };
+    const plan = (out: string) => planRender(j, facts, { inputs: { x, y }, output: `${dir}/${out}` });
+    const signal = new AbortController().signal;
+    const own = plan("taps-own.mp3").speakers!;
+    await native.runArgs!(own.args, { signal, onProgress: () => undefined });
+    const want = await Promise.all(own.tracks.map((t) => readFile(t.pcm)));
+    // Each track from 0 to its end on the window's clock (delay included), 8 kHz 16-bit mono.
+    expect(want.map((b) => Math.round(b.length / 16_000))).toEqual([12, 12]);
+    const shapes: [string, Engine][] = [
+      ["single command", native],
+      ["pipeline", withParallelAudio(native, { minSeconds: 0, cores: 2 })],
+      ["windows", withParallelAudio(native, { minSeconds: 0, cores: 2, chunkMinSeconds: 4 })],
+    ];
+    for (const [name, engine] of shapes) {
+      const tapped = withSpeakerTaps(plan(`taps-${name.replace(" ", "-")}.mp3`));
+      expect(tapped.speakers!.inRender).toBe(true);
+      await engine.run(tapped, { signal, onProgress: () => undefined });
+      const got = await Promise.all(tapped.speakers!.tracks.map((t) => readFile(t.pcm)));
+      got.forEach((b, k) => expect(Buffer.compare(b, want[k]!), `${name}, track ${k}`).toBe(0));
+      // The render itself is untouched: the same MP3 as without the taps.
+      const plain = plan(`taps-plain-${name.replace(" ", "-")}.mp3`);
+      await engine.run(plain, { signal, onProgress: () => undefined });
+      expect(Buffer.compare(await readFile(tapped.output), await readFile(plain.output)), name).toBe(0);
+    }
+
+    const v = job("VIDEO", [{ id: "big", offsetMs: 500, video: true }], 2000);
+    const vFacts = { big: await nativeProber.probe(files.big!) };
+    const vPlan = (out: string) => planRender(v, vFacts, { inputs: { big: files.big! }, output: `${dir}/${out}` });
+    const vOwn = vPlan("taps-v-own.mp4").speakers!;
+    await native.runArgs!(vOwn.args, { signal, onProgress: () => undefined });
+    const vTapped = withSpeakerTaps(vPlan("taps-v.mp4"));
+    await native.run(vTapped, { signal, onProgress: () => undefined });
+    expect(Buffer.compare(await readFile(vTapped.speakers!.tracks[0]!.pcm), await readFile(vOwn.tracks[0]!.pcm))).toBe(0);
+    expect((await probe(vTapped.output)).streams.map((s) => s.type).sort()).toEqual(["audio", "video"]);
   });
 
   it("wasm reads inputs larger than its 1 MiB copy chunk intact", async () => {

@@ -9,10 +9,12 @@ import { SPEAKER_RATE, type SpeakerPass } from "../planner/speakers.ts";
 import type { ReviewAssetFile } from "./review-assets.ts";
 import { levelsFromPcm, speakersOf, speakersVtt, talkSpans, timelineJson, toOutput, type Span } from "./speakers.ts";
 
-/** Each measured track's talk spans, on the rendered window's clock. */
+/** Each measured track's talk spans, on the rendered window's clock (the pass run first unless the render wrote its samples). */
 export async function measureTalk(engine: Engine, pass: SpeakerPass, signal: AbortSignal): Promise<Map<string, Span[]>> {
-  if (!engine.runArgs) throw new Error(`the ${engine.name} engine runs no bare ffmpeg command`);
-  await engine.runArgs(pass.args, { signal, onProgress: () => {} });
+  if (!pass.inRender) {
+    if (!engine.runArgs) throw new Error(`the ${engine.name} engine runs no bare ffmpeg command`);
+    await engine.runArgs(pass.args, { signal, onProgress: () => {} });
+  }
   const talk = new Map<string, Span[]>();
   for (const t of pass.tracks) {
     const levels = levelsFromPcm(await readFile(t.pcm), SPEAKER_RATE);

@@ -1,8 +1,8 @@
 // The process pipeline of a long AUDIO render, read from the plan's render graph (pure, so
 // unit-testable): each input's source chain runs in that input's decoder, the mix in the mixer,
 // then the encoder(s). parallel-audio.ts explains the shape and runs it.
-import { chainText, filterArgs, MAX_INLINE_GRAPH, outputArgs } from "../planner/graph.ts";
-import type { FilterChain, PlanInput, RenderPlan, SourceChain, StreamGraph } from "../planner/types.ts";
+import { chainText, filterArgs, MAX_INLINE_GRAPH, outputArgs, tapOutputArgs } from "../planner/graph.ts";
+import type { FilterChain, PlanInput, RenderPlan, SourceChain, StreamGraph, Tap } from "../planner/types.ts";
 import type { ChunkLayout, Window, WindowFiles } from "./chunked-mp3.ts";
 import { FFMPEG_BASE_ARGS, PROGRESS_ARGS } from "./ffmpeg-runner.ts";
 
@@ -49,7 +49,10 @@ export function pipelineFor(plan: RenderPlan, layout?: ChunkLayout): PipelineSpe
   };
   const rate = String(output.audio.sampleRate);
   const raw = ["-ar", rate, "-ac", String(output.audio.channels)];
-  const decoders = audio.sources.map((s, j) => decoderArgs(inputs[s.input]!, graphArgs([decoderChain(s)], `dec${j}`)));
+  const decoders = audio.sources.map((s, j) => {
+    const tap = plan.graph.taps?.find((t) => t.source === j);
+    return decoderArgs(inputs[s.input]!, graphArgs(decoderChains(s, tap), `dec${j}`), tap);
+  });
   const ctx: Context = { plan, mix: mixFromPipes(audio), raw, graphArgs };
   const cut = layout && layout.windows.length > 1 ? layout.windows : undefined;
   const { mixer, windows } = cut ? windowed(ctx, cut) : { mixer: mixerToEncoder(ctx), windows: [] };
@@ -78,13 +81,23 @@ function unsplittable(plan: RenderPlan): string | undefined {
   return undefined;
 }
 
-/** A source chain as its decoder runs it: on its only input, in packets of PACKET_SAMPLES. */
-function decoderChain(s: SourceChain): FilterChain {
-  return { ins: ["0:a"], filters: [...s.filters, `asetnsamples=n=${PACKET_SAMPLES}:p=0`], outs: ["out"] };
+/**
+ * A source chain as its decoder runs it: on its only input, in packets of PACKET_SAMPLES; with a
+ * tap, its copy filtered to the label "tap".
+ */
+function decoderChains(s: SourceChain, tap: Tap | undefined): FilterChain[] {
+  const packets = `asetnsamples=n=${PACKET_SAMPLES}:p=0`;
+  if (!tap) return [{ ins: ["0:a"], filters: [...s.filters, packets], outs: ["out"] }];
+  return [
+    { ins: ["0:a"], filters: [...s.filters, "asplit=2"], outs: ["mix", "tapin"] },
+    { ins: ["mix"], filters: [packets], outs: ["out"] },
+    { ins: ["tapin"], filters: tap.filters, outs: ["tap"] },
+  ];
 }
 
-function decoderArgs(input: PlanInput, graph: string[]): string[] {
-  return [...FFMPEG_BASE_ARGS, ...input.options, "-i", input.path, ...graph, "-map", "[out]", "-c:a", "pcm_f32le", "-f", "nut", "pipe:1"];
+function decoderArgs(input: PlanInput, graph: string[], tap: Tap | undefined): string[] {
+  const toMixer = ["-map", "[out]", "-c:a", "pcm_f32le", "-f", "nut", "pipe:1"];
+  return [...FFMPEG_BASE_ARGS, ...input.options, "-i", input.path, ...graph, ...toMixer, ...tapOutputArgs(tap ? [tap] : [], () => "tap")];
 }
 
 /** The mix chains reading decoder j's output as the mixer's input j. */

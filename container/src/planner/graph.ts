@@ -1,7 +1,7 @@
 // The structured render graph as ffmpeg arguments: filter chains as filtergraph text, and the
 // single command of a plan. Pure.
 import { formatMs } from "./timeline.ts";
-import type { FilterChain, OutputSettings, RenderGraph, StreamGraph } from "./types.ts";
+import type { FilterChain, OutputSettings, RenderGraph, StreamGraph, Tap } from "./types.ts";
 
 /** Linux refuses single arguments above 128 KiB; bigger graphs go through a script file. */
 export const MAX_INLINE_GRAPH = 64 * 1024;
@@ -17,9 +17,30 @@ export function streamChains(s: StreamGraph): FilterChain[] {
   return [...s.sources, ...s.mix];
 }
 
-/** The whole filtergraph: the audio, then the video. */
+export const tapLabel = (k: number) => `tap${k}`;
+
+/**
+ * The audio chains with the graph's taps: a tapped source chain ends in asplit, its second copy
+ * going through the tap's filters to the label tapLabel(k).
+ */
+function tappedAudio(g: RenderGraph): FilterChain[] {
+  const taps = g.taps ?? [];
+  const sources = g.audio.sources.map((s, i) => {
+    const k = taps.findIndex((t) => t.source === i);
+    return k < 0 ? s : { ...s, filters: [...s.filters, "asplit=2"], outs: [...s.outs, `${tapLabel(k)}in`] };
+  });
+  const tapChains = taps.map((t, k) => ({ ins: [`${tapLabel(k)}in`], filters: t.filters, outs: [tapLabel(k)] }));
+  return [...sources, ...tapChains, ...g.audio.mix];
+}
+
+/** The whole filtergraph: the audio (with its taps), then the video. */
 export function graphText(g: RenderGraph): string {
-  return [...streamChains(g.audio), ...(g.video ? streamChains(g.video) : [])].map(chainText).join(";");
+  return [...tappedAudio(g), ...(g.video ? streamChains(g.video) : [])].map(chainText).join(";");
+}
+
+/** Each tap's output: its label mapped to its raw file. */
+export function tapOutputArgs(taps: readonly Tap[] | undefined, label = tapLabel): string[] {
+  return (taps ?? []).flatMap((t, k) => ["-map", `[${label(k)}]`, "-f", t.format, t.file]);
 }
 
 /** `-filter_complex <text>`, or `-filter_complex_script <path>` when the text is in a file. */
@@ -52,5 +73,6 @@ export function commandArgs(g: RenderGraph, output: string, graphScript?: string
     ...filterArgs(graphText(g), graphScript),
     ...maps,
     ...outputArgs(g.output, output),
+    ...tapOutputArgs(g.taps),
   ];
 }

@@ -73,6 +73,20 @@ export interface RenderGraph {
   audio: StreamGraph;
   video?: StreamGraph;
   output: OutputSettings;
+  /** Extra raw outputs of audio source chains, written while the render decodes them. */
+  taps?: Tap[];
+}
+
+/**
+ * A copy of one audio source chain's output, further filtered and written as raw samples beside
+ * the render (the speaker pass's levels): the track is decoded once for both.
+ */
+export interface Tap {
+  /** Index into `audio.sources`. */
+  source: number;
+  filters: string[];
+  format: "s16le";
+  file: string;
 }
 
 export interface RenderPlan {
