@@ -121,11 +121,26 @@ interface Run {
   signal: AbortSignal;
   abort(reason: unknown): void;
   heartbeat: Heartbeat;
+  /** Ends a phase of the job: its name and seconds, for the completed log line. */
+  phase(name: string): void;
   /** Talk spans measured before the render (a highlighted grid), for the sidecars to reuse. */
   talk?: Map<string, Span[]>;
 }
 
 type Ended = { outcome: JobOutcome; final?: RenderReport };
+
+/** A phase clock: each call ends a phase; toString lists them ("fetch 0.31 s, render 1.90 s"). */
+function phases(): Run["phase"] {
+  const done: string[] = [];
+  let last = Date.now();
+  const phase = (name: string) => {
+    const now = Date.now();
+    done.push(`${name} ${((now - last) / 1000).toFixed(2)} s`);
+    last = now;
+  };
+  phase.toString = () => done.join(", ");
+  return phase;
+}
 
 async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, send: ReportSender, tag: string): Promise<Ended> {
   const inner = new AbortController();
@@ -133,13 +148,14 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
   if (signal.aborted) forward();
   else signal.addEventListener("abort", forward, { once: true });
   const heartbeat = new Heartbeat(job, send, ctx.heartbeatMs, () => inner.abort(new JobStop("lease-lost")));
-  const run: Run = { job, ctx, tag, signal: inner.signal, abort: (reason) => inner.abort(reason), heartbeat };
+  const run: Run = { job, ctx, tag, signal: inner.signal, abort: (reason) => inner.abort(reason), heartbeat, phase: phases() };
   let dir: string | undefined;
   let plan: RenderPlan | undefined;
   try {
     dir = await mkdtemp(join(ctx.tmpRoot, `render-${job.jobId.replace(/[^\w.-]/g, "_").slice(0, 40)}-`));
     heartbeat.start();
     const { inputs, facts, inputBytes } = await fetchTracks(run, dir);
+    run.phase("fetch");
     const files = { inputs, output: join(dir, `output.${FORMATS[job.format].extension}`) };
     const planned =
       job.type === "TRACK"
@@ -156,7 +172,9 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
       `${tag} rendering ${plan.kind} ${plan.durationSeconds}s from ${plan.inputs.length} input(s), ${inputBytes} bytes, engine ${engine.name}`,
     );
     for (const f of plan.textFiles ?? []) await writeFile(f.path, f.text);
+    run.phase("plan");
     await render(run, engine, plan);
+    run.phase("render");
     return await deliver(run, plan, engine, dir);
   } catch (caught) {
     return await failed(run, caught, plan, dir);
@@ -251,13 +269,23 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
     durationSec: out.durationSec ?? plan.durationSeconds,
     width: job.width,
     height: job.height,
+    channels: plan.graph.output.audio.channels,
     dir,
     ...(plan.speakers ? { speakers: plan.speakers } : {}),
     ...(run.talk ? { talk: run.talk } : {}),
   };
+  const took: string[] = [];
+  const timed = async <T>(name: string, p: Promise<T>) => {
+    const t0 = Date.now();
+    const v = await p;
+    took.push(`${name} ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+    return v;
+  };
   const [size, metrics] = await Promise.all([
-    uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes))),
-    job.type === "TRACK" ? undefined : publishReviewAssets(job, ctx.engines.native, review, signal, (l) => ctx.log(`${run.tag} ${l}`)),
+    timed("upload", uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes)))),
+    job.type === "TRACK"
+      ? undefined
+      : timed("assets", publishReviewAssets(job, ctx.engines.native, review, signal, (l) => ctx.log(`${run.tag} ${l}`))),
   ]);
   await heartbeat.stop();
   if (signal.aborted) throw signal.reason;
@@ -270,7 +298,8 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
     ...(metrics ? { metrics } : {}),
   };
   if (plan.warnings.length) report.warnings = plan.warnings;
-  ctx.log(`${run.tag} completed: ${size} bytes, ${report.durationMs} ms`);
+  run.phase(`deliver (${took.join(" ∥ ")})`);
+  ctx.log(`${run.tag} completed: ${size} bytes, ${report.durationMs} ms (${run.phase.toString()})`);
   return { outcome: { status: "completed", engine: engine.name }, final: report };
 }
 

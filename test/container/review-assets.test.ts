@@ -8,7 +8,7 @@ import {
   samplesPerPixel,
   thumbnailGrid,
   thumbnailsVtt,
-  waveformFromStats,
+  PeakMeter,
 } from "../../container/src/assets/review-assets.ts";
 import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/native.ts";
 import type { Engine } from "../../container/src/engines/types.ts";
@@ -91,27 +91,33 @@ describe("waveform", () => {
     expect(Math.ceil((1800 * 48_000) / samplesPerPixel(1800))).toBeLessThanOrEqual(10_000);
   });
 
-  it("reads ffmpeg's per-window levels into min,max pairs, channels interleaved", () => {
-    const text = [
-      "frame:0    pts:0       pts_time:0",
-      "lavfi.astats.1.Min_level=-0.500000",
-      "lavfi.astats.1.Max_level=0.250000",
-      "lavfi.astats.2.Min_level=0.000000",
-      "lavfi.astats.2.Max_level=1.000000",
-      "frame:1    pts:256     pts_time:0.00533333",
-      "lavfi.astats.1.Min_level=-1.000000",
-      "lavfi.astats.1.Max_level=0.000000",
-      "lavfi.astats.2.Min_level=-0.000031",
-      "lavfi.astats.2.Max_level=0.000031",
-    ].join("\n");
-    expect(waveformFromStats(text, 256)).toEqual({
+  it("takes min,max pairs per point from streamed s16 samples, channels interleaved, chunks cut anywhere", () => {
+    // Two stereo points of 2 frames each, then a partial one: L,R L,R | L,R L,R | L,R.
+    const frames = [
+      [-16384, 0],
+      [8192, 32767],
+      [-32768, -1],
+      [0, 1],
+      [100, -100],
+    ];
+    const bytes = Buffer.alloc(frames.length * 4);
+    frames.flat().forEach((v, i) => bytes.writeInt16LE(v, i * 2));
+    const meter = new PeakMeter(2, 2);
+    // Cut inside a sample and inside a frame.
+    for (const [from, to] of [
+      [0, 3],
+      [3, 7],
+      [7, 20],
+    ])
+      meter.push(bytes.subarray(from, to));
+    expect(meter.result(48_000)).toEqual({
       version: 2,
       channels: 2,
       sample_rate: 48000,
-      samples_per_pixel: 256,
+      samples_per_pixel: 2,
       bits: 16,
-      length: 2,
-      data: [-16384, 8192, 0, 32767, -32768, 0, -1, 1],
+      length: 3,
+      data: [-16384, 8192, 0, 32767, -32768, 0, -1, 1, 100, 100, -100, -100],
     });
   });
 });
@@ -122,7 +128,7 @@ describe("makeReviewAssets on a real output", () => {
     await import("node:fs/promises").then((fs) => fs.mkdir(out));
     const files = await makeReviewAssets(
       native,
-      { output, type: "VIDEO", durationSec: 6, width: 320, height: 240, dir: out },
+      { output, type: "VIDEO", durationSec: 6, width: 320, height: 240, channels: 2, dir: out },
       new AbortController().signal,
     );
     expect(files.map((f) => f.name).sort()).toEqual(["thumbnails.jpg", "thumbnails.vtt", "waveform.json"]);
@@ -226,7 +232,8 @@ describe("runJob uploads the review assets next to the output", () => {
     const failing: Engine = {
       name: "native",
       run: (plan, o) => native.run(plan, o),
-      runArgs: () => Promise.reject(new Error("no astats here")),
+      runArgs: () => Promise.reject(new Error("no ffmpeg here")),
+      pipeArgs: () => Promise.reject(new Error("no ffmpeg here")),
     };
     const outcome = await runJob(await job("assets-fail", "AUDIO"), new AbortController().signal, ctx(failing));
     expect(outcome.status).toBe("completed");
@@ -234,6 +241,6 @@ describe("runJob uploads the review assets next to the output", () => {
     // No waveform (its pass failed), but the timeline: the render wrote the tracks' level samples
     // itself, so no second command had to decode them.
     expect([...(fw.assets.get("assets-fail")?.keys() ?? [])].sort()).toEqual(["speakers.vtt", "timeline.json"]);
-    expect(logs.some((l) => l.includes("review assets not made: no astats here"))).toBe(true);
+    expect(logs.some((l) => l.includes("review assets not made: no ffmpeg here"))).toBe(true);
   });
 });

@@ -1,13 +1,15 @@
 // Review assets of a finished render, for players that read standard sidecars: a thumbnail sprite
 // with its WebVTT track (VIDEO; cues point into the sprite with `#xywh=` media fragments) and
 // audiowaveform peaks (JSON version 2, one channel per output channel; wavesurfer.js and peaks.js
-// load it unchanged). Both come from one ffmpeg pass each over the output, run by the native engine.
-import { readFile, stat, writeFile } from "node:fs/promises";
+// load it unchanged). Both come from one ffmpeg pass each over the output, run by the native engine
+// (the peaks from its samples streamed into this process).
+import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { outputAssetUrl, type ConversationMetrics, type RenderJob } from "../../../contract/renderer.ts";
 import type { Engine } from "../engines/types.ts";
 import { LeaseLostError, put, withRetries } from "../http-io.ts";
 import type { SpeakerPass } from "../planner/speakers.ts";
+import { SAMPLE_RATE } from "../planner/types.ts";
 import { makeSpeakerAssets, measureTalk } from "./speaker-assets.ts";
 import type { Span } from "./speakers.ts";
 
@@ -79,43 +81,69 @@ export interface Waveform {
   data: number[];
 }
 
-const toInt16 = (v: number) => Math.max(-32768, Math.min(32767, Math.round(v * 32768)));
-
 /**
- * audiowaveform JSON from ffmpeg's per-window `astats` (window = samples_per_pixel samples, levels
- * of float samples in −1..1): `data` holds min,max per point, channels interleaved.
+ * audiowaveform's min,max pairs (channels interleaved) of interleaved s16le samples streamed in
+ * chunks of any size: a point per `samplesPerPoint` frames, the last one partial.
  */
-export function waveformFromStats(text: string, samplesPerPoint: number): Waveform {
-  const points: number[][] = [];
-  let rate = 0;
-  for (const line of text.split("\n")) {
-    const frame = /^frame:\d+\s+pts:(\d+)\s+pts_time:([\d.]+)/.exec(line);
-    if (frame) {
-      points.push([]);
-      if (Number(frame[2]) > 0) rate = Math.round(Number(frame[1]) / Number(frame[2]));
-      continue;
-    }
-    const level = /^lavfi\.astats\.(\d+)\.(Min|Max)_level=(-?[\d.]+(?:e[-+]?\d+)?)/.exec(line);
-    const point = points.at(-1);
-    if (level && point) point[(Number(level[1]) - 1) * 2 + (level[2] === "Min" ? 0 : 1)] = toInt16(Number(level[3]));
-  }
-  const channels = Math.max(1, ...points.map((p) => p.length / 2));
-  // One window of audio has no second timestamp to measure the rate from: the renderer's is 48 kHz.
-  return {
-    version: 2,
-    channels,
-    sample_rate: rate || 48_000,
-    samples_per_pixel: samplesPerPoint,
-    bits: 16,
-    length: points.length,
-    data: points.flatMap((p) => Array.from({ length: channels * 2 }, (_, i) => p[i] ?? 0)),
-  };
-}
+export class PeakMeter {
+  private readonly data: number[] = [];
+  private readonly point: Int32Array;
+  private inPoint = 0;
+  private carry: Buffer | undefined;
 
-/** Filter options take a path unquoted; job directories are made of these characters only. */
-function filterPath(path: string): string {
-  if (!/^[\w./-]+$/.test(path)) throw new Error(`unexpected characters in a scratch path: ${JSON.stringify(path)}`);
-  return path;
+  constructor(
+    readonly channels: number,
+    readonly samplesPerPoint: number,
+  ) {
+    this.point = new Int32Array(channels * 2);
+    this.reset();
+  }
+
+  push(chunk: Buffer): void {
+    const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    const { point, channels, samplesPerPoint } = this;
+    // Whole frames only; a frame cut by the chunk waits for the next one.
+    const frames = Math.floor(buf.length / (channels * 2));
+    const whole = frames * channels * 2;
+    this.carry = whole < buf.length ? Buffer.from(buf.subarray(whole)) : undefined;
+    // An Int16Array needs an even offset; a pipe's chunks mostly have one (else one copy).
+    const aligned = buf.byteOffset % 2 === 0 ? buf : Buffer.from(buf.subarray(0, whole));
+    const samples = new Int16Array(aligned.buffer, aligned.byteOffset, whole / 2);
+    let frame = 0;
+    while (frame < frames) {
+      const n = Math.min(samplesPerPoint - this.inPoint, frames - frame);
+      for (let c = 0; c < channels; c++) {
+        let lo = point[c * 2]!;
+        let hi = point[c * 2 + 1]!;
+        for (let i = frame * channels + c, end = (frame + n) * channels; i < end; i += channels) {
+          const v = samples[i]!;
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+        point[c * 2] = lo;
+        point[c * 2 + 1] = hi;
+      }
+      frame += n;
+      this.inPoint += n;
+      if (this.inPoint === samplesPerPoint) this.flush();
+    }
+  }
+
+  result(sampleRate: number): Waveform {
+    if (this.inPoint > 0) this.flush();
+    const length = this.data.length / (this.channels * 2);
+    return { version: 2, channels: this.channels, sample_rate: sampleRate, samples_per_pixel: this.samplesPerPoint, bits: 16, length, data: this.data };
+  }
+
+  private flush(): void {
+    this.data.push(...this.point);
+    this.inPoint = 0;
+    this.reset();
+  }
+
+  private reset(): void {
+    for (let c = 0; c < this.channels; c++) [this.point[c * 2], this.point[c * 2 + 1]] = [32767, -32768];
+  }
 }
 
 export interface ReviewInput {
@@ -125,6 +153,8 @@ export interface ReviewInput {
   width: number;
   height: number;
   dir: string;
+  /** Audio channels of the output (one waveform band each). */
+  channels: number;
   /** The speaker pass of the plan (timeline.json, speakers.vtt and the metrics), when it has audio. */
   speakers?: SpeakerPass;
   /** Its talk spans when already measured (a highlighted grid needed them first). */
@@ -134,15 +164,17 @@ export interface ReviewInput {
 /** Makes the assets in `dir` (sprite and track for VIDEO, peaks for both). */
 export async function makeReviewAssets(engine: Engine, o: ReviewInput, signal: AbortSignal): Promise<ReviewAssetFile[]> {
   const runArgs = engine.runArgs;
-  if (!runArgs) throw new Error(`the ${engine.name} engine runs no bare ffmpeg command`);
+  const pipeArgs = engine.pipeArgs;
+  if (!runArgs || !pipeArgs) throw new Error(`the ${engine.name} engine runs no bare ffmpeg command`);
   const run = (args: string[]) => runArgs(args, { signal, onProgress: () => {} });
   const files: ReviewAssetFile[] = [];
-  const stats = join(o.dir, "waveform-stats.txt");
-  const spp = samplesPerPixel(o.durationSec);
-  const levels = `aformat=sample_fmts=flt,asetnsamples=n=${spp}:p=0,astats=metadata=1:reset=1:measure_perchannel=Min_level+Max_level:measure_overall=none`;
-  await run(["-i", o.output, "-vn", "-af", `${levels},ametadata=mode=print:file=${filterPath(stats)}`, "-f", "null", "-"]);
+  // The output's samples streamed into this process, min and max taken as they come: a tenth of
+  // ffmpeg's astats per window (which measures every statistic of every sample).
+  const meter = new PeakMeter(o.channels, samplesPerPixel(o.durationSec));
+  const decode = ["-i", o.output, "-vn", "-c:a", "pcm_s16le", "-ar", String(SAMPLE_RATE), "-ac", String(o.channels), "-f", "s16le", "pipe:3"];
+  await pipeArgs(decode, (chunk) => meter.push(chunk), { signal, onProgress: () => {} });
   const waveform = join(o.dir, "waveform.json");
-  await writeFile(waveform, JSON.stringify(waveformFromStats(await readFile(stats, "utf8"), spp)));
+  await writeFile(waveform, JSON.stringify(meter.result(SAMPLE_RATE)));
   files.push({ name: "waveform.json", file: waveform, contentType: "application/json" });
   if (o.type !== "VIDEO") return files;
 

@@ -15,6 +15,8 @@ export interface Engine {
   run(plan: RenderPlan, opts: RunOptions): Promise<void>;
   /** A bare ffmpeg command (side passes over an output: review assets); the native engine has it. */
   runArgs?(args: readonly string[], opts: RunOptions): Promise<void>;
+  /** A bare ffmpeg command whose output `pipe:3` is handed over as it comes (samples streamed, never stored). */
+  pipeArgs?(args: readonly string[], onData: (chunk: Buffer) => void, opts: RunOptions): Promise<void>;
 }
 
 /** ffmpeg ran and failed; `log` is the tail of its error output (paths included). */
