@@ -17,7 +17,7 @@ const HEADER_ARGS = [
   "-v",
   "error",
   "-show_entries",
-  "format=duration,start_time,format_name,probe_score:stream=index,codec_type,width,height:stream_disposition=attached_pic",
+  "format=duration,start_time,format_name,probe_score:stream=index,codec_type,width,height,channels:stream_disposition=attached_pic",
   "-of",
   "json",
 ];
@@ -35,7 +35,7 @@ const num = (v: unknown): number | null => {
 
 interface HeaderJson {
   format?: { duration?: string; start_time?: string; format_name?: string; probe_score?: number };
-  streams?: { codec_type?: string; width?: number; height?: number; disposition?: { attached_pic?: number } }[];
+  streams?: { codec_type?: string; width?: number; height?: number; channels?: number; disposition?: { attached_pic?: number } }[];
   packets?: { pts_time?: string; duration_time?: string }[];
 }
 
@@ -105,7 +105,8 @@ export function createProber(run: FfprobeRunner): Prober {
       }
       const streams = (json.streams ?? []).filter((s) => !s.disposition?.attached_pic);
       const video = streams.find((s) => s.codec_type === "video");
-      const hasAudio = streams.some((s) => s.codec_type === "audio");
+      const audio = streams.find((s) => s.codec_type === "audio");
+      const hasAudio = Boolean(audio);
       if (!json.format || (!video && !hasAudio)) {
         throw new InvalidMediaError(head.stderr.trim() ? reasonFrom(head.stderr, file) : "no audio or video stream");
       }
@@ -121,6 +122,7 @@ export function createProber(run: FfprobeRunner): Prober {
       return {
         durationSec,
         hasAudio,
+        ...(typeof audio?.channels === "number" ? { audioChannels: audio.channels } : {}),
         hasVideo: Boolean(video),
         ...(video?.width && video.height ? { width: video.width, height: video.height } : {}),
       };

@@ -57,6 +57,31 @@ describe("audio graph", () => {
   });
 });
 
+describe("the mix's layout", () => {
+  const mono = (d: number): ProbeFacts => ({ ...facts(d, false), audioChannels: 1 });
+  const stereo = (d: number): ProbeFacts => ({ ...facts(d, false), audioChannels: 2 });
+  const plan = (f: Record<string, ProbeFacts>, channel?: "LEFT") =>
+    planRender(job("AUDIO", [{ video: false, ...(channel ? { channel } : {}) }, { video: false }]), f, {
+      inputs: { t0: "/a", t1: "/b" },
+      output: "/o.mp3",
+    });
+
+  it("is mono when every mixed track is: half the mix's and the encoder's work, the same sound", () => {
+    const p = plan({ t0: mono(12), t1: mono(12) });
+    expect(p.graph.output.audio.channels).toBe(1);
+    expect(p.args.slice(p.args.indexOf("-ac"), p.args.indexOf("-ac") + 2)).toEqual(["-ac", "1"]);
+    const g = graphOf(p.args);
+    expect(g[0]).toContain("channel_layouts=mono[a0]");
+    expect(g.find((c) => c.startsWith("anullsrc"))).toContain("cl=mono");
+  });
+
+  it("is stereo when one track is stereo, its channels unknown, or a track is split onto a channel", () => {
+    expect(plan({ t0: mono(12), t1: stereo(12) }).graph.output.audio.channels).toBe(2);
+    expect(plan({ t0: mono(12), t1: facts(12, false) }).graph.output.audio.channels).toBe(2);
+    expect(plan({ t0: mono(12), t1: mono(12) }, "LEFT").graph.output.audio.channels).toBe(2);
+  });
+});
+
 describe("planRender", () => {
   it("AUDIO → MP3 arguments: inputs in order, only the mix mapped, exact length", () => {
     const j = job("AUDIO", [{ offsetMs: 0 }, { offsetMs: 1500, video: false }, { offsetMs: 4000 }], 9_000);

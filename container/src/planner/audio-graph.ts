@@ -1,4 +1,4 @@
-// The audio mix: every audio track resampled to 48 kHz stereo, gaps filled from its timestamps,
+// The audio mix: every audio track resampled to 48 kHz stereo (mono when the whole call is), gaps filled from its timestamps,
 // delayed to its offset, summed without normalisation (a speaker keeps their level however many
 // others are present), limited so the sum never clips, and padded/trimmed to exactly the span.
 import { chainText, streamChains } from "./graph.ts";
@@ -29,6 +29,8 @@ export interface MixExtras {
   generated?: FilterChain[];
   /** Loudness levelling of the mix, before the limiter. */
   level?: Level;
+  /** The mix's layout (default stereo); a source on a channel of a split is always stereo. */
+  layout?: "mono" | "stereo";
 }
 
 /** The mix of `sources` over `spanMs`, ending in the label `out`. */
@@ -36,7 +38,8 @@ export function audioStream(sources: readonly AudioSource[], spanMs: number, out
   const generated = extras.generated ?? [];
   const span = formatMs(spanMs);
   const tail = [`apad=whole_dur=${span}`, `atrim=end=${span}`, "asetpts=N/SR/TB"];
-  const silence = `anullsrc=r=${SAMPLE_RATE}:cl=stereo`;
+  const layout = extras.layout ?? "stereo";
+  const silence = `anullsrc=r=${SAMPLE_RATE}:cl=${layout}`;
   if (sources.length === 0 && generated.length === 0) {
     return { sources: [], mix: [{ ins: [], filters: [silence, `atrim=end=${span}`, "asetpts=N/SR/TB"], outs: [out] }], out };
   }
@@ -47,7 +50,7 @@ export function audioStream(sources: readonly AudioSource[], spanMs: number, out
       `aresample=${SAMPLE_RATE}:async=1:first_pts=0`,
       // On one channel of a split: downmixed to mono first (a mono track keeps its level, where the
       // stereo upmix would lower each side by 3 dB), then placed on that channel.
-      `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=${s.channel ? "mono" : "stereo"}`,
+      `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=${s.channel ? "mono" : layout}`,
       ...(s.channel ? [onChannel(s.channel)] : []),
       ...(s.extra ?? []),
     ];
@@ -68,7 +71,7 @@ export function audioStream(sources: readonly AudioSource[], spanMs: number, out
   const limit = `alimiter=limit=${LIMIT}:level=0:latency=1`;
   const tailChain = (ins: string[], head: string[]) => ({ ins, filters: [...head, limit, ...tail], outs: [out] });
   if (!extras.level) return { sources: chains, mix: [...bed, ...generated, tailChain(mix.ins, [mix.filter])], out };
-  const levelled = [{ ins: mix.ins, filters: [mix.filter], outs: ["amixed"] }, ...levelChains("amixed", "alevel", extras.level)];
+  const levelled = [{ ins: mix.ins, filters: [mix.filter], outs: ["amixed"] }, ...levelChains("amixed", "alevel", extras.level, layout)];
   return { sources: chains, mix: [...bed, ...generated, ...levelled, tailChain(["alevel"], [])], out };
 }
 

@@ -58,6 +58,7 @@ export function resolveTracks(
       offsetSec,
       durationSec,
       audio: t.audio && f.hasAudio,
+      ...(f.audioChannels === 1 ? { mono: true } : {}),
       video: t.video && f.hasVideo,
     };
   });
@@ -124,7 +125,7 @@ export function planRender(
           ),
         }
       : {}),
-    output: outputSettings(kind, window.outputMs),
+    output: outputSettings(kind, window.outputMs, mixLayout(job, audioTracks) === "mono" ? 1 : 2),
   };
   if (!tracks.some((t) => t.audio && inSpan(t, job))) warnings.push("no audio in any track: the audio is silent");
   const speakers = speakerPass(graph.inputs, graph.audio, window.cuts, window.outputMs / 1000, files.output);
@@ -217,6 +218,15 @@ function planInput(t: PlacedTrack): PlanInput {
 /** Input index by track id. */
 type InputIndex = ReadonlyMap<string, number>;
 
+/**
+ * Mono when every mixed track is (and none is split onto a channel): the stereo upmix would only
+ * double the mix's and the encoder's work for the same sound in both ears.
+ */
+export function mixLayout(job: RenderJob, audioTracks: readonly PlanTrack[]): "mono" | "stereo" {
+  const split = job.tracks.some((t) => t.channel);
+  return !split && audioTracks.length > 0 && audioTracks.every((t) => t.mono) ? "mono" : "stereo";
+}
+
 function audioStreamOf(job: RenderJob, audioTracks: readonly PlacedTrack[], index: InputIndex, window: RenderWindow): StreamGraph {
   const redactions = job.redactions ?? [];
   const sources: AudioSource[] = audioTracks.map((t) => {
@@ -226,9 +236,10 @@ function audioStreamOf(job: RenderJob, audioTracks: readonly PlacedTrack[], inde
     const channel = job.tracks.find((j) => j.id === t.id)?.channel;
     return { input: index.get(t.id)!, offsetMs, ...(extra.length ? { extra } : {}), ...(channel ? { channel } : {}) };
   });
-  const beeps = beepChains(redactions, window.originMs, window.windowMs);
+  const layout = mixLayout(job, audioTracks);
+  const beeps = beepChains(redactions, window.originMs, window.windowMs, layout);
   const level = job.loudness === undefined ? undefined : { lufs: job.loudness, perChannel: job.tracks.some((t) => t.channel) };
-  const extras = { generated: beeps, ...(level ? { level } : {}) };
+  const extras = { generated: beeps, layout, ...(level ? { level } : {}) };
   const out = window.keep ? "akept" : "aout";
   if (!window.cuts) return audioStream(sources, window.windowMs, out, extras);
   const full = audioStream(sources, window.windowMs, "afull", extras);
@@ -261,8 +272,8 @@ function videoStreamOf(
   return videoStream({ sources, segments: videoSegments, width: job.width, height: job.height });
 }
 
-function outputSettings(kind: RenderPlan["kind"], durationMs: number): OutputSettings {
-  const audio = { bitrate: "128k", sampleRate: SAMPLE_RATE, channels: 2 };
+function outputSettings(kind: RenderPlan["kind"], durationMs: number, channels: number): OutputSettings {
+  const audio = { bitrate: "128k", sampleRate: SAMPLE_RATE, channels };
   if (kind === "audio") return { format: "mp3", audio: { codec: "libmp3lame", ...audio }, muxer: [], durationMs };
   return {
     format: "mp4",

@@ -21,8 +21,8 @@ const loudnorm = (lufs: number, layout: "mono" | "stereo") => [
 ];
 
 /** Chains from label `from` to label `to` that bring the audio to the target. */
-export function levelChains(from: string, to: string, level: Level): FilterChain[] {
-  if (!level.perChannel) return [{ ins: [from], filters: loudnorm(level.lufs, "stereo"), outs: [to] }];
+export function levelChains(from: string, to: string, level: Level, layout: "mono" | "stereo" = "stereo"): FilterChain[] {
+  if (!level.perChannel) return [{ ins: [from], filters: loudnorm(level.lufs, layout), outs: [to] }];
   return [
     { ins: [from], filters: ["channelsplit=channel_layout=stereo"], outs: [`${to}_l`, `${to}_r`] },
     { ins: [`${to}_l`], filters: loudnorm(level.lufs, "mono"), outs: [`${to}_l2`] },

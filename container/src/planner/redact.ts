@@ -59,7 +59,12 @@ export function videoRedactionFilters(redactions: readonly Redaction[], trackId:
 }
 
 /** One beep chain per BEEP span that reaches the window, on the window's clock; outputs `beep0`, `beep1`… */
-export function beepChains(redactions: readonly Redaction[], originMs: number, windowMs: number): FilterChain[] {
+export function beepChains(
+  redactions: readonly Redaction[],
+  originMs: number,
+  windowMs: number,
+  layout: "mono" | "stereo" = "stereo",
+): FilterChain[] {
   return redactions
     .filter((r) => r.audio === "BEEP")
     .map((r) => ({ startMs: Math.max(0, r.startMs - originMs), endMs: Math.min(windowMs, r.endMs - originMs) }))
@@ -68,7 +73,7 @@ export function beepChains(redactions: readonly Redaction[], originMs: number, w
       ins: [],
       filters: [
         `sine=frequency=${BEEP_HZ}:sample_rate=${SAMPLE_RATE}:duration=${formatMs(s.endMs - s.startMs)}`,
-        `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=stereo`,
+        `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=${layout}`,
         ...(s.startMs > 0 ? [`adelay=delays=${Math.round(s.startMs)}:all=1`] : []),
       ],
       outs: [`beep${k}`],

@@ -8,6 +8,8 @@ export interface ProbeFacts {
   /** Real media length in seconds from the file's start, or null when nothing could be measured. */
   durationSec: number | null;
   hasAudio: boolean;
+  /** Channels of the audio stream, when it has one (a mono call is mixed and encoded as mono). */
+  audioChannels?: number;
   hasVideo: boolean;
   width?: number;
   height?: number;
@@ -21,6 +23,8 @@ export interface PlanTrack {
   offsetSec: number;
   durationSec: number;
   audio: boolean;
+  /** Its audio is one channel (probed). */
+  mono?: boolean;
   video: boolean;
 }
 
