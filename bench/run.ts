@@ -13,6 +13,7 @@ import { benchCompose } from "./compose.ts";
 import { benchEngines } from "./engines.ts";
 import { benchRanges } from "./ranges.ts";
 import { benchScheduler } from "./scheduler.ts";
+import { benchVsUser } from "./vs-user.ts";
 import { loadNow, machine, markdownTable, type Report } from "./lib/report.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -27,6 +28,7 @@ const BENCHES: [string, () => Promise<Report[]>][] = [
   ["scheduler", benchScheduler],
   ["callback", benchCallback],
   ["highlight", benchHighlight],
+  ["vs-user", () => benchVsUser()],
 ];
 
 function readmeSection(m: Record<string, string>, started: Date, minutes: number, reports: Report[], loads: string[]): string {

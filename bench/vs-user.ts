@@ -55,7 +55,8 @@ async function watch(s: BenchStack, conversationId: string, id: string): Promise
     const res = await s.api("GET", `/query/conversation/${conversationId}`, { as: SUPERVISOR });
     const view = res.json?.compositions?.find((c: { id: string }) => c.id === id);
     if (view && ["COMPLETED", "FAILED", "CANCELLED"].includes(view.state)) return { samples, view };
-    if (view?.state === "PROCESSING") samples.push({ at: (t0 + Date.now()) / 2, progress: view.progress ?? 0, etaSec: isoSeconds(view.eta) });
+    if (view?.state === "PROCESSING")
+      samples.push({ at: (t0 + Date.now()) / 2, progress: view.progress ?? 0, etaSec: isoSeconds(view.eta) });
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   throw new Error(`composition ${id} did not end`);
@@ -100,7 +101,13 @@ async function runCase(s: BenchStack, c: Case, dir: string, table: Report, eta: 
     c.type === "AUDIO"
       ? userAudioArgs(user, join(dir, `user.${ext}`))
       : userVideoArgs(user, c.spanSec, width, height, join(dir, `user.${ext}`));
-  const job = localJob({ type: c.type, spanSec: c.spanSec, width, height, tracks: user.map((u) => ({ ...u, audio: true, video: c.type === "VIDEO" })) });
+  const job = localJob({
+    type: c.type,
+    spanSec: c.spanSec,
+    width,
+    height,
+    tracks: user.map((u) => ({ ...u, audio: true, video: c.type === "VIDEO" })),
+  });
   const own = (await localPlan(job, c.files, join(dir, `own.${ext}`))).plan;
 
   const userTimes: number[] = [];

@@ -16,7 +16,7 @@ import type { ProbeFacts, RenderPlan } from "./planner/index.ts";
 import { withSpeakerTaps } from "./planner/speakers.ts";
 import { planTrackRewrite } from "./planner/track.ts";
 import { InvalidMediaError } from "./probe.ts";
-import { Heartbeat, percentOf, type ReportSender } from "./progress.ts";
+import { deliverSeconds, Heartbeat, percentOf, type ReportSender } from "./progress.ts";
 
 export { JobError } from "./http-io.ts";
 
@@ -222,6 +222,8 @@ async function probeOrBlame(prober: Prober, file: string, signal: AbortSignal, b
 async function render(run: Run, engine: Engine, plan: RenderPlan): Promise<void> {
   const { ctx, heartbeat } = run;
   const started = Date.now();
+  // The ETA is the job's end, not the render's.
+  const tail = deliverSeconds(plan.kind, plan.durationSeconds);
   let lastAdvance = Date.now();
   let position = 0;
   const watchdog = setInterval(
@@ -241,14 +243,14 @@ async function render(run: Run, engine: Engine, plan: RenderPlan): Promise<void>
         lastAdvance = Date.now();
         const frac = Math.min(1, t / plan.durationSeconds);
         const elapsed = (Date.now() - started) / 1000;
-        heartbeat.set(percentOf("render", frac), frac > 0.02 ? Math.round((elapsed * (1 - frac)) / frac) : undefined);
+        heartbeat.set(percentOf("render", frac), frac > 0.02 ? (elapsed * (1 - frac)) / frac + tail : undefined);
       },
     });
   } finally {
     clearInterval(watchdog);
   }
   ctx.log(`${run.tag} rendered in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  heartbeat.set(percentOf("render", 1));
+  heartbeat.set(percentOf("render", 1), tail);
 }
 
 /** Checks the output is media, uploads it and makes the completed report. */
@@ -282,10 +284,16 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
     return v;
   };
   const [size, metrics] = await Promise.all([
-    timed("upload", uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes)))),
+    timed(
+      "upload",
+      uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes))),
+    ),
     job.type === "TRACK"
       ? undefined
-      : timed("assets", publishReviewAssets(job, ctx.engines.native, review, signal, (l) => ctx.log(`${run.tag} ${l}`))),
+      : timed(
+          "assets",
+          publishReviewAssets(job, ctx.engines.native, review, signal, (l) => ctx.log(`${run.tag} ${l}`)),
+        ),
   ]);
   await heartbeat.stop();
   if (signal.aborted) throw signal.reason;

@@ -26,12 +26,24 @@ export function percentOf(phase: Phase, fraction: number): number {
   return from + (to - from) * fraction;
 }
 
+/**
+ * Seconds a job needs after its render: the output probed and uploaded beside its review assets
+ * (the output decoded once more for the peaks, and for a VIDEO the thumbnails). Measured on 2 cores
+ * from the renderer's phase log (`deliver …` in its completed line, bench/vs-user.ts).
+ */
+export function deliverSeconds(kind: "audio" | "video" | "track", outputSeconds: number): number {
+  const perMediaSecond = kind === "video" ? DELIVER_PER_SECOND.video : DELIVER_PER_SECOND.audio;
+  return DELIVER_PER_SECOND.fixed + outputSeconds * perMediaSecond;
+}
+const DELIVER_PER_SECOND = { fixed: 0.25, audio: 1 / 1000, video: 1 / 40 };
+
 export type ReportSender = (job: RenderJob, report: RenderReport, retries?: number) => Promise<ReportResult>;
 
 /** Sends progress at least every `everyMs`, sooner (≥1 s apart) when the percent moves by 5. */
 export class Heartbeat {
   private percent = 0;
-  private eta: number | undefined;
+  /** When the job is expected to end (ms since the epoch); counted down between estimates. */
+  private etaEnd: number | undefined;
   private lastSent = 0;
   private lastPercent = -1;
   private inflight: Promise<void> | undefined;
@@ -44,10 +56,10 @@ export class Heartbeat {
     private readonly onLeaseLost: () => void,
   ) {}
 
-  /** Progress only moves forward, and stays below 100 until the job has completed. */
-  set(percent: number, eta?: number): void {
+  /** Progress only moves forward, and stays below 100 until the job has completed; an ETA holds until the next. */
+  set(percent: number, etaSeconds?: number): void {
     this.percent = Math.max(this.percent, Math.min(CEILING, Math.floor(percent)));
-    this.eta = eta;
+    if (etaSeconds !== undefined) this.etaEnd = Date.now() + etaSeconds * 1000;
   }
 
   start(): void {
@@ -62,7 +74,7 @@ export class Heartbeat {
     this.lastSent = now;
     this.lastPercent = this.percent;
     const report: RenderReport = { event: "progress", attempt: this.job.attempt, progress: this.percent };
-    if (this.eta !== undefined) report.etaSeconds = this.eta;
+    if (this.etaEnd !== undefined) report.etaSeconds = Math.max(0, Math.round((this.etaEnd - now) / 100) / 10);
     this.inflight = this.send(this.job, report, 1).then((r) => {
       this.inflight = undefined;
       if (r === "lease-lost") this.onLeaseLost();

@@ -3,13 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  makeReviewAssets,
-  samplesPerPixel,
-  thumbnailGrid,
-  thumbnailsVtt,
-  PeakMeter,
-} from "../../container/src/assets/review-assets.ts";
+import { makeReviewAssets, samplesPerPixel, thumbnailGrid, thumbnailsVtt, PeakMeter } from "../../container/src/assets/review-assets.ts";
 import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/native.ts";
 import type { Engine } from "../../container/src/engines/types.ts";
 import { runJob } from "../../container/src/job.ts";

@@ -104,7 +104,29 @@ describe("liveness", () => {
       .run();
     const view = (await call("GET", `/query/conversation/${conv}`, { as: supervisor() })).json.compositions[0];
     expect(view).toMatchObject({ id, state: "PROCESSING", progress: 50 });
-    expect(["PT3M20S", "PT3M19S"]).toContain(view.eta);
+    // In tenths of a second, counted down from 300 − 100 s (a few ms passed since).
+    const sec = /^PT3M([\d.]+)S$/.exec(view.eta)?.[1];
+    expect(sec, view.eta).toBeDefined();
+    expect(Number(sec)).toBeGreaterThan(19);
+    expect(Number(sec)).toBeLessThanOrEqual(20);
+  });
+
+  it("an ETA gone astray is rewritten within a second or two; a steady countdown is not", async () => {
+    const { id, token, attempt, startedAt } = await running();
+    await report(env, id, token, { event: "progress", attempt, progress: 40, etaSeconds: 10 }, startedAt + 10_000);
+    // 0.5 s later the estimate doubled: too soon even for that.
+    expect(await report(env, id, token, { event: "progress", attempt, progress: 41, etaSeconds: 20 }, startedAt + 10_500)).toMatchObject({
+      etaSeconds: 10,
+    });
+    // 1.5 s after the write: the shown 8.5 s is half the estimate, so both are written.
+    expect(await report(env, id, token, { event: "progress", attempt, progress: 42, etaSeconds: 18 }, startedAt + 11_500)).toMatchObject({
+      progress: 42,
+      etaSeconds: 18,
+    });
+    // Counting down as shown: nothing written however often it reports.
+    expect(await report(env, id, token, { event: "progress", attempt, progress: 44, etaSeconds: 16 }, startedAt + 13_500)).toMatchObject({
+      etaSeconds: 18,
+    });
   });
 
   it("a short lease (as the end-to-end tests set) is renewed by every report", async () => {

@@ -14,14 +14,17 @@ import type { CompositionRow } from "../db/schema";
 //    PROGRESS_WRITE_MIN_MS (the first of a run at once): the view lags the renderer by less than 5
 //    points (by at most 5 s of rendering when a job moves faster than a point a second);
 //  - the ETA, when the renderer's estimate strays from the stored one counted down since it was
-//    written (which is what the view shows) by more than ETA_TOLERANCE;
+//    written (which is what the view shows) by more than ETA_TOLERANCE, at most once a second (a
+//    steady render's estimate counts down with the stored one and is never rewritten);
 //  - a composition.progress event, whose own throttle (5 s and 10 points) decides, as before.
 // Cancel does not depend on any of this: it reaches the renderer directly (DELETE), and a renderer
 // whose lease is gone learns it from the next report's read.
 
 export const PROGRESS_WRITE_STEP = 5;
 export const PROGRESS_WRITE_MIN_MS = 5_000;
-const ETA_TOLERANCE = { seconds: 10, fraction: 0.25 };
+/** How far the renderer's estimate may stray from the one shown before it is written (goal: within 20 %). */
+const ETA_TOLERANCE = { seconds: 1, fraction: 0.2 };
+const ETA_WRITE_MIN_MS = 1_000;
 /** A renewal leaves room for three heartbeats lost or slow before the lease runs out. */
 const RENEWAL_MARGIN_MS = 3 * HEARTBEAT_SECONDS * 1000;
 
@@ -41,7 +44,8 @@ export function leaseRenewalDue(row: Liveness, now: number, leaseMs: number): bo
 /** The ETA the view shows: the stored estimate counted down from when it was written (every write sets updatedAt). */
 export function projectedEtaSeconds(row: Pick<CompositionRow, "etaSeconds" | "updatedAt">, now: number): number | null {
   if (row.etaSeconds === null) return null;
-  return Math.max(0, Math.round(row.etaSeconds - Math.max(0, now - row.updatedAt) / 1000));
+  // Tenths of a second: a short job's ETA is a few seconds, where whole seconds would be 20 % off.
+  return Math.max(0, Math.round((row.etaSeconds - Math.max(0, now - row.updatedAt) / 1000) * 10) / 10);
 }
 
 function etaStrayed(row: Liveness, eta: number | null, now: number): boolean {
@@ -54,8 +58,10 @@ function visibleChangeDue(row: Liveness, report: ProgressReport, now: number): b
   // The gap is between progress writes: the claim (which sets updatedAt = startedAt) is not one,
   // so the first progress of a run shows at once.
   const written = row.updatedAt !== row.startedAt;
-  if (written && now - row.updatedAt < PROGRESS_WRITE_MIN_MS) return false;
-  return report.progress >= row.progress + PROGRESS_WRITE_STEP || etaStrayed(row, report.etaSeconds, now);
+  const since = written ? now - row.updatedAt : Infinity;
+  // An ETA gone astray is put right within a second (a steady one is never rewritten).
+  if (since >= ETA_WRITE_MIN_MS && etaStrayed(row, report.etaSeconds, now)) return true;
+  return since >= PROGRESS_WRITE_MIN_MS && report.progress >= row.progress + PROGRESS_WRITE_STEP;
 }
 
 /** The lease needs renewing, or the view would show something different: the report is written. */

@@ -132,7 +132,15 @@ export class PeakMeter {
   result(sampleRate: number): Waveform {
     if (this.inPoint > 0) this.flush();
     const length = this.data.length / (this.channels * 2);
-    return { version: 2, channels: this.channels, sample_rate: sampleRate, samples_per_pixel: this.samplesPerPoint, bits: 16, length, data: this.data };
+    return {
+      version: 2,
+      channels: this.channels,
+      sample_rate: sampleRate,
+      samples_per_pixel: this.samplesPerPoint,
+      bits: 16,
+      length,
+      data: this.data,
+    };
   }
 
   private flush(): void {
@@ -171,7 +179,20 @@ export async function makeReviewAssets(engine: Engine, o: ReviewInput, signal: A
   // The output's samples streamed into this process, min and max taken as they come: a tenth of
   // ffmpeg's astats per window (which measures every statistic of every sample).
   const meter = new PeakMeter(o.channels, samplesPerPixel(o.durationSec));
-  const decode = ["-i", o.output, "-vn", "-c:a", "pcm_s16le", "-ar", String(SAMPLE_RATE), "-ac", String(o.channels), "-f", "s16le", "pipe:3"];
+  const decode = [
+    "-i",
+    o.output,
+    "-vn",
+    "-c:a",
+    "pcm_s16le",
+    "-ar",
+    String(SAMPLE_RATE),
+    "-ac",
+    String(o.channels),
+    "-f",
+    "s16le",
+    "pipe:3",
+  ];
   await pipeArgs(decode, (chunk) => meter.push(chunk), { signal, onProgress: () => {} });
   const waveform = join(o.dir, "waveform.json");
   await writeFile(waveform, JSON.stringify(meter.result(SAMPLE_RATE)));
