@@ -10,13 +10,13 @@ import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { nativeFfprobe } from "../container/src/engines/native.ts";
 import { packetSpan, createProber } from "../container/src/probe.ts";
-import { downloadOutput, ingestRecording, queryD1, type TrackFile } from "../test/e2e/harness.ts";
+import { downloadOutput, queryD1 } from "../test/e2e/harness.ts";
 import { FFPROBE, tempDir } from "../test/fixtures/media.ts";
 import { audioSpecs, cachedCameras, cachedTracks } from "./lib/media.ts";
 import { localJob, localPlan, runFfmpeg, type CommandTime } from "./lib/plans.ts";
 import { compareSeams, decodeWindows } from "../test/fixtures/seams.ts";
 import { fmt, loadNow, Report, runIfMain, timed } from "./lib/report.ts";
-import { benchStack, requestComposition, timeToCompleted, type BenchStack } from "./lib/stack.ts";
+import { benchStack, ingestCall, requestComposition, timeToCompleted, type BenchStack } from "./lib/stack.ts";
 
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
 
@@ -63,16 +63,7 @@ async function runCase(s: BenchStack, c: Case, dir: string, report: Report): Pro
   const baselineOut = join(dir, `${c.name}-baseline.${ext}`);
   const { plan } = await localPlan(job, c.files, baselineOut);
 
-  const tracks: TrackFile[] = c.files.map((file, i) => ({
-    id: `t${i}`,
-    participantId: `p${i}`,
-    start: c.offsets[i]!,
-    audio: true,
-    video: c.type === "VIDEO",
-    file,
-    contentType: c.type === "AUDIO" ? "audio/webm" : "video/webm",
-  }));
-  await ingestRecording(s, c.conversationId, c.spanSec, tracks);
+  await ingestCall(s, c.conversationId, c.type, c.spanSec, c.files, c.offsets);
 
   const base: CommandTime[] = [];
   const e2e: { seconds: number; id: string; sentWall: number }[] = [];

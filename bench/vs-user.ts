@@ -6,12 +6,12 @@
 //   goals: AUDIO ≥ 1.5× the user's command from 2 min on; VIDEO ≥ 1.0×; ETA within 20 %.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { ingestRecording, SUPERVISOR, type TrackFile } from "../test/e2e/harness.ts";
+import { SUPERVISOR } from "../test/e2e/harness.ts";
 import { tempDir } from "../test/fixtures/media.ts";
 import { audioSpecs, cachedCameras, cachedCut, cachedTracks } from "./lib/media.ts";
 import { localJob, localPlan, runFfmpeg } from "./lib/plans.ts";
 import { fmt, Report, runIfMain } from "./lib/report.ts";
-import { benchStack, requestComposition, type BenchStack, type Requested } from "./lib/stack.ts";
+import { benchStack, ingestCall, requestComposition, type BenchStack, type Requested } from "./lib/stack.ts";
 import { userAudioArgs, userVideoArgs } from "./lib/user-commands.ts";
 
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
@@ -85,16 +85,7 @@ function percentile(xs: readonly number[], p: number): number {
 async function runCase(s: BenchStack, c: Case, dir: string, table: Report, eta: Report): Promise<void> {
   const conversationId = `vs-user-${c.name.replace(/[^A-Za-z0-9]+/g, "-")}`;
   const [width, height] = c.resolution.split("x").map(Number) as [number, number];
-  const tracks: TrackFile[] = c.files.map((file, i) => ({
-    id: `t${i}`,
-    participantId: `p${i}`,
-    start: c.offsets[i]!,
-    audio: true,
-    video: c.type === "VIDEO",
-    file,
-    contentType: c.type === "AUDIO" ? "audio/webm" : "video/webm",
-  }));
-  await ingestRecording(s, conversationId, c.spanSec, tracks);
+  await ingestCall(s, conversationId, c.type, c.spanSec, c.files, c.offsets);
   const ext = c.type === "AUDIO" ? "mp3" : "mp4";
   const user = c.files.map((file, i) => ({ file, offsetSec: c.offsets[i]! }));
   const userArgs =

@@ -1,6 +1,15 @@
 // The running stack for benchmarks: the end-to-end harness's startTestStack (real `wrangler dev`
 // over local D1/R2/Queues), with either the real renderer or a stub renderer on its port.
-import { SUPERVISOR, SERVICE, startTestStack, waitForState, type TestStack, type Who } from "../../test/e2e/harness.ts";
+import {
+  ingestRecording,
+  SUPERVISOR,
+  SERVICE,
+  startTestStack,
+  waitForState,
+  type TestStack,
+  type TrackFile,
+  type Who,
+} from "../../test/e2e/harness.ts";
 import { startStubRenderer, type StubOptions, type StubRenderer } from "./stub-renderer.ts";
 
 export { SUPERVISOR, SERVICE };
@@ -35,6 +44,27 @@ export async function benchStack(
     };
   }
   return s;
+}
+
+/** Ingests `files` as one call's tracks (t0, t1… of participants p0, p1…), joining at `offsets` seconds. */
+export function ingestCall(
+  s: TestStack,
+  conversationId: string,
+  type: "AUDIO" | "VIDEO",
+  spanSec: number,
+  files: string[],
+  offsets: number[],
+) {
+  const tracks: TrackFile[] = files.map((file, i) => ({
+    id: `t${i}`,
+    participantId: `p${i}`,
+    start: offsets[i]!,
+    audio: true,
+    video: type === "VIDEO",
+    file,
+    contentType: type === "AUDIO" ? "audio/webm" : "video/webm",
+  }));
+  return ingestRecording(s, conversationId, spanSec, tracks);
 }
 
 /** `wrangler dev` reloads the Worker when a source file changes (others may be editing). */

@@ -28,8 +28,9 @@ export function percentOf(phase: Phase, fraction: number): number {
 
 /**
  * Seconds a job needs after its render: the output probed and uploaded beside its review assets
- * (the output decoded once more for the peaks, and for a VIDEO the thumbnails). Measured on 2 cores
- * from the renderer's phase log (`deliver …` in its completed line, bench/vs-user.ts).
+ * (the output decoded once more for the peaks, and for a VIDEO the thumbnails). Rough rates read
+ * off the renderer's phase log on 2 cores (`deliver …` in its completed line), not yet fitted per
+ * case: bench/vs-user.ts shows how far off the ETA they leave.
  */
 export function deliverSeconds(kind: "audio" | "video" | "track", outputSeconds: number): number {
   const perMediaSecond = kind === "video" ? DELIVER_PER_SECOND.video : DELIVER_PER_SECOND.audio;

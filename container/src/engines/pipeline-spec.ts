@@ -1,7 +1,7 @@
 // The process pipeline of a long AUDIO render, read from the plan's render graph (pure, so
 // unit-testable): each input's source chain runs in that input's decoder, the mix in the mixer,
 // then the encoder(s). parallel-audio.ts explains the shape and runs it.
-import { chainText, filterArgs, MAX_INLINE_GRAPH, outputArgs, tapOutputArgs } from "../planner/graph.ts";
+import { chainText, filterArgs, MAX_INLINE_GRAPH, outputArgs, tapLabel, tapOutputArgs } from "../planner/graph.ts";
 import type { FilterChain, PlanInput, RenderPlan, SourceChain, StreamGraph, Tap } from "../planner/types.ts";
 import type { ChunkLayout, Window, WindowFiles } from "./chunked-mp3.ts";
 import { FFMPEG_BASE_ARGS, PROGRESS_ARGS } from "./ffmpeg-runner.ts";
@@ -83,7 +83,7 @@ function unsplittable(plan: RenderPlan): string | undefined {
 
 /**
  * A source chain as its decoder runs it: on its only input, in packets of PACKET_SAMPLES; with a
- * tap, its copy filtered to the label "tap".
+ * tap, its copy filtered to the decoder's only tap label.
  */
 function decoderChains(s: SourceChain, tap: Tap | undefined): FilterChain[] {
   const packets = `asetnsamples=n=${PACKET_SAMPLES}:p=0`;
@@ -91,13 +91,13 @@ function decoderChains(s: SourceChain, tap: Tap | undefined): FilterChain[] {
   return [
     { ins: ["0:a"], filters: [...s.filters, "asplit=2"], outs: ["mix", "tapin"] },
     { ins: ["mix"], filters: [packets], outs: ["out"] },
-    { ins: ["tapin"], filters: tap.filters, outs: ["tap"] },
+    { ins: ["tapin"], filters: tap.filters, outs: [tapLabel(0)] },
   ];
 }
 
 function decoderArgs(input: PlanInput, graph: string[], tap: Tap | undefined): string[] {
   const toMixer = ["-map", "[out]", "-c:a", "pcm_f32le", "-f", "nut", "pipe:1"];
-  return [...FFMPEG_BASE_ARGS, ...input.options, "-i", input.path, ...graph, ...toMixer, ...tapOutputArgs(tap ? [tap] : [], () => "tap")];
+  return [...FFMPEG_BASE_ARGS, ...input.options, "-i", input.path, ...graph, ...toMixer, ...tapOutputArgs(tap ? [tap] : [])];
 }
 
 /** The mix chains reading decoder j's output as the mixer's input j. */

@@ -38,9 +38,9 @@ export function graphText(g: RenderGraph): string {
   return [...tappedAudio(g), ...(g.video ? streamChains(g.video) : [])].map(chainText).join(";");
 }
 
-/** Each tap's output: its label mapped to its raw file. */
-export function tapOutputArgs(taps: readonly Tap[] | undefined, label = tapLabel): string[] {
-  return (taps ?? []).flatMap((t, k) => ["-map", `[${label(k)}]`, "-f", t.format, t.file]);
+/** Each tap's output: its label (tapLabel of its place in `taps`) mapped to its raw file. */
+export function tapOutputArgs(taps: readonly Tap[] | undefined): string[] {
+  return (taps ?? []).flatMap((t, k) => ["-map", `[${tapLabel(k)}]`, "-f", t.format, t.file]);
 }
 
 /** `-filter_complex <text>`, or `-filter_complex_script <path>` when the text is in a file. */

@@ -109,9 +109,10 @@ export function planRender(
   const used = placed.filter((t) => audioTracks.includes(t) || videoIds.has(t.id));
   const index = new Map(used.map((t, i) => [t.id, i]));
   const labels = labelFiles(job, files.output);
+  const layout = mixLayout(job, audioTracks);
   const graph: RenderGraph = {
     inputs: used.map(planInput),
-    audio: audioStreamOf(job, audioTracks, index, window),
+    audio: audioStreamOf(job, audioTracks, index, window, layout),
     ...(kind === "video"
       ? {
           video: videoStreamOf(
@@ -125,7 +126,7 @@ export function planRender(
           ),
         }
       : {}),
-    output: outputSettings(kind, window.outputMs, mixLayout(job, audioTracks) === "mono" ? 1 : 2),
+    output: outputSettings(kind, window.outputMs, layout === "mono" ? 1 : 2),
   };
   if (!tracks.some((t) => t.audio && inSpan(t, job))) warnings.push("no audio in any track: the audio is silent");
   const speakers = speakerPass(graph.inputs, graph.audio, window.cuts, window.outputMs / 1000, files.output);
@@ -227,7 +228,13 @@ export function mixLayout(job: RenderJob, audioTracks: readonly PlanTrack[]): "m
   return !split && audioTracks.length > 0 && audioTracks.every((t) => t.mono) ? "mono" : "stereo";
 }
 
-function audioStreamOf(job: RenderJob, audioTracks: readonly PlacedTrack[], index: InputIndex, window: RenderWindow): StreamGraph {
+function audioStreamOf(
+  job: RenderJob,
+  audioTracks: readonly PlacedTrack[],
+  index: InputIndex,
+  window: RenderWindow,
+  layout: "mono" | "stereo",
+): StreamGraph {
   const redactions = job.redactions ?? [];
   const sources: AudioSource[] = audioTracks.map((t) => {
     const offsetMs = Math.round(t.offsetSec * 1000);
@@ -236,7 +243,6 @@ function audioStreamOf(job: RenderJob, audioTracks: readonly PlacedTrack[], inde
     const channel = job.tracks.find((j) => j.id === t.id)?.channel;
     return { input: index.get(t.id)!, offsetMs, ...(extra.length ? { extra } : {}), ...(channel ? { channel } : {}) };
   });
-  const layout = mixLayout(job, audioTracks);
   const beeps = beepChains(redactions, window.originMs, window.windowMs, layout);
   const level = job.loudness === undefined ? undefined : { lufs: job.loudness, perChannel: job.tracks.some((t) => t.channel) };
   const extras = { generated: beeps, layout, ...(level ? { level } : {}) };
