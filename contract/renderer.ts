@@ -113,6 +113,23 @@ export const RenderJobSchema = z
     loudness: z.number().min(-30).max(-10).optional(),
     /** Beyond the seed (compliance): spans silenced/beeped and blacked/blurred for the named tracks. */
     redactions: z.array(RedactionSchema).max(100).optional(),
+    /**
+     * Beyond the seed (fan-out): one unit of a composition split over several renderers. VIDEO: the
+     * grid of the output window its `keep` spans make, video only (the join muxes the audio); AUDIO: the whole mix
+     * alone, AAC in MP4, with the speaker pass; JOIN: the parts stream-copied into the output.
+     */
+    part: z
+      .discriminatedUnion("kind", [
+        z.object({ kind: z.literal("VIDEO"), index: z.number().int().min(0), count: z.number().int().min(1) }),
+        z.object({ kind: z.literal("AUDIO") }),
+        z.object({
+          kind: z.literal("JOIN"),
+          /** The VIDEO parts in time order, then the AUDIO part when there is one (GET with the job's token). */
+          video: z.array(httpUrl).min(1).max(1000),
+          audio: httpUrl.optional(),
+        }),
+      ])
+      .optional(),
     output: z.object({
       /** PUT the whole file here (Content-Length required), or use multipart below for large files. */
       url: httpUrl,
@@ -129,6 +146,8 @@ export const RenderJobSchema = z
   .superRefine((job, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
     if (FORMATS[job.format].type !== job.type) issue(["format"], "AUDIO renders MP3, VIDEO renders MP4 and TRACK renders WEBM");
+    if (job.part && job.type !== "VIDEO") issue(["part"], "only a VIDEO composition is split into parts");
+    if (job.part?.kind === "VIDEO" && !job.keep) issue(["keep"], "a VIDEO part renders the window its keep names");
     if (job.type === "TRACK" && job.tracks.length !== 1) issue(["tracks"], "a TRACK job rewrites exactly one track");
     if (job.type === "VIDEO") {
       for (const k of ["width", "height"] as const) {
@@ -153,6 +172,7 @@ export const RenderJobSchema = z
   });
 
 export type RenderJob = z.infer<typeof RenderJobSchema>;
+export type RenderPart = NonNullable<RenderJob["part"]>;
 
 type ParseResult = { ok: true; job: RenderJob } | { ok: false; errors: string[] };
 

@@ -7,6 +7,11 @@ import type { Span } from "./assets/speakers.ts";
 import type { Engine } from "./engines/types.ts";
 import { planRender, type PlanFiles, type ProbeFacts, type RenderPlan } from "./planner/index.ts";
 
+export interface Planned {
+  plan: RenderPlan;
+  talk?: Map<string, Span[]>;
+}
+
 export async function planHighlighted(
   job: RenderJob,
   facts: Readonly<Record<string, ProbeFacts>>,
@@ -14,7 +19,7 @@ export async function planHighlighted(
   native: Engine | undefined,
   signal: AbortSignal,
   log: (line: string) => void,
-): Promise<{ plan: RenderPlan; talk?: Map<string, Span[]> }> {
+): Promise<Planned> {
   const plan = planRender(job, facts, files);
   if (job.type !== "VIDEO" || !job.highlight || !plan.speakers) return { plan };
   if (!native) {

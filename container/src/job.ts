@@ -11,8 +11,10 @@ import { EngineError, type Engine, type Prober } from "./engines/types.ts";
 import { downloadTrack, JobError, LeaseLostError, sendReport, uploadOutput } from "./http-io.ts";
 import { commandArgs, graphText, MAX_INLINE_GRAPH } from "./planner/graph.ts";
 import type { Span } from "./assets/speakers.ts";
-import { planHighlighted } from "./highlight.ts";
-import type { ProbeFacts, RenderPlan } from "./planner/index.ts";
+import { planHighlighted, type Planned } from "./highlight.ts";
+import { fetchParts } from "./join.ts";
+import { outputMsOf, type PlanFiles, type ProbeFacts, type RenderPlan } from "./planner/index.ts";
+import { planJoin, planPart } from "./planner/part.ts";
 import { withSpeakerTaps } from "./planner/speakers.ts";
 import { planTrackRewrite } from "./planner/track.ts";
 import { InvalidMediaError } from "./probe.ts";
@@ -157,10 +159,7 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
     const { inputs, facts, inputBytes } = await fetchTracks(run, dir);
     run.phase("fetch");
     const files = { inputs, output: join(dir, `output.${FORMATS[job.format].extension}`) };
-    const planned =
-      job.type === "TRACK"
-        ? { plan: planTrackRewrite(job, facts, files) }
-        : await planHighlighted(job, facts, files, ctx.engines.native, run.signal, (l) => ctx.log(`${tag} ${l}`));
+    const planned = await planOf(run, facts, files, dir);
     run.talk = planned.talk;
     const engine = withParallelAudio(chooseEngine(planned.plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), {
       onInfo: (l) => ctx.log(`${tag} ${l}`),
@@ -183,6 +182,18 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
     await heartbeat.stop();
     if (dir) await rm(dir, { recursive: true, force: true }).catch((e) => ctx.log(`${tag} cleanup failed: ${e}`));
   }
+}
+
+/** The job's plan: a track rewrite, a join of parts, or a composition (or one part of it) with its highlight. */
+async function planOf(run: Run, facts: Record<string, ProbeFacts>, files: PlanFiles, dir: string): Promise<Planned> {
+  const { job, ctx, tag } = run;
+  if (job.type === "TRACK") return { plan: planTrackRewrite(job, facts, files) };
+  if (job.part?.kind === "JOIN") {
+    const parts = await fetchParts(job, dir, ctx.engines.prober, run.signal, () => run.heartbeat.set(percentOf("download", 0.5)));
+    return { plan: planJoin(outputMsOf(job), parts, files.output) };
+  }
+  const planned = await planHighlighted(job, facts, files, ctx.engines.native, run.signal, (l) => ctx.log(`${tag} ${l}`));
+  return { ...planned, plan: planPart(planned.plan, job.part) };
 }
 
 /** Downloads every track into `dir`, probing each as soon as it is down while the others still download. */
@@ -271,8 +282,10 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
     durationSec: out.durationSec ?? plan.durationSeconds,
     width: job.width,
     height: job.height,
-    channels: plan.graph.output.audio.channels,
+    channels: plan.graph.output.audio?.channels ?? 2,
     dir,
+    // The AUDIO part of a split composition makes the speaker assets, its join the rest.
+    media: job.part?.kind !== "AUDIO",
     ...(plan.speakers ? { speakers: plan.speakers } : {}),
     ...(run.talk ? { talk: run.talk } : {}),
   };
@@ -288,7 +301,7 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
       "upload",
       uploadOutput(job, plan.output, signal, (n) => heartbeat.set(percentOf("upload", (sent += n) / outBytes))),
     ),
-    job.type === "TRACK"
+    job.type === "TRACK" || job.part?.kind === "VIDEO"
       ? undefined
       : timed(
           "assets",

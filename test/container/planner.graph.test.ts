@@ -68,7 +68,7 @@ describe("the mix's layout", () => {
 
   it("is mono when every mixed track is: half the mix's and the encoder's work, the same sound", () => {
     const p = plan({ t0: mono(12), t1: mono(12) });
-    expect(p.graph.output.audio.channels).toBe(1);
+    expect(p.graph.output.audio?.channels).toBe(1);
     expect(p.args.slice(p.args.indexOf("-ac"), p.args.indexOf("-ac") + 2)).toEqual(["-ac", "1"]);
     const g = graphOf(p.args);
     expect(g[0]).toContain("channel_layouts=mono[a0]");
@@ -76,9 +76,9 @@ describe("the mix's layout", () => {
   });
 
   it("is stereo when one track is stereo, its channels unknown, or a track is split onto a channel", () => {
-    expect(plan({ t0: mono(12), t1: stereo(12) }).graph.output.audio.channels).toBe(2);
-    expect(plan({ t0: mono(12), t1: facts(12, false) }).graph.output.audio.channels).toBe(2);
-    expect(plan({ t0: mono(12), t1: mono(12) }, "LEFT").graph.output.audio.channels).toBe(2);
+    expect(plan({ t0: mono(12), t1: stereo(12) }).graph.output.audio?.channels).toBe(2);
+    expect(plan({ t0: mono(12), t1: facts(12, false) }).graph.output.audio?.channels).toBe(2);
+    expect(plan({ t0: mono(12), t1: mono(12) }, "LEFT").graph.output.audio?.channels).toBe(2);
   });
 });
 

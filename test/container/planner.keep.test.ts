@@ -194,12 +194,14 @@ describe("VIDEO keep", () => {
       },
     );
     const g = graphOf(plan.args);
+    // Read from 2 s before the window (the pre-roll), its first frames put back before the window's start.
     expect(inputsOf(plan.args)).toEqual([
-      { path: "/w/b", ss: "6" },
-      { path: "/w/a", ss: "11" },
+      { path: "/w/b", ss: "4" },
+      { path: "/w/a", ss: "9" },
     ]);
-    expect(g).toContain("[0:v]setpts=PTS+0/TB,fps=25[v0_0]");
-    expect(g).toContain("[1:v]setpts=PTS+0/TB,fps=25[v1_0]");
+    expect(g).toContain("[0:v]setpts=PTS-2/TB,fps=25[v0_0]");
+    expect(g).toContain("[1:v]setpts=PTS-2/TB,fps=25[v1_0]");
+    expect(g.find((c) => c.startsWith("[0:a]"))).toMatch(/^\[0:a\]atrim=start=2,asetpts=PTS-STARTPTS,aresample/);
     // One segment of 4 s, two tiles: a (input 1) in the left cell, b (input 0) in the right one.
     expect(g.filter((c) => c.startsWith("color="))).toEqual(["color=c=black:s=640x360:r=25:d=4,setsar=1[b0_0]"]);
     expect(g).toContain(

@@ -165,6 +165,8 @@ export interface ReviewInput {
   channels: number;
   /** The speaker pass of the plan (timeline.json, speakers.vtt and the metrics), when it has audio. */
   speakers?: SpeakerPass;
+  /** False: the speaker assets alone (the AUDIO part of a split composition; its join makes the rest). */
+  media?: boolean;
   /** Its talk spans when already measured (a highlighted grid needed them first). */
   talk?: ReadonlyMap<string, Span[]>;
 }
@@ -245,9 +247,11 @@ export async function publishReviewAssets(
       return undefined;
     }
   };
-  await attempt("review assets", async () => {
-    for (const a of await makeReviewAssets(engine, o, signal)) await uploadAsset(job, a, signal);
-  });
+  if (o.media !== false) {
+    await attempt("review assets", async () => {
+      for (const a of await makeReviewAssets(engine, o, signal)) await uploadAsset(job, a, signal);
+    });
+  }
   const pass = o.speakers;
   if (!pass) return undefined;
   return attempt("speaker timeline", async () => {

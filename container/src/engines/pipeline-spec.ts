@@ -47,8 +47,9 @@ export function pipelineFor(plan: RenderPlan, layout?: ChunkLayout): PipelineSpe
     scripts.set(path, text);
     return filterArgs(text, path);
   };
-  const rate = String(output.audio.sampleRate);
-  const raw = ["-ar", rate, "-ac", String(output.audio.channels)];
+  // unsplittable refused a plan without an MP3 stream.
+  const rate = String(output.audio!.sampleRate);
+  const raw = ["-ar", rate, "-ac", String(output.audio!.channels)];
   const decoders = audio.sources.map((s, j) => {
     const tap = plan.graph.taps?.find((t) => t.source === j);
     return decoderArgs(inputs[s.input]!, graphArgs(decoderChains(s, tap), `dec${j}`), tap);
@@ -65,7 +66,7 @@ export function pipelineFor(plan: RenderPlan, layout?: ChunkLayout): PipelineSpe
 function unsplittable(plan: RenderPlan): string | undefined {
   const { inputs, audio, video, output } = plan.graph;
   if (plan.kind !== "audio" || video) return "not an audio plan";
-  if (output.format !== "mp3" || output.audio.codec !== "libmp3lame") return "not an MP3 output";
+  if (output.format !== "mp3" || output.audio?.codec !== "libmp3lame") return "not an MP3 output";
   if (inputs.length < 1) return "no inputs";
   if (audio.sources.length !== inputs.length || new Set(audio.sources.map((s) => s.input)).size !== inputs.length) {
     return "each input must feed exactly one chain of its own";
@@ -125,7 +126,7 @@ function mixerToEncoder(ctx: Context): string[] {
 function windowed(ctx: Context, cut: readonly Window[]): Pick<PipelineSpec, "mixer" | "windows"> {
   const { plan } = ctx;
   const { audio, output } = plan.graph;
-  const bytesPerSample = 4 * output.audio.channels;
+  const bytesPerSample = 4 * output.audio!.channels;
   const split: FilterChain[] = [
     { ins: [audio.out], filters: [`asplit=${cut.length}`], outs: cut.map((_, k) => `w${k}`) },
     ...cut.map((w, k) => ({

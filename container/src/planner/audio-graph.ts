@@ -10,6 +10,8 @@ export interface AudioSource {
   /** ffmpeg input index. */
   input: number;
   offsetMs: number;
+  /** The input is read from this long before the window (the video's pre-roll): cut off first. */
+  prerollMs?: number;
   /** Filters on the track's own clock, before its delay (redaction). */
   extra?: string[];
   /** QA stereo: the one output channel this source is mixed on (its own channels downmixed). */
@@ -44,7 +46,9 @@ export function audioStream(sources: readonly AudioSource[], spanMs: number, out
     return { sources: [], mix: [{ ins: [], filters: [silence, `atrim=end=${span}`, "asetpts=N/SR/TB"], outs: [out] }], out };
   }
   const chains: SourceChain[] = sources.map((s, i) => {
+    const preroll = s.prerollMs ? [`atrim=start=${formatMs(s.prerollMs)}`, "asetpts=PTS-STARTPTS"] : [];
     const filters = [
+      ...preroll,
       // async fills holes in MediaRecorder's timestamps with silence (keeps later speech in sync);
       // first_pts=0 pads when the audio starts after the file's first packet.
       `aresample=${SAMPLE_RATE}:async=1:first_pts=0`,

@@ -49,6 +49,7 @@ export function filterArgs(text: string, scriptPath?: string): string[] {
 }
 
 function audioEncoderArgs(a: OutputSettings["audio"]): string[] {
+  if (!a) return ["-an"];
   return ["-c:a", a.codec, "-b:a", a.bitrate, "-ar", String(a.sampleRate), "-ac", String(a.channels)];
 }
 
@@ -67,7 +68,8 @@ export function outputArgs(o: OutputSettings, path: string, untimed = false): st
 
 /** The single ffmpeg command of the graph; `graphScript` names the file holding graphText. */
 export function commandArgs(g: RenderGraph, output: string, graphScript?: string): string[] {
-  const maps = [...(g.video ? [g.video.out] : []), g.audio.out].flatMap((l) => ["-map", `[${l}]`]);
+  const outs = [...(g.video ? [g.video.out] : []), ...(g.output.audio ? [g.audio.out] : [])];
+  const maps = outs.flatMap((l) => ["-map", `[${l}]`]);
   return [
     ...g.inputs.flatMap((i) => [...i.options, "-i", i.path]),
     ...filterArgs(graphText(g), graphScript),

@@ -78,9 +78,15 @@ interface RenderWindow {
   outputMs: number;
 }
 
-/** A track on the rendered window, read from `seekMs` into its file. */
+/**
+ * A track on the rendered window, from `seekMs` into its file. It is read from `prerollMs` before
+ * that: a seek lands on the first frame after the point, and a camera's variable frame rate can
+ * leave the frame on screen there far before it; the window's first frames show that frame, as the
+ * whole render would, and the pre-roll before the window is trimmed (fan-out parts join seamlessly).
+ */
 interface PlacedTrack extends PlanTrack {
   seekMs: number;
+  prerollMs: number;
   /** When it joined, on the recording's timeline (tile order). */
   joinMs: number;
 }
@@ -102,7 +108,7 @@ export function planRender(
   const tracks = resolveTracks(job, facts, files, warnings);
   warnUnused(tracks, job, kind, warnings);
   const window = renderWindow(job, kind);
-  const placed = placeTracks(tracks, window.originMs);
+  const placed = placeTracks(tracks, window.originMs, kind === "video");
   const audioTracks = heardTracks(tracks, placed, job, window.keep);
   const videoSegments = kind === "video" ? videoSegmentsOf(placed, window) : [];
   const videoIds = new Set(videoSegments.flatMap((s) => s.live));
@@ -156,6 +162,11 @@ function warnUnused(tracks: readonly PlanTrack[], job: RenderJob, kind: RenderPl
   }
 }
 
+/** The output's length in ms, as planRender makes it (the kept spans on the frame grid for VIDEO). */
+export function outputMsOf(job: RenderJob): number {
+  return renderWindow(job, job.format === "MP4" ? "video" : "audio").outputMs;
+}
+
 function renderWindow(job: RenderJob, kind: RenderPlan["kind"]): RenderWindow {
   const keep = normalizeKeep(job.keep, job.durationMs, kind === "video" ? FPS : undefined);
   const originMs = keep ? keep[0]!.startMs : 0;
@@ -169,11 +180,15 @@ function renderWindow(job: RenderJob, kind: RenderPlan["kind"]): RenderWindow {
 }
 
 /** Each track on the rendered window: a track that began before it is read from the window's start. */
-function placeTracks(tracks: readonly PlanTrack[], originMs: number): PlacedTrack[] {
+/** Longer than a camera's longest frame gap seen in WebRTC recordings (a still screen sends ~1 fps). */
+const PREROLL_MS = 2000;
+
+function placeTracks(tracks: readonly PlanTrack[], originMs: number, withVideo: boolean): PlacedTrack[] {
   return tracks.map((t) => {
     const offsetMs = Math.round(t.offsetSec * 1000);
     const seekMs = Math.max(0, originMs - offsetMs);
     return {
+      prerollMs: withVideo && t.video ? Math.min(seekMs, PREROLL_MS) : 0,
       ...t,
       offsetSec: Math.max(0, offsetMs - originMs) / 1000,
       durationSec: t.durationSec - seekMs / 1000,
@@ -213,7 +228,11 @@ function videoSegmentsOf(placed: readonly PlacedTrack[], window: RenderWindow): 
 function planInput(t: PlacedTrack): PlanInput {
   // reinit_filter 0: a mid-stream resolution change (WebRTC adapts it) must not rebuild the whole
   // graph — scale absorbs it; a rebuild would restart every segment and the mix.
-  return { path: t.path, track: t.id, options: ["-reinit_filter", "0", ...(t.seekMs > 0 ? ["-ss", formatMs(t.seekMs)] : [])] };
+  return {
+    path: t.path,
+    track: t.id,
+    options: ["-reinit_filter", "0", ...(t.seekMs > 0 ? ["-ss", formatMs(t.seekMs - t.prerollMs)] : [])],
+  };
 }
 
 /** Input index by track id. */
@@ -241,7 +260,13 @@ function audioStreamOf(
     // The chain's clock starts where the file is read from: the track's join, or the window's start.
     const extra = audioRedactionFilters(redactions, t.id, window.originMs + offsetMs);
     const channel = job.tracks.find((j) => j.id === t.id)?.channel;
-    return { input: index.get(t.id)!, offsetMs, ...(extra.length ? { extra } : {}), ...(channel ? { channel } : {}) };
+    return {
+      input: index.get(t.id)!,
+      offsetMs,
+      prerollMs: t.prerollMs,
+      ...(extra.length ? { extra } : {}),
+      ...(channel ? { channel } : {}),
+    };
   });
   const beeps = beepChains(redactions, window.originMs, window.windowMs, layout);
   const level = job.loudness === undefined ? undefined : { lufs: job.loudness, perChannel: job.tracks.some((t) => t.channel) };
@@ -270,7 +295,7 @@ function videoStreamOf(
     return {
       id: t.id,
       input: index.get(t.id)!,
-      offsetMs: Math.round(t.offsetSec * 1000),
+      offsetMs: Math.round(t.offsetSec * 1000) - t.prerollMs,
       ...(extra.length ? { extra } : {}),
       ...(label ? { label } : {}),
     };

@@ -61,7 +61,8 @@ export interface OutputSettings {
   format: "mp3" | "mp4" | "webm";
   /** Video encoder options (MP4 only). */
   video?: string[];
-  audio: { codec: "libmp3lame" | "aac" | "libopus"; bitrate: string; sampleRate: number; channels: number };
+  /** Absent: no audio stream (a VIDEO part of a split composition; the join muxes the mix). */
+  audio?: { codec: "libmp3lame" | "aac" | "libopus"; bitrate: string; sampleRate: number; channels: number };
   /** Muxer options. */
   muxer: string[];
   /** Length of the output (ffmpeg's -t), in ms. */

@@ -56,8 +56,10 @@ export function videoStream(o: VideoGraphOptions): StreamGraph {
 function sourceChain(s: VideoSource, branches: number, fps: number): SourceChain {
   const outs = Array.from({ length: branches }, (_, k) => `v${s.input}_${k}`);
   // +offset puts the file's frames on the recording timeline; fps makes the VFR input constant-rate.
+  const shift = s.offsetMs / 1000;
   const filters = [
-    `setpts=PTS+${(s.offsetMs / 1000).toString()}/TB`,
+    // A negative shift is a seeked track's pre-roll, put back before the window's start.
+    `setpts=PTS${shift < 0 ? "" : "+"}${shift.toString()}/TB`,
     `fps=${fps}`,
     ...(s.extra ?? []),
     ...(branches > 1 ? [`split=${branches}`] : []),
