@@ -52,6 +52,18 @@ export const INTERNAL_ROUTES = jobRoutes("/internal/jobs/:id");
 /** The same, for the TRACK jobs of a source redaction (its lease token authorizes them). */
 export const REDACTION_ROUTES = jobRoutes("/internal/redactions/:id");
 
+/**
+ * The same, for one unit of a composition split over several renderers (fan-out; its own lease
+ * token authorizes them), and the JOIN unit's read of the parts it joins.
+ */
+export const UNIT_ROUTES = jobRoutes("/internal/units/:id");
+export const UNIT_PART_ROUTE = { method: "GET", path: "/internal/units/:id/parts/:partId" } as const;
+
+/** The URL a JOIN unit reads one of its parts from. */
+export function unitPartUrl(apiBase: string, joinUnitId: string, partUnitId: string): string {
+  return apiBase + fill(UNIT_PART_ROUTE.path, { id: joinUnitId, partId: partUnitId });
+}
+
 export type InternalRoute = keyof typeof INTERNAL_ROUTES;
 
 /** Fills a route pattern's `:name` segments, each URL-encoded. */
@@ -70,7 +82,7 @@ function fill(pattern: string, params: Record<string, string | number>): string 
 export function internalJobUrls(
   apiBase: string,
   jobId: string,
-  routes: typeof INTERNAL_ROUTES | typeof REDACTION_ROUTES = INTERNAL_ROUTES,
+  routes: typeof INTERNAL_ROUTES | typeof REDACTION_ROUTES | typeof UNIT_ROUTES = INTERNAL_ROUTES,
 ) {
   const url = (route: InternalRoute, params: Record<string, string> = {}) => apiBase + fill(routes[route].path, { id: jobId, ...params });
   return {

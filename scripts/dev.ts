@@ -19,9 +19,22 @@ function portVar(name: string, fallback: number): number {
   return port;
 }
 
+/** A whole number from `min` to `max`, or `fallback` when unset. */
+function countVar(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) refuse(`${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(raw)}`);
+  return n;
+}
+
 const rendererPortSet = Boolean(process.env.RENDERER_PORT);
+/** Renderer processes side by side (fan-out runs a composition's parts over them). */
+const renderers = countVar("RENDERERS", 1, 1, 16);
+/** Forces fan-out: every VIDEO composition in parts this long (else the cost model decides). */
+const fanoutSegmentSeconds = countVar("FANOUT_SEGMENT_SECONDS", 0, 2, 86_400);
 const port = portVar("PORT", 8787);
-const rendererPort = portVar("RENDERER_PORT", port + 1);
+const firstRendererPort = portVar("RENDERER_PORT", port + 1);
 
 // Checked before anything starts: a taken port is said plainly, with a free one to use instead.
 if (!(await portFree(port, "127.0.0.1"))) {
@@ -30,29 +43,36 @@ if (!(await portFree(port, "127.0.0.1"))) {
     `port ${port} (the Worker, PORT) is already in use: stop what listens there, or pick another${free ? `, e.g. PORT=${free} npm start` : " with PORT=…"}`,
   );
 }
-if (!(await portFree(rendererPort))) {
-  const free = await nextFreePorts(rendererPort);
+for (let rendererPort = firstRendererPort; rendererPort < firstRendererPort + renderers; rendererPort++) {
+  if (await portFree(rendererPort)) continue;
+  const free = await nextFreePorts(firstRendererPort + renderers);
   refuse(
-    `port ${rendererPort} (the renderer, RENDERER_PORT${rendererPortSet ? "" : ", default PORT+1"}) is already in use: ` +
+    `port ${rendererPort} (a renderer: RENDERER_PORT${rendererPortSet ? "" : ", default PORT+1"}, and the next RENDERERS−1 ports) is already in use: ` +
       `stop what listens there, or pick another${free ? `, e.g. RENDERER_PORT=${free} npm start` : " with RENDERER_PORT=…"}`,
   );
 }
 
 const stack = await startStack({
   port,
-  rendererPort,
+  rendererPort: firstRendererPort,
+  renderers,
   persistTo: join(ROOT, ".wrangler", "state"),
   envFiles: [devSecretsFile()],
   vars: {
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     ALLOW_LOOPBACK_CALLBACKS: "true",
+    // Unset: the Worker's own cost model decides (an empty var reads as unset).
+    FANOUT_SEGMENT_SECONDS: fanoutSegmentSeconds ? String(fanoutSegmentSeconds) : "",
+    // Each renderer process takes one job at a time (RENDERER_SLOTS below): slots = processes.
+    ...(renderers > 1 ? { RENDERER_SLOTS: "1" } : {}),
   },
+  ...(renderers > 1 ? { rendererEnv: { SLOTS: "1" } } : {}),
 });
 
 console.log(`
   Composition API   ${stack.apiUrl}
   API docs          ${stack.apiUrl}/docs
-  Renderer          ${stack.rendererUrl}
+  Renderer${renderers > 1 ? "s" : " "}         ${stack.rendererUrls.join(", ")}${fanoutSegmentSeconds ? `\n  Fan-out           VIDEO in ${fanoutSegmentSeconds} s parts` : ""}
   A token:          npm run --silent token -- --sub alice --org acme --role SUPERVISOR
   Ctrl-C stops both.
 `);

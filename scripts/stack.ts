@@ -30,6 +30,8 @@ export interface StackOptions {
   /** Files of vars read before `vars` (npm start: the root .dev.vars, where its secrets are kept). */
   envFiles?: string[];
   rendererEnv?: Record<string, string>;
+  /** How many renderer processes, on rendererPort, rendererPort + 1, … (default 1): fan-out runs over them. */
+  renderers?: number;
   /** Inherit stdio (npm start) or collect output for diagnostics (tests). */
   quiet?: boolean;
   /** wrangler dev does not fire cron triggers; the stack fires the scheduled handler this often. */
@@ -38,7 +40,9 @@ export interface StackOptions {
 
 export interface Stack {
   apiUrl: string;
+  /** The first renderer's URL (the only one, unless `renderers` > 1). */
   rendererUrl: string;
+  rendererUrls: string[];
   logs: () => string;
   /** Starts `wrangler dev` on the stack's port and state; `vars` override the stack's vars for this run. */
   startWorker(vars?: Record<string, string>): Promise<void>;
@@ -166,18 +170,21 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const sink: string[] = [];
   const apiUrl = `http://127.0.0.1:${o.port}${API_BASE_PATH}`;
   const external = o.externalRendererUrl?.replace(/\/$/, "");
-  const rendererUrl = external ?? `http://127.0.0.1:${o.rendererPort}`;
+  const ports = Array.from({ length: external ? 1 : (o.renderers ?? 1) }, (_, i) => o.rendererPort + i);
+  const rendererUrls = external ? [external] : ports.map((p) => `http://127.0.0.1:${p}`);
+  const rendererUrl = rendererUrls[0]!;
   let worker: ChildProcess | null = null;
-  let renderer: ChildProcess | null = null;
+  let renderers: ChildProcess[] = [];
   let cron: NodeJS.Timeout | null = null;
   const refuseIfExternal = () => {
     if (external) throw new Error(`the renderer at ${external} is external: this stack cannot start or stop it`);
   };
 
-  const vars = { ...o.vars, RENDERER_URL: rendererUrl, INTERNAL_BASE_URL: `http://127.0.0.1:${o.port}` };
+  const vars = { ...o.vars, RENDERER_URL: rendererUrls.join(","), INTERNAL_BASE_URL: `http://127.0.0.1:${o.port}` };
   const stack: Stack = {
     apiUrl,
     rendererUrl,
+    rendererUrls,
     logs: () => sink.join(""),
     async startWorker(override) {
       const varsFile = writeVarsFile(join(o.persistTo, ".dev.vars"), { ...vars, ...override });
@@ -209,23 +216,25 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     },
     async startRenderer(env) {
       refuseIfExternal();
-      renderer = run(process.execPath, ["--import", "tsx", "container/src/server.ts"], {
-        quiet: o.quiet,
-        sink,
-        env: { PORT: String(o.rendererPort), ...o.rendererEnv, ...env },
-      });
-      await waitForHttp(`${rendererUrl}/health`, 30_000, renderer);
+      renderers = ports.map((port) =>
+        run(process.execPath, ["--import", "tsx", "container/src/server.ts"], {
+          quiet: o.quiet,
+          sink,
+          env: { PORT: String(port), ...o.rendererEnv, ...env },
+        }),
+      );
+      await Promise.all(renderers.map((r, i) => waitForHttp(`${rendererUrls[i]}/health`, 30_000, r)));
     },
     async stopRenderer(signal, so = {}) {
       refuseIfExternal();
-      const exit = await stopGroup(renderer, signal, { leaderOnly: true, graceMs: so.graceMs });
-      renderer = null;
-      return exit;
+      const exits = await Promise.all(renderers.map((r) => stopGroup(r, signal, { leaderOnly: true, graceMs: so.graceMs })));
+      renderers = [];
+      return exits[0] ?? null;
     },
     async stop() {
       if (cron) clearInterval(cron);
       // SIGINT: the renderer hands running jobs back at once instead of draining them (SIGTERM).
-      await Promise.all([stopGroup(renderer, "SIGINT", { leaderOnly: true }), stopGroup(worker)]);
+      await Promise.all([...renderers.map((r) => stopGroup(r, "SIGINT", { leaderOnly: true })), stopGroup(worker)]);
     },
   };
   await applyMigrations(o.persistTo, o.quiet);

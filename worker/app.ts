@@ -15,6 +15,7 @@ import { consolePage } from "./routes/console";
 import { hooks } from "./routes/hooks";
 import { internal } from "./routes/internal";
 import { internalRedactions } from "./routes/internal-redactions";
+import { internalUnits } from "./routes/internal-units";
 import { redactions } from "./routes/redactions";
 import { links } from "./routes/links";
 import { player } from "./routes/player";
@@ -54,6 +55,7 @@ export function createApp() {
     .use("/internal/*", async (c, next) => (rendererOutsideCloudflare(c.env) ? next() : noRoute(c)))
     .route("/", internal)
     .route("/", internalRedactions)
+    .route("/", internalUnits)
     // After the seed's routes: GET /{conversationId}/{compositionId}/deliveries must not shadow them.
     .route("/", webhooks)
     .route("/", hooks)
@@ -91,6 +93,7 @@ export function createRendererApp() {
   app.use("*", requestId(), configured);
   app.route(API_BASE_PATH, internal);
   app.route(API_BASE_PATH, internalRedactions);
+  app.route(API_BASE_PATH, internalUnits);
   answerWithProblems(app);
   return app;
 }

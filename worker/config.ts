@@ -29,11 +29,13 @@ export interface WorkerConfig {
   jobs: { leaseMs: number; maxAttempts: number };
   renderer: {
     /** A renderer outside Cloudflare (local dev, tests) and where it reaches the Worker; null: the RENDERER Container. */
-    outside: { url: string; internalOrigin: string } | null;
+    outside: { urls: string[]; internalOrigin: string } | null;
     instances: number;
     slots: number;
     drainSeconds: number;
   };
+  /** FANOUT_SEGMENT_SECONDS: split every VIDEO composition into parts this long (null: the cost model decides). */
+  fanoutSegmentSeconds: number | null;
   allowLoopbackCallbacks: boolean;
   webhookSigningSecret: string | null;
   uploadPartSize: number;
@@ -93,6 +95,20 @@ function httpUrl(originOnly: boolean, example: string) {
   });
 }
 
+/** One or more http(s) URLs, comma-separated (several renderer processes in local dev). */
+function httpUrls(example: string) {
+  const one = httpUrl(false, example);
+  return setting<string[] | null>(null, (raw) => {
+    const urls: string[] = [];
+    for (const part of raw.split(",").map((p) => p.trim())) {
+      const parsed = one.safeParse(part);
+      if (!parsed.success || !parsed.data) return { wrong: parsed.error?.issues[0]?.message ?? `must be http(s) URLs such as ${example}` };
+      urls.push(parsed.data);
+    }
+    return { value: urls };
+  });
+}
+
 /** A positive number of days (fractions allowed: tests and small deployments keep hours). */
 const days = (fallback: number) =>
   setting(fallback, (raw) => {
@@ -118,7 +134,7 @@ const Schema = z
   .object({
     PUBLIC_BASE_URL: httpUrl(true, "https://compositions.example.com"),
     INTERNAL_BASE_URL: httpUrl(true, "http://10.0.0.2:8787"),
-    RENDERER_URL: httpUrl(false, "http://127.0.0.1:8788"),
+    RENDERER_URL: httpUrls("http://127.0.0.1:8788"),
     JWKS_URL: httpUrl(false, "https://idp.example/.well-known/jwks.json"),
     JWT_SECRET: text,
     JWT_ISSUER: text,
@@ -132,6 +148,11 @@ const Schema = z
     RENDERER_SLOTS: wholeNumber(2, 1),
     // Cloudflare SIGKILLs a container 15 minutes after SIGTERM: a drain that long hands nothing back.
     RENDERER_DRAIN_SECONDS: wholeNumber(840, 0, 899, " of seconds"),
+    FANOUT_SEGMENT_SECONDS: setting<number | null>(null, (raw) =>
+      /^\d+$/.test(raw) && Number(raw) >= 2
+        ? { value: Number(raw) }
+        : { wrong: `must be a whole number of seconds (at least 2), not ${shown(raw)}` },
+    ),
     ALLOW_LOOPBACK_CALLBACKS: boolean,
     WEBHOOK_SIGNING_SECRET: text,
     DELIVERY_LOG_DAYS: days(7),
@@ -193,11 +214,12 @@ function toConfig(v: Vars): WorkerConfig {
     },
     jobs: { leaseMs: v.LEASE_SECONDS * 1000, maxAttempts: v.MAX_ATTEMPTS },
     renderer: {
-      outside: v.RENDERER_URL && internalOrigin ? { url: v.RENDERER_URL, internalOrigin } : null,
+      outside: v.RENDERER_URL && internalOrigin ? { urls: v.RENDERER_URL, internalOrigin } : null,
       instances: v.RENDERER_INSTANCES,
       slots: v.RENDERER_SLOTS,
       drainSeconds: v.RENDERER_DRAIN_SECONDS,
     },
+    fanoutSegmentSeconds: v.FANOUT_SEGMENT_SECONDS,
     allowLoopbackCallbacks: v.ALLOW_LOOPBACK_CALLBACKS,
     webhookSigningSecret: v.WEBHOOK_SIGNING_SECRET,
     uploadPartSize: v.UPLOAD_PART_SIZE,

@@ -35,6 +35,8 @@ export interface Env {
   RENDERER_INSTANCES?: string;
   /** Concurrent jobs per Container instance (its SLOTS). */
   RENDERER_SLOTS?: string;
+  /** Split every VIDEO composition into parts this many seconds long (fan-out); unset: the cost model decides. */
+  FANOUT_SEGMENT_SECONDS?: string;
   /** How long a Container's SIGTERM lets running jobs finish before they are handed back. */
   RENDERER_DRAIN_SECONDS?: string;
   ALLOW_LOOPBACK_CALLBACKS?: string;

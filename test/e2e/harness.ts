@@ -38,7 +38,7 @@ export const SUPERVISOR: Who = { sub: "sue", org: "acme", roles: ["SUPERVISOR"] 
 export const SERVICE: Who = { sub: "platform", org: "acme", roles: ["SERVICE"] };
 
 export async function startTestStack(
-  opts: { rendererEnv?: Record<string, string>; vars?: Record<string, string>; cronEveryMs?: number } = {},
+  opts: { rendererEnv?: Record<string, string>; vars?: Record<string, string>; cronEveryMs?: number; renderers?: number } = {},
 ): Promise<TestStack> {
   const externalRendererUrl = process.env.E2E_RENDERER_URL || undefined;
   if (externalRendererUrl && opts.rendererEnv) {
@@ -54,6 +54,7 @@ export async function startTestStack(
     rendererPort,
     externalRendererUrl,
     persistTo,
+    renderers: opts.renderers,
     quiet: true,
     cronEveryMs: opts.cronEveryMs ?? 2000,
     vars: {

@@ -253,3 +253,4 @@ export const linkRevocations = sqliteTable("link_revocations", {
 
 // The compliance tables (audit log, retention, holds, source redactions) live in their own file.
 export * from "./schema-compliance";
+export * from "./schema-units";

@@ -1,10 +1,11 @@
-import { and, eq, inArray, is, lt, notInArray, sql, SQL } from "drizzle-orm";
+import { and, eq, inArray, is, lt, not, notInArray, sql, SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import { progressWriteDue } from "../jobs/liveness";
 import { PROGRESS_EVENT_MIN_MS, PROGRESS_EVENT_MIN_STEP } from "../webhooks/types";
 import { asInserted, compositionInsert, type NewComposition } from "./compositions";
 import { noPendingRedaction } from "./redactions";
+import { runIsSplit } from "./units";
 import { ACTIVE_STATES, compositions as c, SETTLED_STATES, type CompositionRow } from "./schema";
 import { eventInserts, withdrawEvent, writtenDeliveries, type Announce, type OutboxEvent } from "./webhook-deliveries";
 
@@ -69,6 +70,11 @@ const waitsForNoRedaction = noPendingRedaction(sql.raw("compositions.organizatio
 const best = sql`(SELECT id FROM compositions WHERE state = 'QUEUED' AND ${waitsForNoRedaction}
   ORDER BY priority DESC, queued_at ASC, id ASC LIMIT 1)`;
 const CLAIM_TRIES = 5;
+
+/** Where the next queued composition stands in line. */
+export function peekQueued(db: D1Database): Promise<Pick<CompositionRow, "priority" | "queuedAt"> | undefined> {
+  return drizzle(db).select({ priority: c.priority, queuedAt: c.queuedAt }).from(c).where(eq(c.id, best)).get();
+}
 
 export interface Claim extends Transitioned {
   /** The `started` event, written with the claim and queued only once a renderer takes the job. */
@@ -261,12 +267,13 @@ export async function fail(
 /**
  * Leases that ran out (renderer died): back to QUEUED, or FAILED (announced) after the last attempt.
  * Each is keyed by the lease as read, so a heartbeat since (the renderer lives) keeps its job.
+ * A split run is not: its units have their own leases (jobs/fanout.ts), and a lost one is re-rendered alone.
  */
 export async function reclaimExpired(db: D1Database, maxAttempts: number, now: number, announce: Announce): Promise<Transitioned[]> {
   const expired = await drizzle(db)
     .select()
     .from(c)
-    .where(and(eq(c.state, "PROCESSING"), lt(c.leaseExpiresAt, now)));
+    .where(and(eq(c.state, "PROCESSING"), lt(c.leaseExpiresAt, now), not(runIsSplit)));
   const reclaimed: Transitioned[] = [];
   for (const row of expired) {
     const last = row.attempts >= maxAttempts;

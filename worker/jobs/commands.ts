@@ -3,6 +3,7 @@ import type { Principal } from "../auth/principal";
 import { findVisibleComposition } from "../db/compositions";
 import { exportability, findRecording, type Recording } from "../db/recordings";
 import { ACTIVE_STATES, SETTLED_STATES, type CompositionRow } from "../db/schema";
+import { stopRun } from "./fanout-reports";
 import { cancel, deleteSettled, insertQueued, requeue } from "../db/transitions";
 import type { Env } from "../env";
 import { problem } from "../http/problem";
@@ -148,6 +149,8 @@ async function stop(env: Env, row: CompositionRow): Promise<CompositionRow | nul
     await rendererFor(env)
       .cancel(row.id, row.rendererInstance)
       .catch(() => undefined);
+  // A split run's units stop with it, each on its own renderer.
+  await stopRun(env, row.id);
   await cleanupOutputs(env, cancelled.row);
   await queueDeliveries(env, cancelled.deliveries);
   if (row.state === "PROCESSING") await wakeUp(env.JOBS, `slot freed by ${row.id}`);

@@ -2,7 +2,10 @@ import { FORMATS, type RenderJob } from "../../contract/renderer";
 import { countQueuedSince } from "../db/compositions";
 import { findRecording } from "../db/recordings";
 import type { CompositionRow, TrackRow } from "../db/schema";
-import { claimNext, fail, reclaimExpired, recordRendererInstance, releaseClaim } from "../db/transitions";
+import { claimNext, fail, peekQueued, reclaimExpired, recordRendererInstance, releaseClaim } from "../db/transitions";
+import { peekUnit } from "../db/units";
+import { dispatchUnit, fanoutOf, startFanout } from "./fanout";
+import { reclaimUnits } from "./fanout-reports";
 import type { Env } from "../env";
 import { cleanupOutputs } from "./outputs";
 import { wakeUpToFill, type RenderJobMessage } from "./messages";
@@ -27,6 +30,11 @@ export async function dispatchOne(env: Env, now = Date.now()): Promise<DispatchO
   // A pending redaction goes first: its conversation cannot be composed until it ends.
   const redaction = await dispatchRedaction(env, now);
   if (redaction) return redaction;
+  // A unit of a split composition stands in its composition's place in line (strict priority).
+  if (await unitGoesFirst(env.DB)) {
+    const unit = await dispatchUnit(env, (row, token) => buildRenderJob(env, row, token), now);
+    if (unit !== "idle") return unit;
+  }
   const { leaseMs, maxAttempts } = jobSettings(env);
   const announce = announcer(env);
   const token = randomToken();
@@ -43,6 +51,12 @@ export async function dispatchOne(env: Env, now = Date.now()): Promise<DispatchO
     if (failed) await queueDeliveries(env, failed.deliveries);
     return "failed";
   }
+  const windows = fanoutOf(env, renderJob);
+  if (windows) {
+    await startFanout(env, job, token, windows, renderJob.durationMs);
+    await queueDeliveries(env, claim.deliveries);
+    return "dispatched";
+  }
   const started = await rendererFor(env).start(renderJob);
   if (started.accepted) {
     await recordRendererInstance(env.DB, job.id, token, started.instance);
@@ -52,6 +66,13 @@ export async function dispatchOne(env: Env, now = Date.now()): Promise<DispatchO
   await releaseClaim(env.DB, job.id, token, Date.now(), claim.started);
   console.log(JSON.stringify({ msg: "renderer refused job", id: job.id, reason: started.reason }));
   return "busy";
+}
+
+/** The next unit is ahead of the next composition: a higher priority, or the same and queued no later. */
+async function unitGoesFirst(db: D1Database): Promise<boolean> {
+  const [unit, next] = await Promise.all([peekUnit(db), peekQueued(db)]);
+  if (!unit) return false;
+  return !next || unit.priority > next.priority || (unit.priority === next.priority && unit.queuedAt <= next.queuedAt);
 }
 
 export async function buildRenderJob(env: Env, job: CompositionRow, token: string): Promise<RenderJob> {
@@ -110,6 +131,7 @@ function redactionsOf(options: CompositionOptions, tracks: TrackRow[]): Pick<Ren
 /** Expired leases go back to the queue (with a wake-up) or end FAILED; their partial outputs go. */
 export async function reclaim(env: Env, now = Date.now()): Promise<CompositionRow[]> {
   await reclaimRedactions(env, now);
+  await reclaimUnits(env, now);
   const reclaimed = await reclaimExpired(env.DB, jobSettings(env).maxAttempts, now, announcer(env));
   for (const { row, deliveries } of reclaimed) {
     await cleanupOutputs(env, row);

@@ -82,7 +82,11 @@ export function rendererInstanceNames(env: Env): string[] {
 export function rendererFor(env: Env): Renderer {
   if (override) return override;
   const outside = workerConfig(env).renderer.outside;
-  if (outside) return rendererOver(["local"], (_i, path, init) => fetch(outside.url + path, init));
+  if (outside) {
+    // Several local renderer processes (RENDERERS=2 npm start) are instances "local-0", "local-1"…
+    const names = outside.urls.map((_, i) => `local-${i}`);
+    return rendererOver(names, (instance, path, init) => fetch(outside.urls[names.indexOf(instance)]! + path, init));
+  }
   if (env.RENDERER) {
     const namespace = env.RENDERER;
     return rendererOver(rendererInstanceNames(env), (instance, path, init) =>

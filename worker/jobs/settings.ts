@@ -1,4 +1,4 @@
-import { API_BASE_PATH, internalJobUrls, REDACTION_ROUTES } from "../../contract/renderer";
+import { API_BASE_PATH, internalJobUrls, REDACTION_ROUTES, UNIT_ROUTES, unitPartUrl } from "../../contract/renderer";
 import { workerConfig } from "../config";
 import type { Env } from "../env";
 
@@ -34,4 +34,10 @@ export function internalUrls(env: Env, jobId: string) {
 /** The same for a source redaction's TRACK jobs. */
 export function internalRedactionUrls(env: Env, redactionId: string) {
   return internalJobUrls(`${internalOrigin(env)}${API_BASE_PATH}`, redactionId, REDACTION_ROUTES);
+}
+
+/** The same for one unit of a split composition, with the URL its JOIN reads a part from. */
+export function internalUnitUrls(env: Env, unitId: string) {
+  const base = `${internalOrigin(env)}${API_BASE_PATH}`;
+  return { ...internalJobUrls(base, unitId, UNIT_ROUTES), part: (partUnitId: string) => unitPartUrl(base, unitId, partUnitId) };
 }

@@ -1,0 +1,80 @@
+// When a composition is split over several renderers (fan-out), and where. Pure.
+//
+// The model (docs/capacity.md, fed by `npm run bench:fanout`): one renderer takes
+// t(1) = D·r + c for D seconds of output at r seconds of render per output second and c seconds of
+// per-job cost (instance start, download, probe). Split into N parts run side by side, then joined:
+// t(N) = D·r/N + c + D·j + J (the join: stream copy, and fetching the parts, j per output second,
+// plus its own fixed J). A split pays when t(N) < t(1) by a margin; N is capped by the free slots.
+
+/** Measured on this repository's bench machine (2 cores; docs/capacity.md has the runs). */
+export const FANOUT_COSTS = {
+  /** Render seconds per output second of a 4-tile 1280x720 grid on one 2-core instance. */
+  renderPerSecond: 0.23,
+  /** A part's fixed cost: cold start, download and probe of the tracks, upload of the part. */
+  partFixedSeconds: 4,
+  /** The join: download of the parts and stream copy, per output second. */
+  joinPerSecond: 0.004,
+  joinFixedSeconds: 2,
+} as const;
+
+/** Parts start and end on the 25 fps grid, so every part's frames follow the last one's exactly. */
+const FRAME_MS = 40;
+/** A split is made only when it saves at least this much of the single render (never slower for a short call). */
+const MIN_GAIN = 0.25;
+/** No part shorter than this: below it the fixed costs dominate. */
+const MIN_PART_SECONDS = 20;
+
+export interface Window {
+  startMs: number;
+  endMs: number;
+}
+
+export interface FanoutInput {
+  type: "AUDIO" | "VIDEO";
+  /** The output's length in ms. */
+  outputMs: number;
+  /** Trimmed compositions are not split (their parts would need the kept spans mapped per part). */
+  trimmed: boolean;
+  /** Renderer slots the composition may use side by side (instances × slots). */
+  slots: number;
+  /** The operator's setting FANOUT_SEGMENT_SECONDS: parts of this length, whatever the model says. */
+  forcedSegmentSeconds: number | null;
+}
+
+export function singleSeconds(outputSec: number, k = FANOUT_COSTS): number {
+  return outputSec * k.renderPerSecond + k.partFixedSeconds;
+}
+
+export function splitSeconds(outputSec: number, parts: number, k = FANOUT_COSTS): number {
+  return (outputSec * k.renderPerSecond) / parts + k.partFixedSeconds + outputSec * k.joinPerSecond + k.joinFixedSeconds;
+}
+
+/** How many parts the model picks for `slots` side by side (1: do not split). */
+export function modelParts(outputSec: number, slots: number, k = FANOUT_COSTS): number {
+  const most = Math.min(slots, Math.floor(outputSec / MIN_PART_SECONDS));
+  let bestParts = 1;
+  for (let n = 2; n <= most; n++) if (splitSeconds(outputSec, n, k) < splitSeconds(outputSec, bestParts, k)) bestParts = n;
+  const single = singleSeconds(outputSec, k);
+  return bestParts > 1 && splitSeconds(outputSec, bestParts, k) <= single * (1 - MIN_GAIN) ? bestParts : 1;
+}
+
+/** `count` windows over [0, outputMs), each on the frame grid; the last one ends at the output's end. */
+export function windowsOf(outputMs: number, count: number): Window[] {
+  const frames = Math.ceil(outputMs / FRAME_MS);
+  return Array.from({ length: count }, (_, k) => ({
+    startMs: Math.round((frames * k) / count) * FRAME_MS,
+    endMs: k === count - 1 ? outputMs : Math.round((frames * (k + 1)) / count) * FRAME_MS,
+  }));
+}
+
+/** The VIDEO parts' windows, or null when the composition renders whole. */
+export function planFanout(o: FanoutInput): Window[] | null {
+  if (o.type !== "VIDEO" || o.trimmed) return null;
+  const sec = o.outputMs / 1000;
+  const count = o.forcedSegmentSeconds ? Math.ceil(sec / o.forcedSegmentSeconds - 1e-9) : modelParts(sec, o.slots);
+  if (count < 2) return null;
+  if (!o.forcedSegmentSeconds) return windowsOf(o.outputMs, count);
+  // Forced: parts of exactly that length from the start, the remainder last.
+  const step = Math.round((o.forcedSegmentSeconds * 1000) / FRAME_MS) * FRAME_MS;
+  return Array.from({ length: count }, (_, k) => ({ startMs: k * step, endMs: Math.min(o.outputMs, (k + 1) * step) }));
+}
