@@ -14,6 +14,7 @@ import { benchEngines } from "./engines.ts";
 import { benchRanges } from "./ranges.ts";
 import { benchScheduler } from "./scheduler.ts";
 import { benchVsUser } from "./vs-user.ts";
+import { fanoutBench } from "./fanout.ts";
 import { loadNow, machine, markdownTable, type Report } from "./lib/report.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -29,6 +30,7 @@ const BENCHES: [string, () => Promise<Report[]>][] = [
   ["callback", benchCallback],
   ["highlight", benchHighlight],
   ["vs-user", () => benchVsUser()],
+  ["fanout", () => fanoutBench()],
 ];
 
 function readmeSection(m: Record<string, string>, started: Date, minutes: number, reports: Report[], loads: string[]): string {

@@ -34,7 +34,7 @@ export interface WorkerConfig {
     slots: number;
     drainSeconds: number;
   };
-  /** FANOUT_SEGMENT_SECONDS: split every VIDEO composition into parts this long (null: the cost model decides). */
+  /** FANOUT_SEGMENT_SECONDS: split every VIDEO composition into parts this long; 0: never split; null: the cost model decides. */
   fanoutSegmentSeconds: number | null;
   allowLoopbackCallbacks: boolean;
   webhookSigningSecret: string | null;
@@ -149,9 +149,9 @@ const Schema = z
     // Cloudflare SIGKILLs a container 15 minutes after SIGTERM: a drain that long hands nothing back.
     RENDERER_DRAIN_SECONDS: wholeNumber(840, 0, 899, " of seconds"),
     FANOUT_SEGMENT_SECONDS: setting<number | null>(null, (raw) =>
-      /^\d+$/.test(raw) && Number(raw) >= 2
+      /^\d+$/.test(raw) && Number(raw) !== 1
         ? { value: Number(raw) }
-        : { wrong: `must be a whole number of seconds (at least 2), not ${shown(raw)}` },
+        : { wrong: `must be 0 (never split) or a whole number of seconds (at least 2), not ${shown(raw)}` },
     ),
     ALLOW_LOOPBACK_CALLBACKS: boolean,
     WEBHOOK_SIGNING_SECRET: text,

@@ -19,13 +19,14 @@ export interface BenchStack extends TestStack {
 }
 
 export async function benchStack(
-  o: { stub?: StubOptions; vars?: Record<string, string>; rendererEnv?: Record<string, string> } = {},
+  o: { stub?: StubOptions; vars?: Record<string, string>; rendererEnv?: Record<string, string>; renderers?: number } = {},
 ): Promise<BenchStack> {
   const s: BenchStack = await startTestStack({
     // Cron only reclaims leases and re-wakes stale jobs; benchmarks need neither every 2 s.
     cronEveryMs: 10_000,
     vars: { LEASE_SECONDS: o.stub ? "3600" : "30", ...o.vars },
     rendererEnv: o.rendererEnv,
+    renderers: o.renderers,
   });
   const dispose0 = s.dispose;
   s.dispose = async () => {

@@ -18,7 +18,7 @@ describe("parsing the configuration", () => {
     const config = parseWorkerConfig(env);
     expect(config.jobs).toEqual({ leaseMs: 120_000, maxAttempts: 3 });
     expect(config.renderer).toEqual({
-      outside: { url: "http://renderer.test", internalOrigin: "http://example.com" },
+      outside: { urls: ["http://renderer.test"], internalOrigin: "http://example.com" },
       instances: 4,
       slots: 2,
       drainSeconds: 840,
@@ -46,7 +46,7 @@ describe("parsing the configuration", () => {
     });
     expect(config.jobs).toEqual({ leaseMs: 120_000, maxAttempts: 3 });
     expect(config.renderer).toEqual({
-      outside: { url: "http://127.0.0.1:8788", internalOrigin: "https://compositions.example.com" },
+      outside: { urls: ["http://127.0.0.1:8788"], internalOrigin: "https://compositions.example.com" },
       instances: 4,
       slots: 2,
       drainSeconds: 840,
@@ -54,6 +54,14 @@ describe("parsing the configuration", () => {
     expect(config.auth).toMatchObject({ rolesClaim: "roles", orgClaim: "org" });
     expect(config.uploadPartSize).toBe(95 * MIB);
     expect(parseWorkerConfig({ LEASE_SECONDS: 12 }).jobs.leaseMs).toBe(12_000);
+    // Several local renderer processes (RENDERERS=2 npm start), and forced fan-out.
+    const two = parseWorkerConfig({
+      PUBLIC_BASE_URL: "http://127.0.0.1:8787",
+      RENDERER_URL: "http://127.0.0.1:8788, http://127.0.0.1:8789/",
+      FANOUT_SEGMENT_SECONDS: "30",
+    });
+    expect([two.renderer.outside?.urls, two.fanoutSegmentSeconds]).toEqual([["http://127.0.0.1:8788", "http://127.0.0.1:8789"], 30]);
+    expect(config.fanoutSegmentSeconds).toBeNull();
   });
 
   it.each([
@@ -65,6 +73,8 @@ describe("parsing the configuration", () => {
     ["RENDERER_INSTANCES", "0", /RENDERER_INSTANCES must be a whole number \(at least 1\), not "0"/],
     ["RENDERER_INSTANCES", "four", /RENDERER_INSTANCES must be a whole number/],
     ["RENDERER_SLOTS", "0", /RENDERER_SLOTS must be a whole number \(at least 1\)/],
+    ["FANOUT_SEGMENT_SECONDS", "1", /FANOUT_SEGMENT_SECONDS must be 0 \(never split\) or a whole number of seconds \(at least 2\), not "1"/],
+    ["RENDERER_URL", "http://127.0.0.1:8788,ftp://x", /RENDERER_URL must be an http\(s\) URL/],
     ["RENDERER_DRAIN_SECONDS", "900", /RENDERER_DRAIN_SECONDS must be a whole number of seconds \(from 0 to 899\), not "900"/],
     ["UPLOAD_PART_SIZE", "1024", /UPLOAD_PART_SIZE must be a whole number of bytes \(from 5242880 to 99614720\), not "1024"/],
     ["UPLOAD_PART_SIZE", "100MB", /UPLOAD_PART_SIZE must be a whole number of bytes/],

@@ -6,23 +6,26 @@
 // t(N) = D·r/N + c + D·j + J (the join: stream copy, and fetching the parts, j per output second,
 // plus its own fixed J). A split pays when t(N) < t(1) by a margin; N is capped by the free slots.
 
-/** Measured on this repository's bench machine (2 cores; docs/capacity.md has the runs). */
+/** Measured by `npm run bench:fanout` on the bench machine (2 cores; docs/capacity.md has the run). */
 export const FANOUT_COSTS = {
   /** Render seconds per output second of a 4-tile 1280x720 grid on one 2-core instance. */
-  renderPerSecond: 0.23,
-  /** A part's fixed cost: cold start, download and probe of the tracks, upload of the part. */
-  partFixedSeconds: 4,
-  /** The join: download of the parts and stream copy, per output second. */
-  joinPerSecond: 0.004,
-  joinFixedSeconds: 2,
+  renderPerSecond: 0.36,
+  /** A part's cost beside its render: download and probe of the tracks, upload, plus 2 s assumed for a cold start. */
+  partFixedSeconds: 4.3,
+  /** The join (the parts fetched, stream copy, thumbnails and waveform of the output), per output second. */
+  joinPerSecond: 0.0085,
+  joinFixedSeconds: 0,
 } as const;
 
 /** Parts start and end on the 25 fps grid, so every part's frames follow the last one's exactly. */
 const FRAME_MS = 40;
 /** A split is made only when it saves at least this much of the single render (never slower for a short call). */
 const MIN_GAIN = 0.25;
-/** No part shorter than this: below it the fixed costs dominate. */
-const MIN_PART_SECONDS = 20;
+/**
+ * No part shorter than this (unless forced): below it the saving is within the error of the fixed
+ * costs (a cold start varies by seconds), and a call of a minute or two is ready in well under a minute anyway.
+ */
+const MIN_PART_SECONDS = 60;
 
 export interface Window {
   startMs: number;

@@ -21,6 +21,7 @@ import { failRun, stopRun } from "./fanout-reports";
 /** The windows this composition's run is split into, or null to render it whole. */
 export function fanoutOf(env: Env, job: RenderJob): Window[] | null {
   const { renderer, fanoutSegmentSeconds } = workerConfig(env);
+  if (fanoutSegmentSeconds === 0) return null;
   return planFanout({
     type: job.type === "VIDEO" ? "VIDEO" : "AUDIO",
     outputMs: job.durationMs,
