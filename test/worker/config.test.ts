@@ -73,7 +73,11 @@ describe("parsing the configuration", () => {
     ["RENDERER_INSTANCES", "0", /RENDERER_INSTANCES must be a whole number \(at least 1\), not "0"/],
     ["RENDERER_INSTANCES", "four", /RENDERER_INSTANCES must be a whole number/],
     ["RENDERER_SLOTS", "0", /RENDERER_SLOTS must be a whole number \(at least 1\)/],
-    ["FANOUT_SEGMENT_SECONDS", "1", /FANOUT_SEGMENT_SECONDS must be 0 \(never split\) or a whole number of seconds \(at least 2\), not "1"/],
+    [
+      "FANOUT_SEGMENT_SECONDS",
+      "1",
+      /FANOUT_SEGMENT_SECONDS must be 0 \(never split\) or a whole number of seconds \(at least 2\), not "1"/,
+    ],
     ["RENDERER_URL", "http://127.0.0.1:8788,ftp://x", /RENDERER_URL must be an http\(s\) URL/],
     ["RENDERER_DRAIN_SECONDS", "900", /RENDERER_DRAIN_SECONDS must be a whole number of seconds \(from 0 to 899\), not "900"/],
     ["UPLOAD_PART_SIZE", "1024", /UPLOAD_PART_SIZE must be a whole number of bytes \(from 5242880 to 99614720\), not "1024"/],

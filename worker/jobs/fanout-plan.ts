@@ -9,11 +9,11 @@
 /** Measured by `npm run bench:fanout` on the bench machine (2 cores; docs/capacity.md has the run). */
 export const FANOUT_COSTS = {
   /** Render seconds per output second of a 4-tile 1280x720 grid on one 2-core instance. */
-  renderPerSecond: 0.36,
+  renderPerSecond: 0.38,
   /** A part's cost beside its render: download and probe of the tracks, upload, plus 2 s assumed for a cold start. */
-  partFixedSeconds: 4.3,
+  partFixedSeconds: 5.1,
   /** The join (the parts fetched, stream copy, thumbnails and waveform of the output), per output second. */
-  joinPerSecond: 0.0085,
+  joinPerSecond: 0.0073,
   joinFixedSeconds: 0,
 } as const;
 
