@@ -7,7 +7,14 @@
 // plus its own fixed J). A split pays when t(N) < t(1) by a margin; N is capped by the free slots.
 
 /** Measured by `npm run bench:fanout` on the bench machine (2 cores; docs/capacity.md has the run). */
-export const FANOUT_COSTS = {
+export interface FanoutCosts {
+  renderPerSecond: number;
+  partFixedSeconds: number;
+  joinPerSecond: number;
+  joinFixedSeconds: number;
+}
+
+export const FANOUT_COSTS: Readonly<FanoutCosts> = {
   /** Render seconds per output second of a 4-tile 1280x720 grid on one 2-core instance. */
   renderPerSecond: 0.38,
   /** A part's cost beside its render: download and probe of the tracks, upload, plus 2 s assumed for a cold start. */
@@ -15,7 +22,7 @@ export const FANOUT_COSTS = {
   /** The join (the parts fetched, stream copy, thumbnails and waveform of the output), per output second. */
   joinPerSecond: 0.0073,
   joinFixedSeconds: 0,
-} as const;
+};
 
 /** Parts start and end on the 25 fps grid, so every part's frames follow the last one's exactly. */
 const FRAME_MS = 40;
