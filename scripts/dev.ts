@@ -45,9 +45,13 @@ if (!(await portFree(port, "127.0.0.1"))) {
 }
 for (let rendererPort = firstRendererPort; rendererPort < firstRendererPort + renderers; rendererPort++) {
   if (await portFree(rendererPort)) continue;
-  const free = await nextFreePorts(firstRendererPort + renderers);
+  const free = await nextFreePorts(rendererPort, renderers);
+  const which =
+    renderers > 1
+      ? `renderer ${rendererPort - firstRendererPort + 1} of RENDERERS=${renderers}, from RENDERER_PORT`
+      : "the renderer, RENDERER_PORT";
   refuse(
-    `port ${rendererPort} (a renderer: RENDERER_PORT${rendererPortSet ? "" : ", default PORT+1"}, and the next RENDERERS−1 ports) is already in use: ` +
+    `port ${rendererPort} (${which}${rendererPortSet ? "" : ", default PORT+1"}) is already in use: ` +
       `stop what listens there, or pick another${free ? `, e.g. RENDERER_PORT=${free} npm start` : " with RENDERER_PORT=…"}`,
   );
 }

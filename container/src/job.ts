@@ -284,8 +284,9 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
     height: job.height,
     channels: plan.graph.output.audio?.channels ?? 2,
     dir,
-    // The AUDIO part of a split composition makes the speaker assets, its join the rest.
-    media: job.part?.kind !== "AUDIO",
+    // A split composition's assets: of the mix from its AUDIO part, the thumbnails from its JOIN.
+    ...(job.part?.kind === "AUDIO" ? { only: ["waveform", "speakers"] as const } : {}),
+    ...(job.part?.kind === "JOIN" ? { only: ["thumbnails"] as const } : {}),
     ...(plan.speakers ? { speakers: plan.speakers } : {}),
     ...(run.talk ? { talk: run.talk } : {}),
   };

@@ -140,7 +140,8 @@ describe("a VIDEO composition rendered in parts and joined", () => {
     // The speaker pass ran in the AUDIO part: its metrics come back with it.
     expect(partReports.at(-1)).toMatchObject({ event: "completed", metrics: { talkSeconds: expect.any(Object) } });
     expect(fw.assets.get("audio")?.has("timeline.json")).toBe(true);
-    expect(fw.assets.get("audio")?.has("waveform.json")).toBe(false);
+    expect(fw.assets.get("audio")?.has("waveform.json")).toBe(true);
+    expect(fw.assets.get("audio")?.has("thumbnails.jpg")).toBe(false);
   });
 
   it("has every frame once, 40 ms apart across the joins, as many as the whole render", async () => {
@@ -181,6 +182,6 @@ describe("a VIDEO composition rendered in parts and joined", () => {
     const [, , c8] = await toneLevels(joined, 8.3, 0.5, [440, 660, 880]);
     expect(c8).toBeGreaterThan(0.05);
     expect(fw.assets.get("join")?.has("thumbnails.jpg")).toBe(true);
-    expect(fw.assets.get("join")?.has("waveform.json")).toBe(true);
+    expect(fw.assets.get("join")?.has("waveform.json")).toBe(false);
   });
 });

@@ -54,6 +54,12 @@ describe("npm start on a taken port", () => {
     );
   });
 
+  it("RENDERERS that is not a count: exits 1 naming it", async () => {
+    const { code, output } = await npmStart({ RENDERERS: "two" });
+    expect(code).toBe(1);
+    expect(output.trim()).toBe('npm start: RENDERERS must be a whole number from 1 to 16, not "two"');
+  });
+
   it("a PORT that is not a port number: exits 1 naming it", async () => {
     const { code, output } = await npmStart({ PORT: "eighty" });
     expect(code).toBe(1);

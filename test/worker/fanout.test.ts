@@ -144,7 +144,7 @@ describe("a split VIDEO composition", () => {
     }
     await dispatchOne(split);
     const join = fake.jobs.at(-1)!;
-    expect(tagOf(join)).toBe("j");
+    expect([tagOf(join), join.attempt, join.tracks]).toEqual(["j", 1, []]);
     expect(join.part?.kind === "JOIN" && join.part.video.length).toBe(3);
     const part = await call("GET", join.part?.kind === "JOIN" ? join.part.video[1]! : "", {
       headers: { Authorization: `Bearer ${join.callback.token}` },

@@ -15,8 +15,14 @@ export async function insertUnits(db: D1Database, units: readonly NewUnit[], now
   if (!units.length) return;
   const orm = drizzle(db);
   const rows = units.map((x) => ({ ...x, state: "QUEUED" as const, updatedAt: now }));
-  // D1 binds at most 100 parameters per statement: a few rows per INSERT.
-  const inserts = Array.from({ length: Math.ceil(rows.length / 4) }, (_, k) => orm.insert(u).values(rows.slice(k * 4, k * 4 + 4)));
+  // D1 binds at most 100 parameters per statement: a few rows per INSERT. Inserting a unit twice
+  // (the last two parts completing at once both queue the join) inserts it once.
+  const inserts = Array.from({ length: Math.ceil(rows.length / 4) }, (_, k) =>
+    orm
+      .insert(u)
+      .values(rows.slice(k * 4, k * 4 + 4))
+      .onConflictDoNothing(),
+  );
   await orm.batch(inserts as [(typeof inserts)[0], ...typeof inserts]);
 }
 
@@ -110,9 +116,10 @@ export const completeUnit = (db: D1Database, id: string, token: string, report: 
     updatedAt: now,
   });
 
-/** Removes every unit of a composition; returns those a renderer may still be running. */
-export async function deleteUnitsOf(db: D1Database, compositionId: string): Promise<RenderUnitRow[]> {
-  const gone = await drizzle(db).delete(u).where(eq(u.compositionId, compositionId)).returning();
+/** Removes a composition's units (of one run, or all); returns those a renderer may still be running. */
+export async function deleteUnitsOf(db: D1Database, compositionId: string, runToken?: string): Promise<RenderUnitRow[]> {
+  const where = runToken ? and(eq(u.compositionId, compositionId), eq(u.runToken, runToken)) : eq(u.compositionId, compositionId);
+  const gone = await drizzle(db).delete(u).where(where).returning();
   return gone.filter((x) => x.state === "PROCESSING");
 }
 
@@ -126,11 +133,11 @@ export const expiredUnits = (db: D1Database, now: number) =>
 /** Units whose run is over: their composition is no longer PROCESSING under the run's lease. */
 export const orphanUnits = (db: D1Database) =>
   drizzle(db)
-    .select({ compositionId: u.compositionId })
+    .select({ compositionId: u.compositionId, runToken: u.runToken })
     .from(u)
     .leftJoin(c, and(eq(c.id, u.compositionId), eq(c.state, "PROCESSING"), eq(c.leaseToken, u.runToken)))
     .where(sql`${c.id} IS NULL`)
-    .groupBy(u.compositionId)
+    .groupBy(u.compositionId, u.runToken)
     .all();
 
 /** SQL: the composition's current run is split into units (their leases keep it alive, not its own). */

@@ -126,7 +126,7 @@ async function runCompleted(env: Env, parent: CompositionRow, runToken: string, 
     ...(metrics ? { metrics } : {}),
   };
   const completed = await complete(env.DB, parent, runToken, output, now, announcer(env));
-  await units.deleteUnitsOf(env.DB, parent.id);
+  await units.deleteUnitsOf(env.DB, parent.id, runToken);
   if (!completed) return null;
   // The parts go with every object of the composition that is not the new run's.
   await cleanupOutputs(env, completed.row);
@@ -157,15 +157,18 @@ async function unitFailed(
 /** The whole run fails (no retry: its units had theirs), and every other unit stops. */
 export async function failRun(env: Env, parent: CompositionRow, runToken: string, error: string): Promise<void> {
   const failed = await fail(env.DB, parent, runToken, { error, retryable: false }, 0, Date.now(), announcer(env));
-  await stopRun(env, parent.id);
+  await stopRun(env, parent.id, runToken);
   if (!failed) return;
   await cleanupOutputs(env, failed.row);
   await queueDeliveries(env, failed.deliveries);
 }
 
-/** Removes a composition's units; the renderers running any are told to stop (their next report is refused anyway). */
-export async function stopRun(env: Env, compositionId: string): Promise<void> {
-  const running = await units.deleteUnitsOf(env.DB, compositionId);
+/**
+ * Removes a composition's units (of one run, or every run: a cancel); the renderers running any are
+ * told to stop (their next report is refused anyway).
+ */
+export async function stopRun(env: Env, compositionId: string, runToken?: string): Promise<void> {
+  const running = await units.deleteUnitsOf(env.DB, compositionId, runToken);
   await Promise.all(
     running.map((u) =>
       rendererFor(env)
@@ -183,5 +186,5 @@ export async function reclaimUnits(env: Env, now = Date.now()): Promise<void> {
     if (parent?.state === "PROCESSING" && parent.leaseToken === unit.runToken)
       await unitFailed(env, unit, unit.leaseToken!, parent, "renderer lost the part (lease expired)", true, now);
   }
-  for (const { compositionId } of await units.orphanUnits(env.DB)) await stopRun(env, compositionId);
+  for (const { compositionId, runToken } of await units.orphanUnits(env.DB)) await stopRun(env, compositionId, runToken);
 }

@@ -44,18 +44,16 @@ export async function startFanout(env: Env, row: CompositionRow, token: string, 
   await wakeUpToFill(env.JOBS, `${row.id} split into ${windows.length} parts`);
 }
 
-/** The JOIN unit, queued once every part is in. */
-export async function queueJoin(env: Env, unit: RenderUnitRow, outputMs: number): Promise<void> {
-  const join = {
-    ...unit,
-    id: `${unit.id.slice(0, unit.id.lastIndexOf("~"))}~j`,
-    kind: "JOIN" as const,
-    idx: 0,
-    startMs: 0,
-    endMs: outputMs,
-  };
-  await insertUnits(env.DB, [join], Date.now());
-  await wakeUpToFill(env.JOBS, `${unit.compositionId}: parts done, join`);
+/** The JOIN unit, queued once every part is in (in the run's place in line, like its parts). */
+export async function queueJoin(env: Env, part: RenderUnitRow, outputMs: number): Promise<void> {
+  const { compositionId, runToken, priority, queuedAt } = part;
+  const id = `${part.id.slice(0, part.id.lastIndexOf("~"))}~j`;
+  await insertUnits(
+    env.DB,
+    [{ id, compositionId, runToken, priority, queuedAt, kind: "JOIN", idx: 0, startMs: 0, endMs: outputMs }],
+    Date.now(),
+  );
+  await wakeUpToFill(env.JOBS, `${compositionId}: parts done, join`);
 }
 
 /** Where a unit's own upload goes: a part beside the run's output, or (the JOIN) the run's output itself. */
@@ -114,7 +112,7 @@ export async function dispatchUnit(
   if (!unit) return "idle";
   const parent = await findCompositionById(env.DB, unit.compositionId);
   if (parent?.state !== "PROCESSING" || parent.leaseToken !== unit.runToken) {
-    await stopRun(env, unit.compositionId);
+    await stopRun(env, unit.compositionId, unit.runToken);
     return "failed";
   }
   let job: RenderJob;

@@ -13,6 +13,7 @@ import { SAMPLE_RATE } from "../planner/types.ts";
 import { makeSpeakerAssets, measureTalk } from "./speaker-assets.ts";
 import type { Span } from "./speakers.ts";
 
+export type AssetKind = "waveform" | "thumbnails" | "speakers";
 export type ReviewAssetName = "thumbnails.jpg" | "thumbnails.vtt" | "waveform.json" | "timeline.json" | "speakers.vtt";
 export interface ReviewAssetFile {
   name: ReviewAssetName;
@@ -165,8 +166,11 @@ export interface ReviewInput {
   channels: number;
   /** The speaker pass of the plan (timeline.json, speakers.vtt and the metrics), when it has audio. */
   speakers?: SpeakerPass;
-  /** False: the speaker assets alone (the AUDIO part of a split composition; its join makes the rest). */
-  media?: boolean;
+  /**
+   * Which assets to make (default all the type has). A split composition shares them out: its AUDIO
+   * part makes the waveform and the speaker assets of the mix it holds, its JOIN the thumbnails.
+   */
+  only?: readonly AssetKind[];
   /** Its talk spans when already measured (a highlighted grid needed them first). */
   talk?: ReadonlyMap<string, Span[]>;
 }
@@ -178,6 +182,13 @@ export async function makeReviewAssets(engine: Engine, o: ReviewInput, signal: A
   if (!runArgs || !pipeArgs) throw new Error(`the ${engine.name} engine runs no bare ffmpeg command`);
   const run = (args: string[]) => runArgs(args, { signal, onProgress: () => {} });
   const files: ReviewAssetFile[] = [];
+  if (!o.only || o.only.includes("waveform")) files.push(await makeWaveform(pipeArgs, o, signal));
+  if (o.type !== "VIDEO" || (o.only && !o.only.includes("thumbnails"))) return files;
+  files.push(...(await makeThumbnails(run, o)));
+  return files;
+}
+
+async function makeWaveform(pipeArgs: NonNullable<Engine["pipeArgs"]>, o: ReviewInput, signal: AbortSignal): Promise<ReviewAssetFile> {
   // The output's samples streamed into this process, min and max taken as they come: a tenth of
   // ffmpeg's astats per window (which measures every statistic of every sample).
   const meter = new PeakMeter(o.channels, samplesPerPixel(o.durationSec));
@@ -198,20 +209,26 @@ export async function makeReviewAssets(engine: Engine, o: ReviewInput, signal: A
   await pipeArgs(decode, (chunk) => meter.push(chunk), { signal, onProgress: () => {} });
   const waveform = join(o.dir, "waveform.json");
   await writeFile(waveform, JSON.stringify(meter.result(SAMPLE_RATE)));
-  files.push({ name: "waveform.json", file: waveform, contentType: "application/json" });
-  if (o.type !== "VIDEO") return files;
+  return { name: "waveform.json", file: waveform, contentType: "application/json" };
+}
 
+/** Thumbnails this far apart or more are taken from keyframes alone (every 2 s: x264's -g 50 at 25 fps). */
+const KEYFRAMES_FROM_INTERVAL = 5;
+
+async function makeThumbnails(run: (args: string[]) => Promise<void>, o: ReviewInput): Promise<ReviewAssetFile[]> {
   const g = thumbnailGrid(o.durationSec, o.width, o.height);
   const sprite = join(o.dir, "thumbnails.jpg");
   const tiles = `fps=1/${g.interval},scale=${g.width}:${g.height},tile=${g.columns}x${g.rows}`;
-  await run(["-i", o.output, "-an", "-vf", tiles, "-frames:v", "1", "-q:v", "4", sprite]);
+  // Decoding only keyframes: a long call's sprite then costs a fiftieth of decoding every frame, and
+  // each thumbnail is still from inside its cue (within 2 s of its start).
+  const seek = g.interval >= KEYFRAMES_FROM_INTERVAL ? ["-skip_frame", "nokey"] : [];
+  await run([...seek, "-i", o.output, "-an", "-vf", tiles, "-frames:v", "1", "-q:v", "4", sprite]);
   const track = join(o.dir, "thumbnails.vtt");
   await writeFile(track, thumbnailsVtt(g, o.durationSec));
-  files.push(
+  return [
     { name: "thumbnails.jpg", file: sprite, contentType: "image/jpeg" },
     { name: "thumbnails.vtt", file: track, contentType: "text/vtt; charset=utf-8" },
-  );
-  return files;
+  ];
 }
 
 /** PUT next to the output: `<output url>/assets/<name>`, keyed by the run on the Worker's side. */
@@ -247,13 +264,14 @@ export async function publishReviewAssets(
       return undefined;
     }
   };
-  if (o.media !== false) {
+  const wanted = (k: AssetKind) => !o.only || o.only.includes(k);
+  if (wanted("waveform") || wanted("thumbnails")) {
     await attempt("review assets", async () => {
       for (const a of await makeReviewAssets(engine, o, signal)) await uploadAsset(job, a, signal);
     });
   }
   const pass = o.speakers;
-  if (!pass) return undefined;
+  if (!pass || !wanted("speakers")) return undefined;
   return attempt("speaker timeline", async () => {
     const talk = o.talk ?? (await measureTalk(engine, pass, signal));
     const { files, metrics } = await makeSpeakerAssets(job, pass, talk, o.dir);
