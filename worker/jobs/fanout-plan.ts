@@ -4,7 +4,8 @@
 // t(1) = D·r + c for D seconds of output at r seconds of render per output second and c seconds of
 // per-job cost (instance start, download, probe). Split into N parts run side by side, then joined:
 // t(N) = D·r/N + c + D·j + J (the join: stream copy, and fetching the parts, j per output second,
-// plus its own fixed J). A split pays when t(N) < t(1) by a margin; N is capped by the free slots.
+// plus its own fixed J). A split pays when t(N) < t(1) by a margin. N is capped by the instances:
+// r is one instance's rate with both its cores, so two parts on one instance share them and gain nothing.
 
 /** Measured by `npm run bench:fanout` on the bench machine (2 cores; docs/capacity.md has the run). */
 export interface FanoutCosts {
@@ -45,8 +46,8 @@ export interface FanoutInput {
   outputMs: number;
   /** Trimmed compositions are not split (their parts would need the kept spans mapped per part). */
   trimmed: boolean;
-  /** Renderer slots the composition may use side by side (instances × slots). */
-  slots: number;
+  /** Renderer instances the parts may run on side by side. */
+  instances: number;
   /** The operator's setting FANOUT_SEGMENT_SECONDS: parts of this length, whatever the model says. */
   forcedSegmentSeconds: number | null;
 }
@@ -59,9 +60,9 @@ export function splitSeconds(outputSec: number, parts: number, k = FANOUT_COSTS)
   return (outputSec * k.renderPerSecond) / parts + k.partFixedSeconds + outputSec * k.joinPerSecond + k.joinFixedSeconds;
 }
 
-/** How many parts the model picks for `slots` side by side (1: do not split). */
-export function modelParts(outputSec: number, slots: number, k = FANOUT_COSTS): number {
-  const most = Math.min(slots, Math.floor(outputSec / MIN_PART_SECONDS));
+/** How many parts the model picks for `instances` side by side (1: do not split). */
+export function modelParts(outputSec: number, instances: number, k = FANOUT_COSTS): number {
+  const most = Math.min(instances, Math.floor(outputSec / MIN_PART_SECONDS));
   let bestParts = 1;
   for (let n = 2; n <= most; n++) if (splitSeconds(outputSec, n, k) < splitSeconds(outputSec, bestParts, k)) bestParts = n;
   const single = singleSeconds(outputSec, k);
@@ -81,7 +82,7 @@ export function windowsOf(outputMs: number, count: number): Window[] {
 export function planFanout(o: FanoutInput): Window[] | null {
   if (o.type !== "VIDEO" || o.trimmed) return null;
   const sec = o.outputMs / 1000;
-  const count = o.forcedSegmentSeconds ? Math.ceil(sec / o.forcedSegmentSeconds - 1e-9) : modelParts(sec, o.slots);
+  const count = o.forcedSegmentSeconds ? Math.ceil(sec / o.forcedSegmentSeconds - 1e-9) : modelParts(sec, o.instances);
   if (count < 2) return null;
   if (!o.forcedSegmentSeconds) return windowsOf(o.outputMs, count);
   // Forced: parts of exactly that length from the start, the remainder last.

@@ -26,7 +26,7 @@ export function fanoutOf(env: Env, job: RenderJob): Window[] | null {
     type: job.type === "VIDEO" ? "VIDEO" : "AUDIO",
     outputMs: job.durationMs,
     trimmed: Boolean(job.keep),
-    slots: renderer.outside ? renderer.outside.urls.length * renderer.slots : renderer.instances * renderer.slots,
+    instances: renderer.outside ? renderer.outside.urls.length : renderer.instances,
     forcedSegmentSeconds: fanoutSegmentSeconds,
   });
 }
