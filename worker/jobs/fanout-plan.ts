@@ -17,11 +17,11 @@ export interface FanoutCosts {
 
 export const FANOUT_COSTS: Readonly<FanoutCosts> = {
   /** Render seconds per output second of a 4-tile 1280x720 grid on one 2-core instance. */
-  renderPerSecond: 0.38,
+  renderPerSecond: 0.39,
   /** A part's cost beside its render: download and probe of the tracks, upload, plus 2 s assumed for a cold start. */
-  partFixedSeconds: 5.1,
+  partFixedSeconds: 6.8,
   /** The join (the parts fetched, stream copy, thumbnails and waveform of the output), per output second. */
-  joinPerSecond: 0.0073,
+  joinPerSecond: 0.0068,
   joinFixedSeconds: 0,
 };
 
