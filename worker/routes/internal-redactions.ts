@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { FORMATS, MultipartCompleteSchema, REDACTION_ROUTES as ROUTES, RenderReportSchema } from "../../contract/renderer";
+import { FORMATS, REDACTION_ROUTES as ROUTES, RenderReportSchema } from "../../contract/renderer";
 import { findRedactionById } from "../db/redactions";
 import type { SourceRedactionRow } from "../db/schema";
 import type { AppEnv, Env } from "../env";
@@ -8,7 +8,7 @@ import { extractToken } from "../auth/jwt";
 import { applyRedactionReport, currentTrack, stagedKey } from "../jobs/redaction-run";
 import { sameToken } from "../jobs/reports";
 import { serveMediaObject } from "../media/serve";
-import { jsonBody } from "./internal";
+import { jsonBody, uploadRoutes } from "./upload-routes";
 
 // The renderer's side door for a source redaction's TRACK jobs: the current track's media, the
 // upload of its rewrite (staged, never over the original) and the reports, authorized by the
@@ -31,8 +31,6 @@ async function stillLeased(env: Env, id: string, token: string, key: string): Pr
   }
 }
 
-const webm = { httpMetadata: { contentType: FORMATS.WEBM.contentType } };
-
 export const internalRedactions = new Hono<AppEnv>()
   .on(ROUTES.track.method, ROUTES.track.path, async (c) => {
     const { row } = await leased(c.env, c.req.param("id"), c.req.header("Authorization"));
@@ -47,38 +45,17 @@ export const internalRedactions = new Hono<AppEnv>()
     if (!res) throw problem.notFound("The track's media is missing from storage.");
     return res;
   })
-  .on(ROUTES.output.method, ROUTES.output.path, async (c) => {
-    const { row, token } = await leased(c.env, c.req.param("id"), c.req.header("Authorization"));
-    if (!c.req.raw.body || !c.req.header("Content-Length")) throw problem.status(411, "Content-Length is required.");
-    const key = stagedKey(row, token);
-    const object = await c.env.MEDIA.put(key, c.req.raw.body, webm);
-    await stillLeased(c.env, row.id, token, key);
-    return c.json({ key: "output", size: object?.size ?? 0 }, 200);
-  })
-  .on(ROUTES.multipartCreate.method, ROUTES.multipartCreate.path, async (c) => {
-    const { row, token } = await leased(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const upload = await c.env.MEDIA.createMultipartUpload(stagedKey(row, token), webm);
-    return c.json({ uploadId: upload.uploadId }, 200);
-  })
-  .on(ROUTES.multipartPart.method, ROUTES.multipartPart.path, async (c) => {
-    const { row, token } = await leased(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const partNumber = Number(c.req.param("part"));
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10000) throw problem.badRequest("part must be 1..10000");
-    if (!c.req.raw.body || !c.req.header("Content-Length")) throw problem.status(411, "Content-Length is required.");
-    const part = await c.env.MEDIA.resumeMultipartUpload(stagedKey(row, token), c.req.param("uploadId")).uploadPart(
-      partNumber,
-      c.req.raw.body,
-    );
-    return c.json({ partNumber: part.partNumber, etag: part.etag }, 200);
-  })
-  .on(ROUTES.multipartComplete.method, ROUTES.multipartComplete.path, async (c) => {
-    const { row, token } = await leased(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const { parts } = await jsonBody(c.req.raw, MultipartCompleteSchema);
-    const key = stagedKey(row, token);
-    const object = await c.env.MEDIA.resumeMultipartUpload(key, c.req.param("uploadId")).complete(parts);
-    await stillLeased(c.env, row.id, token, key);
-    return c.json({ key: "output", size: object.size }, 200);
-  })
+  .route(
+    "/",
+    uploadRoutes(ROUTES, async (c) => {
+      const { row, token } = await leased(c.env, c.req.param("id") ?? "", c.req.header("Authorization"));
+      return {
+        key: stagedKey(row, token),
+        contentType: FORMATS.WEBM.contentType,
+        stillLeased: (key) => stillLeased(c.env, row.id, token, key),
+      };
+    }),
+  )
   .on(ROUTES.report.method, ROUTES.report.path, async (c) => {
     const { row, token } = await leased(c.env, c.req.param("id"), c.req.header("Authorization"));
     const after = await applyRedactionReport(c.env, row, token, await jsonBody(c.req.raw, RenderReportSchema));

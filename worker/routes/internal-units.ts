@@ -1,6 +1,5 @@
 import { Hono } from "hono";
-import { MultipartCompleteSchema, RenderReportSchema, UNIT_PART_ROUTE, UNIT_ROUTES as ROUTES } from "../../contract/renderer";
-import { findTrackMedia } from "../db/recordings";
+import { RenderReportSchema, UNIT_PART_ROUTE, UNIT_ROUTES as ROUTES } from "../../contract/renderer";
 import { findUnit } from "../db/units";
 import type { AppEnv, Env } from "../env";
 import { problem } from "../http/problem";
@@ -9,7 +8,8 @@ import { applyUnitReport, leasedUnit, type LeasedUnit } from "../jobs/fanout-rep
 import { runOutputKey } from "../jobs/outputs";
 import { MAX_REVIEW_ASSET_BYTES, REVIEW_ASSETS, reviewAssetAllowed, reviewAssetKey } from "../jobs/review-assets";
 import { serveMediaObject } from "../media/serve";
-import { jsonBody } from "./internal";
+import { serveTrack } from "./internal";
+import { jsonBody, uploadRoutes } from "./upload-routes";
 
 // The renderer's side door for the units of a split composition (fan-out): the tracks, the unit's
 // upload (a part, or for the JOIN the run's output), the review assets of the run, the reports, and
@@ -24,23 +24,10 @@ async function stillLeased(env: Env, { unit, token }: LeasedUnit, key: string): 
   }
 }
 
-// Every unit uploads MP4: a part (video alone, or the mix alone), or the joined output.
-const contentTypeOf = (_l: LeasedUnit) => ({ httpMetadata: { contentType: "video/mp4" } });
-
 export const internalUnits = new Hono<AppEnv>()
   .on(ROUTES.track.method, ROUTES.track.path, async (c) => {
     const { parent } = await leasedUnit(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const where = { organizationId: parent.organizationId, conversationId: parent.conversationId, id: c.req.param("trackId") };
-    const track = await findTrackMedia(c.env.DB, where);
-    if (!track?.mediaKey) throw problem.notFound("No stored media for this track.");
-    const res = await serveMediaObject(c.req.raw, c.env.MEDIA, track.mediaKey, {
-      contentType: track.contentType ?? "application/octet-stream",
-      disposition: "inline",
-      fileName: c.req.param("trackId"),
-      maxAgeSeconds: 0,
-    });
-    if (!res) throw problem.notFound("The track's media is missing from storage.");
-    return res;
+    return serveTrack(c.env, c.req.raw, parent, c.req.param("trackId"));
   })
   .on(UNIT_PART_ROUTE.method, UNIT_PART_ROUTE.path, async (c) => {
     const { unit, parent } = await leasedUnit(c.env, c.req.param("id"), c.req.header("Authorization"));
@@ -56,14 +43,6 @@ export const internalUnits = new Hono<AppEnv>()
     if (!res) throw problem.notFound("The part is missing from storage.");
     return res;
   })
-  .on(ROUTES.output.method, ROUTES.output.path, async (c) => {
-    const leased = await leasedUnit(c.env, c.req.param("id"), c.req.header("Authorization"));
-    if (!c.req.raw.body || !c.req.header("Content-Length")) throw problem.status(411, "Content-Length is required.");
-    const key = unitOutputKey(leased.parent, leased.unit);
-    const object = await c.env.MEDIA.put(key, c.req.raw.body, contentTypeOf(leased));
-    await stillLeased(c.env, leased, key);
-    return c.json({ key: "output", size: object?.size ?? 0 }, 200);
-  })
   // The run's review assets: the AUDIO part's speaker timeline, the JOIN's thumbnails and waveform.
   .on(ROUTES.asset.method, ROUTES.asset.path, async (c) => {
     const leased = await leasedUnit(c.env, c.req.param("id"), c.req.header("Authorization"));
@@ -78,28 +57,18 @@ export const internalUnits = new Hono<AppEnv>()
     await stillLeased(c.env, leased, key);
     return c.json({ key: name, size: object?.size ?? 0 }, 200);
   })
-  .on(ROUTES.multipartCreate.method, ROUTES.multipartCreate.path, async (c) => {
-    const leased = await leasedUnit(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const upload = await c.env.MEDIA.createMultipartUpload(unitOutputKey(leased.parent, leased.unit), contentTypeOf(leased));
-    return c.json({ uploadId: upload.uploadId }, 200);
-  })
-  .on(ROUTES.multipartPart.method, ROUTES.multipartPart.path, async (c) => {
-    const leased = await leasedUnit(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const partNumber = Number(c.req.param("part"));
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10000) throw problem.badRequest("part must be 1..10000");
-    if (!c.req.raw.body || !c.req.header("Content-Length")) throw problem.status(411, "Content-Length is required.");
-    const upload = c.env.MEDIA.resumeMultipartUpload(unitOutputKey(leased.parent, leased.unit), c.req.param("uploadId"));
-    const part = await upload.uploadPart(partNumber, c.req.raw.body);
-    return c.json({ partNumber: part.partNumber, etag: part.etag }, 200);
-  })
-  .on(ROUTES.multipartComplete.method, ROUTES.multipartComplete.path, async (c) => {
-    const leased = await leasedUnit(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const { parts } = await jsonBody(c.req.raw, MultipartCompleteSchema);
-    const key = unitOutputKey(leased.parent, leased.unit);
-    const object = await c.env.MEDIA.resumeMultipartUpload(key, c.req.param("uploadId")).complete(parts);
-    await stillLeased(c.env, leased, key);
-    return c.json({ key: "output", size: object.size }, 200);
-  })
+  .route(
+    "/",
+    uploadRoutes(ROUTES, async (c) => {
+      const leased = await leasedUnit(c.env, c.req.param("id") ?? "", c.req.header("Authorization"));
+      // Every unit uploads MP4: a part (the video alone, or the mix alone), or the joined output.
+      return {
+        key: unitOutputKey(leased.parent, leased.unit),
+        contentType: "video/mp4",
+        stillLeased: (key) => stillLeased(c.env, leased, key),
+      };
+    }),
+  )
   .on(ROUTES.report.method, ROUTES.report.path, async (c) => {
     const leased = await leasedUnit(c.env, c.req.param("id"), c.req.header("Authorization"));
     const after = await applyUnitReport(c.env, leased, await jsonBody(c.req.raw, RenderReportSchema));
