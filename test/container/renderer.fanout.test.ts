@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RenderJob } from "../../contract/renderer.ts";
-import { FFPROBE, colorName, makeTrack, pixelsAt, probe, run, tempDir, toneLevels } from "../fixtures/media.ts";
+import { FFPROBE, colorName, frameTimes, makeTrack, pixelsAt, probe, run, tempDir, toneLevels } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
 import { renderCompleted, startRenderer, type RunningRenderer } from "./harness.ts";
 
@@ -101,17 +101,6 @@ const CELLS: [number, number][] = [
   [240, 135],
 ];
 const at = async (file: string, t: number) => (await pixelsAt(file, t, CELLS)).map(colorName);
-
-/** Every video packet's presentation time, in order. */
-async function frameTimes(file: string): Promise<number[]> {
-  const out = await run(FFPROBE, ["-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file]);
-  return out.stdout
-    .toString()
-    .trim()
-    .split("\n")
-    .map(Number)
-    .sort((x, y) => x - y);
-}
 
 describe("a VIDEO composition rendered in parts and joined", () => {
   it("each VIDEO part is video only and starts on a keyframe; the AUDIO part is the mix alone", async () => {

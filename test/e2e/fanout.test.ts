@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FFPROBE, colorName, makeTrack, pixelsAt, probe, run, tempDir, toneLevels } from "../fixtures/media.ts";
+import { colorName, frameTimes, makeTrack, pixelsAt, probe, tempDir, toneLevels } from "../fixtures/media.ts";
 import { downloadOutput, ingestRecording, startTestStack, SUPERVISOR, waitForState, type TestStack } from "./harness.ts";
 
 const SPAN = 12;
@@ -114,13 +114,7 @@ describe("fan-out over two renderer processes", () => {
   });
 
   it("is one seamless file: every frame once, 40 ms apart, audio and video ending together", async () => {
-    const out = await run(FFPROBE, ["-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file]);
-    const times = out.stdout
-      .toString()
-      .trim()
-      .split("\n")
-      .map(Number)
-      .sort((a, b) => a - b);
+    const times = await frameTimes(file);
     expect(times.length).toBe(SPAN * 25);
     expect(new Set(times.slice(1).map((t, i) => Math.round((t - times[i]!) * 1000)))).toEqual(new Set([40]));
     const info = await probe(file);
