@@ -70,8 +70,9 @@ export async function dispatchOne(env: Env, now = Date.now()): Promise<DispatchO
 
 /** The next unit is ahead of the next composition: a higher priority, or the same and queued no later. */
 async function unitGoesFirst(db: D1Database): Promise<boolean> {
-  const [unit, next] = await Promise.all([peekUnit(db), peekQueued(db)]);
+  const unit = await peekUnit(db);
   if (!unit) return false;
+  const next = await peekQueued(db);
   return !next || unit.priority > next.priority || (unit.priority === next.priority && unit.queuedAt <= next.queuedAt);
 }
 
