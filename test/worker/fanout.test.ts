@@ -6,6 +6,7 @@ import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RenderJob } from "../../contract/renderer";
 import { dispatchOne, reclaim } from "../../worker/jobs/dispatch";
+import { offerOrder } from "../../worker/jobs/renderer";
 import type { Env } from "../../worker/env";
 import {
   call,
@@ -65,6 +66,16 @@ async function upload(job: RenderJob, bytes = 2048) {
   expect(res.status, res.text).toBe(200);
 }
 
+describe("where a unit is offered", () => {
+  it("instances without a part of its run first, then the others, at most n", () => {
+    const first = offerOrder(["r0", "r1", "r2", "r3"], ["r1", "r2"], 2);
+    expect(first.sort()).toEqual(["r0", "r3"]);
+    expect(offerOrder(["r0", "r1"], ["r0"], 2)).toEqual(["r1", "r0"]);
+    expect(offerOrder(["r0"], ["r0"], 2)).toEqual(["r0"]);
+    expect(offerOrder(["r0", "r1", "r2"], [], 2)).toHaveLength(2);
+  });
+});
+
 describe("a split VIDEO composition", () => {
   it("becomes three 25 s VIDEO parts and the AUDIO part, dispatched as units; progress sums them", async () => {
     const { id } = await videoComposition();
@@ -77,6 +88,8 @@ describe("a split VIDEO composition", () => {
       [[{ startMs: 50_000, endMs: 62_500 }], { kind: "VIDEO", index: 2, count: 3 }],
     ]);
     expect(fake.jobs[0]!.part).toEqual({ kind: "AUDIO" });
+    // Each unit is offered first to instances its run's running parts are not on.
+    expect(fake.avoided).toEqual([[], ["fake-1"], ["fake-1", "fake-1"], ["fake-1", "fake-1", "fake-1"]]);
     expect((await compositionRow(id))!.state).toBe("PROCESSING");
     // Part 1 (25 of 62.5 s, weights: the parts by length, the mix 1/10, the join 1/20) half done → 10.
     expect((await report(fake.jobs[1]!, { event: "progress", progress: 50 })).status).toBe(200);

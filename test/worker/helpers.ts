@@ -130,6 +130,8 @@ export function captureQueue(): RenderJobMessage[] {
 export interface FakeRenderer {
   jobs: RenderJob[];
   cancels: { jobId: string; instance: string | null }[];
+  /** The instances each start() was asked to avoid (a split run's other parts run there). */
+  avoided: string[][];
   /** What the next start() answers (default: accepted by instance "fake-1"). */
   answer: StartResult;
 }
@@ -140,9 +142,10 @@ export interface FakeRenderer {
  * makes the dispatch throw, naming the fields.
  */
 export function fakeRenderer(): FakeRenderer {
-  const fake: FakeRenderer = { jobs: [], cancels: [], answer: { accepted: true, instance: "fake-1" } };
+  const fake: FakeRenderer = { jobs: [], cancels: [], avoided: [], answer: { accepted: true, instance: "fake-1" } };
   setRendererForTests({
-    async start(job) {
+    async start(job, o) {
+      fake.avoided.push([...(o?.avoid ?? [])]);
       const parsed = parseRenderJob(job);
       if (!parsed.ok) throw new Error(`fake renderer: the dispatched job breaks the contract: ${parsed.errors.join("; ")}`);
       fake.jobs.push(structuredClone(job));

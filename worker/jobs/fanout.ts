@@ -122,7 +122,10 @@ export async function dispatchUnit(
     await failRun(env, parent, unit.runToken, (err as Error).message);
     return "failed";
   }
-  const started = await rendererFor(env).start(job);
+  // Each part on an instance of its own where one is free: two parts on one instance share its cores.
+  const siblings = await runUnits(env.DB, unit.compositionId, unit.runToken);
+  const avoid = siblings.flatMap((u) => (u.state === "PROCESSING" && u.rendererInstance ? [u.rendererInstance] : []));
+  const started = await rendererFor(env).start(job, { avoid });
   if (started.accepted) {
     await recordUnitInstance(env.DB, unit.id, token, started.instance);
     return "dispatched";

@@ -10,7 +10,8 @@ export type StartResult = { accepted: true; instance: string } | { accepted: fal
  * a plain URL (a Node process) in local dev and tests.
  */
 export interface Renderer {
-  start(job: RenderJob): Promise<StartResult>;
+  /** `avoid`: instances to offer the job to only after the others (a split run's other parts run there). */
+  start(job: RenderJob, o?: { avoid?: readonly string[] }): Promise<StartResult>;
   cancel(jobId: string, instance: string | null): Promise<void>;
 }
 
@@ -24,11 +25,21 @@ type Send = (instance: string, path: string, init: RequestInit) => Promise<Respo
 export const MAX_OFFERS_PER_DISPATCH = 2;
 
 /** Up to `n` distinct instances in random order: load spreads, and one full instance blocks nothing. */
-function pickInstances(instances: string[], n: number): string[] {
+function pickInstances(instances: readonly string[], n: number): string[] {
   const pool = [...instances];
   const picked: string[] = [];
   while (picked.length < n && pool.length) picked.push(pool.splice(Math.floor(Math.random() * pool.length), 1)[0]!);
   return picked;
+}
+
+/**
+ * The instances one dispatch offers a job to: the ones not to avoid first (a part of a split run
+ * on an instance of its own gets both its cores), then the avoided ones, `n` at most.
+ */
+export function offerOrder(instances: readonly string[], avoid: readonly string[], n: number): string[] {
+  const preferred = instances.filter((i) => !avoid.includes(i));
+  const rest = instances.filter((i) => avoid.includes(i));
+  return [...pickInstances(preferred, n), ...pickInstances(rest, n)].slice(0, n);
 }
 
 async function offer(send: Send, instance: string, job: RenderJob): Promise<StartResult> {
@@ -49,9 +60,9 @@ async function offer(send: Send, instance: string, job: RenderJob): Promise<Star
 
 function rendererOver(instances: string[], send: Send): Renderer {
   return {
-    async start(job) {
+    async start(job, o = {}) {
       let refused: StartResult = { accepted: false, reason: "busy" };
-      for (const instance of pickInstances(instances, MAX_OFFERS_PER_DISPATCH)) {
+      for (const instance of offerOrder(instances, o.avoid ?? [], MAX_OFFERS_PER_DISPATCH)) {
         const result = await offer(send, instance, job);
         if (result.accepted) return result;
         refused = result;
