@@ -7,7 +7,7 @@ import { FORMATS } from "../../contract/formats.ts";
 import { publishReviewAssets } from "./assets/review-assets.ts";
 import { chooseEngine, type AvailableEngines } from "./engines/choose.ts";
 import { withParallelAudio } from "./engines/parallel-audio.ts";
-import { EngineError, type Engine, type Prober } from "./engines/types.ts";
+import type { Engine, Prober } from "./engines/types.ts";
 import { downloadTrack, JobError, LeaseLostError, sendReport, uploadOutput } from "./http-io.ts";
 import { commandArgs, graphText, MAX_INLINE_GRAPH } from "./planner/graph.ts";
 import type { Span } from "./assets/speakers.ts";
@@ -18,7 +18,8 @@ import { planJoin, planPart } from "./planner/part.ts";
 import { withSpeakerTaps } from "./planner/speakers.ts";
 import { planTrackRewrite } from "./planner/track.ts";
 import { InvalidMediaError } from "./probe.ts";
-import { deliverSeconds, Heartbeat, percentOf, type ReportSender } from "./progress.ts";
+import { classify } from "./job-errors.ts";
+import { deliverSeconds, Heartbeat, percentOf, phases, type PhaseClock, type ReportSender } from "./progress.ts";
 
 export { JobError } from "./http-io.ts";
 
@@ -76,27 +77,6 @@ async function externalizeGraph(plan: RenderPlan, dir: string): Promise<RenderPl
   return { ...plan, args: commandArgs(plan.graph, plan.output, script), inputs: [...plan.inputs, script] };
 }
 
-/** Which track an ffmpeg error is about, from a path or an `#input:stream` mention in its log. */
-function blamedTrack(log: string, plan: RenderPlan | undefined): string | undefined {
-  if (!plan) return undefined;
-  const byPath = plan.inputs.findIndex((p, i) => i < plan.inputTracks.length && log.includes(p));
-  if (byPath >= 0) return plan.inputTracks[byPath];
-  const m = /(?:stream|[Ii]nput) #(\d+)/.exec(log);
-  return m ? plan.inputTracks[Number(m[1])] : undefined;
-}
-
-function classify(e: unknown, plan: RenderPlan | undefined, dir: string | undefined): { error: string; retryable: boolean } {
-  const clean = (s: string) => (dir ? s.split(`${dir}/`).join("").split(dir).join("") : s).slice(0, 2000);
-  if (e instanceof JobError) return { error: clean(e.message), retryable: e.retryable };
-  if (e instanceof EngineError) {
-    const track = blamedTrack(e.log, plan);
-    const msg = clean(e.message);
-    return { error: track ? `track "${track}": invalid data (${msg})` : msg, retryable: e.retryable };
-  }
-  // Disk full, out of memory, a bug: nothing says the next attempt would fail the same way.
-  return { error: clean(`renderer error: ${(e as Error)?.message ?? String(e)}`), retryable: true };
-}
-
 /**
  * Runs one job to its end. `onFinished` is called once the work is over and the temp dir is gone,
  * just before the final report: a slot must be free by the time the Worker hears the job ended,
@@ -124,25 +104,12 @@ interface Run {
   abort(reason: unknown): void;
   heartbeat: Heartbeat;
   /** Ends a phase of the job: its name and seconds, for the completed log line. */
-  phase(name: string): void;
+  phase: PhaseClock;
   /** Talk spans measured before the render (a highlighted grid), for the sidecars to reuse. */
   talk?: Map<string, Span[]>;
 }
 
 type Ended = { outcome: JobOutcome; final?: RenderReport };
-
-/** A phase clock: each call ends a phase; toString lists them ("fetch 0.31 s, render 1.90 s"). */
-function phases(): Run["phase"] {
-  const done: string[] = [];
-  let last = Date.now();
-  const phase = (name: string) => {
-    const now = Date.now();
-    done.push(`${name} ${((now - last) / 1000).toFixed(2)} s`);
-    last = now;
-  };
-  phase.toString = () => done.join(", ");
-  return phase;
-}
 
 async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, send: ReportSender, tag: string): Promise<Ended> {
   const inner = new AbortController();

@@ -89,3 +89,19 @@ export class Heartbeat {
     await this.inflight;
   }
 }
+
+/** Ends a phase of a job each call; its text lists them ("fetch 0.31 s, render 1.90 s"). */
+export type PhaseClock = ((name: string) => void) & { toString(): string };
+
+/** A phase clock: each call ends a phase; toString lists them ("fetch 0.31 s, render 1.90 s"). */
+export function phases(): PhaseClock {
+  const done: string[] = [];
+  let last = Date.now();
+  const phase = (name: string) => {
+    const now = Date.now();
+    done.push(`${name} ${((now - last) / 1000).toFixed(2)} s`);
+    last = now;
+  };
+  phase.toString = () => done.join(", ");
+  return phase;
+}
