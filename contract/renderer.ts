@@ -124,8 +124,9 @@ export const RenderJobSchema = z
         z.object({ kind: z.literal("AUDIO") }),
         z.object({
           kind: z.literal("JOIN"),
-          /** The VIDEO parts in time order, then the AUDIO part when there is one (GET with the job's token). */
+          /** The VIDEO parts in time order (GET each with the job's token). */
           video: z.array(httpUrl).min(1).max(1000),
+          /** The AUDIO part: the mix, muxed beside them. */
           audio: httpUrl.optional(),
         }),
       ])

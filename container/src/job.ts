@@ -13,6 +13,7 @@ import { commandArgs, graphText, MAX_INLINE_GRAPH } from "./planner/graph.ts";
 import type { Span } from "./assets/speakers.ts";
 import { planHighlighted, type Planned } from "./highlight.ts";
 import { fetchParts } from "./join.ts";
+import { DOWNLOAD_CONCURRENCY, mapLimit } from "./map-limit.ts";
 import { outputMsOf, type PlanFiles, type ProbeFacts, type RenderPlan } from "./planner/index.ts";
 import { planJoin, planPart } from "./planner/part.ts";
 import { withSpeakerTaps } from "./planner/speakers.ts";
@@ -56,17 +57,6 @@ export interface JobOutcome {
 export const DEFAULT_WATCHDOG_MS = 60_000;
 /** Below HEARTBEAT_SECONDS: the 1 s tick and a slow POST must still land inside the promised gap. */
 export const DEFAULT_HEARTBEAT_MS = HEARTBEAT_SECONDS * 700;
-const DOWNLOAD_CONCURRENCY = 4;
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!, i);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /** A graph too long for one argument is handed to ffmpeg as a script file (an input, for wasm's FS). */
 async function externalizeGraph(plan: RenderPlan, dir: string): Promise<RenderPlan> {

@@ -4,9 +4,8 @@ import { join } from "node:path";
 import type { RenderJob } from "../../contract/renderer.ts";
 import type { Prober } from "./engines/types.ts";
 import { downloadTrack, JobError } from "./http-io.ts";
+import { DOWNLOAD_CONCURRENCY, mapLimit } from "./map-limit.ts";
 import type { JoinInputs } from "./planner/part.ts";
-
-const PART_CONCURRENCY = 4;
 
 export async function fetchParts(
   job: RenderJob,
@@ -19,10 +18,7 @@ export async function fetchParts(
   const { video, audio } = job.part;
   const wanted = [...video.map((url, k) => ({ id: `video part ${k}`, url })), ...(audio ? [{ id: "audio part", url: audio }] : [])];
   const paths = wanted.map((_, k) => join(dir, k < video.length ? `part-${k}.mp4` : "audio.m4a"));
-  for (let next = 0; next < wanted.length; next += PART_CONCURRENCY) {
-    const batch = wanted.slice(next, next + PART_CONCURRENCY);
-    await Promise.all(batch.map((p, i) => downloadTrack(p, job.callback.token, paths[next + i]!, signal, onBytes)));
-  }
+  await mapLimit(wanted, DOWNLOAD_CONCURRENCY, (p, k) => downloadTrack(p, job.callback.token, paths[k]!, signal, onBytes));
   const inputs: JoinInputs = { video: paths.slice(0, video.length), list: join(dir, "parts.ffconcat") };
   if (!audio) return inputs;
   const facts = await prober.probe(paths[video.length]!, signal).catch((e: Error) => {

@@ -9,7 +9,7 @@ import { planFanout, type Window } from "./fanout-plan";
 import { randomToken } from "./lease-token";
 import { wakeUpToFill } from "./messages";
 import { runOutputKey } from "./outputs";
-import { rendererFor } from "./renderer";
+import { rendererFor, rendererInstanceNames } from "./renderer";
 import { internalUnitUrls, jobSettings } from "./settings";
 import { failRun, stopRun } from "./fanout-reports";
 
@@ -20,13 +20,13 @@ import { failRun, stopRun } from "./fanout-reports";
 
 /** The windows this composition's run is split into, or null to render it whole. */
 export function fanoutOf(env: Env, job: RenderJob): Window[] | null {
-  const { renderer, fanoutSegmentSeconds } = workerConfig(env);
+  const { fanoutSegmentSeconds } = workerConfig(env);
   if (fanoutSegmentSeconds === 0) return null;
   return planFanout({
     type: job.type === "VIDEO" ? "VIDEO" : "AUDIO",
     outputMs: job.durationMs,
     trimmed: Boolean(job.keep),
-    instances: renderer.outside ? renderer.outside.urls.length : renderer.instances,
+    instances: rendererInstanceNames(env).length,
     forcedSegmentSeconds: fanoutSegmentSeconds,
   });
 }
@@ -68,29 +68,32 @@ export function unitOutputKey(parent: CompositionRow, unit: Pick<RenderUnitRow, 
   );
 }
 
-/** The unit's render job: its composition's, cut to its part, with the unit's own URLs and token. */
-async function unitJob(env: Env, unit: RenderUnitRow, parent: CompositionRow, token: string, whole: RenderJob): Promise<RenderJob> {
+/** The unit's render job: its composition's, cut to its part (`run`: every unit of its run), with the unit's own URLs and token. */
+function unitJob(
+  env: Env,
+  unit: RenderUnitRow,
+  run: readonly RenderUnitRow[],
+  parent: CompositionRow,
+  token: string,
+  whole: RenderJob,
+): RenderJob {
   const urls = internalUnitUrls(env, unit.id);
   const base: RenderJob = {
     ...whole,
     jobId: unit.id,
     attempt: unit.attempts,
     tracks: whole.tracks.map((t) => ({ ...t, url: urls.track(t.id) })),
-    output: {
-      url: urls.output,
-      contentType: unit.kind === "JOIN" ? FORMATS[parent.format].contentType : "video/mp4",
-      multipartUrl: urls.multipart,
-    },
+    // Every unit's upload is an MP4: a part (the video alone, or the mix alone), or the joined output.
+    output: { url: urls.output, contentType: FORMATS[parent.format].contentType, multipartUrl: urls.multipart },
     callback: { url: urls.report, token },
   };
   if (unit.kind === "AUDIO") return { ...base, part: { kind: "AUDIO" } };
+  const video = run.filter((u) => u.kind === "VIDEO").sort((a, b) => a.idx - b.idx);
   if (unit.kind === "VIDEO") {
-    const count = (await runUnits(env.DB, unit.compositionId, unit.runToken)).filter((u) => u.kind === "VIDEO").length;
+    const count = video.length;
     return { ...base, keep: [{ startMs: unit.startMs, endMs: unit.endMs }], part: { kind: "VIDEO", index: unit.idx, count } };
   }
-  const parts = (await runUnits(env.DB, unit.compositionId, unit.runToken)).filter((u) => u.kind !== "JOIN");
-  const video = parts.filter((u) => u.kind === "VIDEO").sort((a, b) => a.idx - b.idx);
-  const audio = parts.find((u) => u.kind === "AUDIO");
+  const audio = run.find((u) => u.kind === "AUDIO");
   return {
     ...base,
     tracks: [],
@@ -115,16 +118,16 @@ export async function dispatchUnit(
     await stopRun(env, unit.compositionId, unit.runToken);
     return "failed";
   }
+  const run = await runUnits(env.DB, unit.compositionId, unit.runToken);
   let job: RenderJob;
   try {
-    job = await unitJob(env, unit, parent, token, await buildWhole(parent, unit.runToken));
+    job = unitJob(env, unit, run, parent, token, await buildWhole(parent, unit.runToken));
   } catch (err) {
     await failRun(env, parent, unit.runToken, (err as Error).message);
     return "failed";
   }
   // Each part on an instance of its own where one is free: two parts on one instance share its cores.
-  const siblings = await runUnits(env.DB, unit.compositionId, unit.runToken);
-  const avoid = siblings.flatMap((u) => (u.state === "PROCESSING" && u.rendererInstance ? [u.rendererInstance] : []));
+  const avoid = run.flatMap((u) => (u.state === "PROCESSING" && u.rendererInstance ? [u.rendererInstance] : []));
   const started = await rendererFor(env).start(job, { avoid });
   if (started.accepted) {
     await recordUnitInstance(env.DB, unit.id, token, started.instance);

@@ -85,22 +85,24 @@ export function setRendererForTests(r: Renderer | null): void {
   override = r;
 }
 
-/** The production instance count: RENDERER_INSTANCES is its only source (see wrangler.toml). */
+/**
+ * The renderer instances jobs are offered to: in production RENDERER_INSTANCES is the only source of
+ * their number (see wrangler.toml); outside Cloudflare one "local-i" per RENDERER_URL (RENDERERS=2 npm start).
+ */
 export function rendererInstanceNames(env: Env): string[] {
-  return Array.from({ length: workerConfig(env).renderer.instances }, (_, i) => `renderer-${i}`);
+  const { outside, instances } = workerConfig(env).renderer;
+  if (outside) return outside.urls.map((_, i) => `local-${i}`);
+  return Array.from({ length: instances }, (_, i) => `renderer-${i}`);
 }
 
 export function rendererFor(env: Env): Renderer {
   if (override) return override;
+  const names = rendererInstanceNames(env);
   const outside = workerConfig(env).renderer.outside;
-  if (outside) {
-    // Several local renderer processes (RENDERERS=2 npm start) are instances "local-0", "local-1"…
-    const names = outside.urls.map((_, i) => `local-${i}`);
-    return rendererOver(names, (instance, path, init) => fetch(outside.urls[names.indexOf(instance)]! + path, init));
-  }
+  if (outside) return rendererOver(names, (instance, path, init) => fetch(outside.urls[names.indexOf(instance)]! + path, init));
   if (env.RENDERER) {
     const namespace = env.RENDERER;
-    return rendererOver(rendererInstanceNames(env), (instance, path, init) =>
+    return rendererOver(names, (instance, path, init) =>
       getContainer(namespace as never, instance).fetch(new Request(`http://renderer${path}`, init)),
     );
   }

@@ -175,6 +175,8 @@ export interface ReviewInput {
   talk?: ReadonlyMap<string, Span[]>;
 }
 
+const wants = (o: ReviewInput, kind: AssetKind) => !o.only || o.only.includes(kind);
+
 /** Makes the assets in `dir` (sprite and track for VIDEO, peaks for both). */
 export async function makeReviewAssets(engine: Engine, o: ReviewInput, signal: AbortSignal): Promise<ReviewAssetFile[]> {
   const runArgs = engine.runArgs;
@@ -182,8 +184,8 @@ export async function makeReviewAssets(engine: Engine, o: ReviewInput, signal: A
   if (!runArgs || !pipeArgs) throw new Error(`the ${engine.name} engine runs no bare ffmpeg command`);
   const run = (args: string[]) => runArgs(args, { signal, onProgress: () => {} });
   const files: ReviewAssetFile[] = [];
-  if (!o.only || o.only.includes("waveform")) files.push(await makeWaveform(pipeArgs, o, signal));
-  if (o.type !== "VIDEO" || (o.only && !o.only.includes("thumbnails"))) return files;
+  if (wants(o, "waveform")) files.push(await makeWaveform(pipeArgs, o, signal));
+  if (o.type !== "VIDEO" || !wants(o, "thumbnails")) return files;
   files.push(...(await makeThumbnails(run, o)));
   return files;
 }
@@ -264,14 +266,13 @@ export async function publishReviewAssets(
       return undefined;
     }
   };
-  const wanted = (k: AssetKind) => !o.only || o.only.includes(k);
-  if (wanted("waveform") || wanted("thumbnails")) {
+  if (wants(o, "waveform") || wants(o, "thumbnails")) {
     await attempt("review assets", async () => {
       for (const a of await makeReviewAssets(engine, o, signal)) await uploadAsset(job, a, signal);
     });
   }
   const pass = o.speakers;
-  if (!pass || !wanted("speakers")) return undefined;
+  if (!pass || !wants(o, "speakers")) return undefined;
   return attempt("speaker timeline", async () => {
     const talk = o.talk ?? (await measureTalk(engine, pass, signal));
     const { files, metrics } = await makeSpeakerAssets(job, pass, talk, o.dir);

@@ -179,10 +179,10 @@ function renderWindow(job: RenderJob, kind: RenderPlan["kind"]): RenderWindow {
   };
 }
 
-/** Each track on the rendered window: a track that began before it is read from the window's start. */
 /** Longer than a camera's longest frame gap seen in WebRTC recordings (a still screen sends ~1 fps). */
 const PREROLL_MS = 2000;
 
+/** Each track on the rendered window: a track that began before it is read from the window's start. */
 function placeTracks(tracks: readonly PlanTrack[], originMs: number, withVideo: boolean): PlacedTrack[] {
   return tracks.map((t) => {
     const offsetMs = Math.round(t.offsetSec * 1000);
