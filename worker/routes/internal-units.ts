@@ -6,10 +6,9 @@ import { problem } from "../http/problem";
 import { unitOutputKey } from "../jobs/fanout";
 import { applyUnitReport, leasedUnit, type LeasedUnit } from "../jobs/fanout-reports";
 import { runOutputKey } from "../jobs/outputs";
-import { MAX_REVIEW_ASSET_BYTES, REVIEW_ASSETS, reviewAssetAllowed, reviewAssetKey } from "../jobs/review-assets";
 import { serveMediaObject } from "../media/serve";
 import { serveTrack } from "./internal";
-import { jsonBody, uploadRoutes } from "./upload-routes";
+import { assetRoute, jsonBody, uploadRoutes } from "./upload-routes";
 
 // The renderer's side door for the units of a split composition (fan-out): the tracks, the unit's
 // upload (a part, or for the JOIN the run's output), the review assets of the run, the reports, and
@@ -43,20 +42,16 @@ export const internalUnits = new Hono<AppEnv>()
     if (!res) throw problem.notFound("The part is missing from storage.");
     return res;
   })
-  // The run's review assets: the AUDIO part's speaker timeline, the JOIN's thumbnails and waveform.
-  .on(ROUTES.asset.method, ROUTES.asset.path, async (c) => {
-    const leased = await leasedUnit(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const name = c.req.param("name");
-    if (leased.unit.kind === "VIDEO" || !reviewAssetAllowed(name, leased.parent.type))
-      throw problem.badRequest(`This unit has no review asset "${name}".`);
-    const length = Number(c.req.header("Content-Length"));
-    if (!c.req.raw.body || !Number.isInteger(length)) throw problem.status(411, "Content-Length is required.");
-    if (length > MAX_REVIEW_ASSET_BYTES) throw problem.status(413, `A review asset is at most ${MAX_REVIEW_ASSET_BYTES} bytes.`);
-    const key = reviewAssetKey(runOutputKey(leased.parent, leased.unit.runToken), name);
-    const object = await c.env.MEDIA.put(key, c.req.raw.body, { httpMetadata: { contentType: REVIEW_ASSETS[name].contentType } });
-    await stillLeased(c.env, leased, key);
-    return c.json({ key: name, size: object?.size ?? 0 }, 200);
-  })
+  // The run's review assets: the AUDIO part's waveform and speaker timeline, the JOIN's thumbnails.
+  .route(
+    "/",
+    assetRoute(ROUTES.asset, async (c) => {
+      const leased = await leasedUnit(c.env, c.req.param("id") ?? "", c.req.header("Authorization"));
+      if (leased.unit.kind === "VIDEO") throw problem.badRequest(`A video part has no review assets.`);
+      const runKey = runOutputKey(leased.parent, leased.unit.runToken);
+      return { runKey, type: leased.parent.type, stillLeased: (key) => stillLeased(c.env, leased, key) };
+    }),
+  )
   .route(
     "/",
     uploadRoutes(ROUTES, async (c) => {

@@ -7,9 +7,8 @@ import type { AppEnv, Env } from "../env";
 import { problem } from "../http/problem";
 import { runOutputKey } from "../jobs/outputs";
 import { applyReport, leasedJob } from "../jobs/reports";
-import { MAX_REVIEW_ASSET_BYTES, REVIEW_ASSETS, reviewAssetAllowed, reviewAssetKey } from "../jobs/review-assets";
 import { serveMediaObject } from "../media/serve";
-import { jsonBody, uploadRoutes } from "./upload-routes";
+import { assetRoute, jsonBody, uploadRoutes } from "./upload-routes";
 
 // The renderer's side door: one job's inputs, output upload and reports, authorized by its lease
 // token alone. Not part of the public OpenAPI document.
@@ -43,19 +42,14 @@ export const internal = new Hono<AppEnv>()
     const { row } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
     return serveTrack(c.env, c.req.raw, row, c.req.param("trackId"));
   })
-  // The run's review assets (thumbnails, waveform), keyed by the run like its output.
-  .on(ROUTES.asset.method, ROUTES.asset.path, async (c) => {
-    const { row, token } = await leasedJob(c.env, c.req.param("id"), c.req.header("Authorization"));
-    const name = c.req.param("name");
-    if (!reviewAssetAllowed(name, row.type)) throw problem.badRequest(`A ${row.type} composition has no review asset "${name}".`);
-    const length = Number(c.req.header("Content-Length"));
-    if (!c.req.raw.body || !Number.isInteger(length)) throw problem.status(411, "Content-Length is required.");
-    if (length > MAX_REVIEW_ASSET_BYTES) throw problem.status(413, `A review asset is at most ${MAX_REVIEW_ASSET_BYTES} bytes.`);
-    const key = reviewAssetKey(runOutputKey(row, token), name);
-    const object = await c.env.MEDIA.put(key, c.req.raw.body, { httpMetadata: { contentType: REVIEW_ASSETS[name].contentType } });
-    await stillLeased(c, row.id, token, key);
-    return c.json({ key: name, size: object?.size ?? 0 }, 200);
-  })
+  // The run's review assets (thumbnails, waveform, speaker timeline), keyed by the run like its output.
+  .route(
+    "/",
+    assetRoute(ROUTES.asset, async (c) => {
+      const { row, token } = await leasedJob(c.env, c.req.param("id") ?? "", c.req.header("Authorization"));
+      return { runKey: runOutputKey(row, token), type: row.type, stillLeased: (key) => stillLeased(c, row.id, token, key) };
+    }),
+  )
   .route(
     "/",
     uploadRoutes(ROUTES, async (c) => {
