@@ -246,6 +246,7 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
     ...(job.part?.kind === "JOIN" ? { only: ["thumbnails"] as const } : {}),
     ...(plan.speakers ? { speakers: plan.speakers } : {}),
     ...(run.talk ? { talk: run.talk } : {}),
+    ...(plan.graph.sprite ? { sprite: plan.graph.sprite } : {}),
   };
   const took: string[] = [];
   const timed = async <T>(name: string, p: Promise<T>) => {

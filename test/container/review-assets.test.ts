@@ -8,7 +8,7 @@ import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/n
 import type { Engine } from "../../container/src/engines/types.ts";
 import { runJob } from "../../container/src/job.ts";
 import { createProber } from "../../container/src/probe.ts";
-import { colorName, decodeAudio, FFMPEG, makeTrack, pixelsAt, probe, run, tempDir } from "../fixtures/media.ts";
+import { colorName, decodeAudio, FFMPEG, FFPROBE, makeTrack, pixelsAt, probe, run, tempDir } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
 
 const native = createNativeEngine(FFMPEG);
@@ -199,7 +199,21 @@ describe("runJob uploads the review assets next to the output", () => {
     );
 
   it("VIDEO: sprite, track and peaks; AUDIO: peaks only; all before the completed report", async () => {
-    expect((await runJob(await job("assets-video", "VIDEO"), new AbortController().signal, ctx(native))).status).toBe("completed");
+    const passes: string[][] = [];
+    const watched: Engine = { ...native, runArgs: (args, o) => (passes.push([...args]), native.runArgs!(args, o)) };
+    expect((await runJob(await job("assets-video", "VIDEO"), new AbortController().signal, ctx(watched))).status).toBe("completed");
+    // The render drew the sprite from its own frames: no pass decoded the output for it.
+    expect(passes.filter((a) => a.some((x) => x.includes("tile=")))).toEqual([]);
+    const spriteSize = await run(FFPROBE, [
+      "-v",
+      "error",
+      "-show_entries",
+      "stream=width,height",
+      "-of",
+      "csv=p=0",
+      fw.assets.get("assets-video")!.get("thumbnails.jpg")!,
+    ]);
+    expect(spriteSize.stdout.toString().trim()).toBe("480,120");
     expect([...(fw.assets.get("assets-video")?.keys() ?? [])].sort()).toEqual([
       "speakers.vtt",
       "thumbnails.jpg",

@@ -1,17 +1,21 @@
 // Review assets of a finished render, for players that read standard sidecars: a thumbnail sprite
 // with its WebVTT track (VIDEO; cues point into the sprite with `#xywh=` media fragments) and
 // audiowaveform peaks (JSON version 2, one channel per output channel; wavesurfer.js and peaks.js
-// load it unchanged). Both come from one ffmpeg pass each over the output, run by the native engine
-// (the peaks from its samples streamed into this process).
+// load it unchanged). The peaks come from one ffmpeg pass over the output, run by the native engine
+// (its samples streamed into this process); the sprite from the render itself when it drew one
+// (a whole VIDEO render), else from a pass over the output's frames.
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { outputAssetUrl, type ConversationMetrics, type RenderJob } from "../../../contract/renderer.ts";
 import type { Engine } from "../engines/types.ts";
 import { LeaseLostError, put, withRetries } from "../http-io.ts";
 import type { SpeakerPass } from "../planner/speakers.ts";
-import { SAMPLE_RATE } from "../planner/types.ts";
+import { spriteFilters, thumbnailGrid, type ThumbnailGrid } from "../planner/thumbnails.ts";
+import { SAMPLE_RATE, type RenderSprite } from "../planner/types.ts";
 import { makeSpeakerAssets, measureTalk } from "./speaker-assets.ts";
 import type { Span } from "./speakers.ts";
+
+export { MAX_THUMBNAILS, THUMBNAIL_WIDTH, thumbnailGrid, type ThumbnailGrid } from "../planner/thumbnails.ts";
 
 export type AssetKind = "waveform" | "thumbnails" | "speakers";
 export type ReviewAssetName = "thumbnails.jpg" | "thumbnails.vtt" | "waveform.json" | "timeline.json" | "speakers.vtt";
@@ -21,33 +25,10 @@ export interface ReviewAssetFile {
   contentType: string;
 }
 
-export const MAX_THUMBNAILS = 200;
-export const THUMBNAIL_WIDTH = 160;
-const SPRITE_COLUMNS = 10;
-/** Seconds between thumbnails: the first step that keeps a call within MAX_THUMBNAILS. */
-const INTERVALS = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600];
 /** Enough points for a zoomable waveform of a long call, few enough for a small file. */
 export const MAX_PEAK_POINTS = 10_000;
 /** audiowaveform's default resolution; shorter outputs get this, longer ones fewer points per second. */
 const MIN_SAMPLES_PER_PIXEL = 256;
-
-export interface ThumbnailGrid {
-  interval: number;
-  count: number;
-  columns: number;
-  rows: number;
-  width: number;
-  height: number;
-}
-
-export function thumbnailGrid(durationSec: number, frameWidth: number, frameHeight: number): ThumbnailGrid {
-  const interval = INTERVALS.find((s) => Math.ceil(durationSec / s) <= MAX_THUMBNAILS) ?? Math.ceil(durationSec / MAX_THUMBNAILS);
-  const count = Math.max(1, Math.ceil(durationSec / interval - 1e-9));
-  const columns = Math.min(count, SPRITE_COLUMNS);
-  // Even height: the JPEG encoder's chroma subsampling wants it.
-  const height = Math.max(2, Math.round((THUMBNAIL_WIDTH * frameHeight) / frameWidth / 2) * 2);
-  return { interval, count, columns, rows: Math.ceil(count / columns), width: THUMBNAIL_WIDTH, height };
-}
 
 const vttTime = (s: number) => {
   const ms = Math.round(s * 1000);
@@ -173,6 +154,8 @@ export interface ReviewInput {
   only?: readonly AssetKind[];
   /** Its talk spans when already measured (a highlighted grid needed them first). */
   talk?: ReadonlyMap<string, Span[]>;
+  /** The sprite the render drew beside the output (its frames before encoding: no second decode). */
+  sprite?: RenderSprite;
 }
 
 const wants = (o: ReviewInput, kind: AssetKind) => !o.only || o.only.includes(kind);
@@ -218,13 +201,15 @@ async function makeWaveform(pipeArgs: NonNullable<Engine["pipeArgs"]>, o: Review
 const KEYFRAMES_FROM_INTERVAL = 5;
 
 async function makeThumbnails(run: (args: string[]) => Promise<void>, o: ReviewInput): Promise<ReviewAssetFile[]> {
-  const g = thumbnailGrid(o.durationSec, o.width, o.height);
-  const sprite = join(o.dir, "thumbnails.jpg");
-  const tiles = `fps=1/${g.interval},scale=${g.width}:${g.height},tile=${g.columns}x${g.rows}`;
-  // Decoding only keyframes: a long call's sprite then costs a fiftieth of decoding every frame, and
-  // each thumbnail is still from inside its cue (within 2 s of its start).
-  const seek = g.interval >= KEYFRAMES_FROM_INTERVAL ? ["-skip_frame", "nokey"] : [];
-  await run([...seek, "-i", o.output, "-an", "-vf", tiles, "-frames:v", "1", "-q:v", "4", sprite]);
+  const made = o.sprite && (await stat(o.sprite.file).catch(() => null))?.size ? o.sprite : undefined;
+  const g = made?.grid ?? thumbnailGrid(o.durationSec, o.width, o.height);
+  const sprite = made?.file ?? join(o.dir, "thumbnails.jpg");
+  if (!made) {
+    // Decoding only keyframes: a long call's sprite then costs a fiftieth of decoding every frame,
+    // and each thumbnail is still from inside its cue (within 2 s of its start).
+    const seek = g.interval >= KEYFRAMES_FROM_INTERVAL ? ["-skip_frame", "nokey"] : [];
+    await run([...seek, "-i", o.output, "-an", "-vf", spriteFilters(g).join(","), "-frames:v", "1", "-q:v", "4", sprite]);
+  }
   const track = join(o.dir, "thumbnails.vtt");
   await writeFile(track, thumbnailsVtt(g, o.durationSec));
   return [

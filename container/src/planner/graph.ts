@@ -1,5 +1,6 @@
 // The structured render graph as ffmpeg arguments: filter chains as filtergraph text, and the
 // single command of a plan. Pure.
+import { spriteFilters, spriteOutputArgs } from "./thumbnails.ts";
 import { formatMs } from "./timeline.ts";
 import type { FilterChain, OutputSettings, RenderGraph, StreamGraph, Tap } from "./types.ts";
 
@@ -33,9 +34,24 @@ function tappedAudio(g: RenderGraph): FilterChain[] {
   return [...sources, ...tapChains, ...g.audio.mix];
 }
 
-/** The whole filtergraph: the audio (with its taps), then the video. */
+const SPRITE = "sprite";
+/** The label the encoder reads: the video's own out, or its first copy when the sprite takes another. */
+const encodedVideo = (g: RenderGraph) => (g.sprite ? `${g.video?.out}main` : g.video?.out);
+
+/** The video chains, the sprite's copy of the finished frames among them. */
+function videoChains(g: RenderGraph): FilterChain[] {
+  if (!g.video) return [];
+  if (!g.sprite) return streamChains(g.video);
+  return [
+    ...streamChains(g.video),
+    { ins: [g.video.out], filters: ["split=2"], outs: [encodedVideo(g)!, `${SPRITE}in`] },
+    { ins: [`${SPRITE}in`], filters: spriteFilters(g.sprite.grid), outs: [SPRITE] },
+  ];
+}
+
+/** The whole filtergraph: the audio (with its taps), then the video (with the sprite's copy). */
 export function graphText(g: RenderGraph): string {
-  return [...tappedAudio(g), ...(g.video ? streamChains(g.video) : [])].map(chainText).join(";");
+  return [...tappedAudio(g), ...videoChains(g)].map(chainText).join(";");
 }
 
 /** Each tap's output: its label (tapLabel of its place in `taps`) mapped to its raw file. */
@@ -68,7 +84,7 @@ export function outputArgs(o: OutputSettings, path: string, untimed = false): st
 
 /** The single ffmpeg command of the graph; `graphScript` names the file holding graphText. */
 export function commandArgs(g: RenderGraph, output: string, graphScript?: string): string[] {
-  const outs = [...(g.video ? [g.video.out] : []), ...(g.output.audio ? [g.audio.out] : [])];
+  const outs = [...(g.video ? [encodedVideo(g)!] : []), ...(g.output.audio ? [g.audio.out] : [])];
   const maps = outs.flatMap((l) => ["-map", `[${l}]`]);
   return [
     ...g.inputs.flatMap((i) => [...i.options, "-i", i.path]),
@@ -76,5 +92,6 @@ export function commandArgs(g: RenderGraph, output: string, graphScript?: string
     ...maps,
     ...outputArgs(g.output, output),
     ...tapOutputArgs(g.taps),
+    ...(g.sprite && g.video ? spriteOutputArgs(SPRITE, g.sprite.file) : []),
   ];
 }

@@ -2,6 +2,7 @@
 // timeline, or integer frame numbers where exact arithmetic matters (segment boundaries).
 
 import type { SpeakerPass } from "./speakers.ts";
+import type { ThumbnailGrid } from "./thumbnails.ts";
 
 /** What probing a downloaded track told us (the container's own header is not trusted for length). */
 export interface ProbeFacts {
@@ -80,6 +81,13 @@ export interface RenderGraph {
   output: OutputSettings;
   /** Extra raw outputs of audio source chains, written while the render decodes them. */
   taps?: Tap[];
+  /** The thumbnail sprite, drawn from a copy of the video's frames before they are encoded. */
+  sprite?: RenderSprite;
+}
+
+export interface RenderSprite {
+  grid: ThumbnailGrid;
+  file: string;
 }
 
 /**
