@@ -7,7 +7,7 @@ import { audioCut, keptSegments, normalizeKeep, type KeptSpan } from "./keep.ts"
 import { audioRedactionFilters, beepChains, videoRedactionFilters } from "./redact.ts";
 import { highlightFilters, labelFiles } from "./labels.ts";
 import { speakerPass } from "./speakers.ts";
-import { thumbnailGrid } from "./thumbnails.ts";
+import { renderSprite } from "./thumbnails.ts";
 import { formatMs, segments, totalFrames, videoSpans, type Segment } from "./timeline.ts";
 import {
   FPS,
@@ -18,7 +18,6 @@ import {
   type ProbeFacts,
   type RenderGraph,
   type RenderPlan,
-  type RenderSprite,
   type StreamGraph,
 } from "./types.ts";
 import { videoStream, type VideoSource } from "./video-graph.ts";
@@ -135,7 +134,7 @@ export function planRender(
         }
       : {}),
     output: outputSettings(kind, window.outputMs, layout === "mono" ? 1 : 2),
-    ...(kind === "video" && !job.part ? { sprite: spriteOf(job, window.outputMs, files.output) } : {}),
+    ...(kind === "video" && !job.part ? { sprite: renderSprite(window.outputMs / 1000, job.width, job.height, files.output) } : {}),
   };
   if (!tracks.some((t) => t.audio && inSpan(t, job))) warnings.push("no audio in any track: the audio is silent");
   const speakers = speakerPass(graph.inputs, graph.audio, window.cuts, window.outputMs / 1000, files.output);
@@ -151,15 +150,6 @@ export function planRender(
     kind,
     warnings,
   };
-}
-
-/**
- * A whole VIDEO render draws its thumbnail sprite from the frames it encodes (decoding the output
- * again for it cost as much as a sixth of the render). A fan-out part does not: its JOIN makes the
- * sprite of the whole call.
- */
-function spriteOf(job: RenderJob, outputMs: number, output: string): RenderSprite {
-  return { grid: thumbnailGrid(outputMs / 1000, job.width, job.height), file: `${output}.thumbnails.jpg` };
 }
 
 /** A track past the end of the recording contributes nothing; it is left out of the inputs. */

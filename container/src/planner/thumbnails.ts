@@ -1,5 +1,6 @@
 // The thumbnail sprite of a VIDEO output: one frame every `interval` seconds, scaled and tiled
 // into one JPEG (the review page's scrub previews, with a WebVTT track of `#xywh=` cues). Pure.
+import type { RenderSprite } from "./types.ts";
 
 export const MAX_THUMBNAILS = 200;
 export const THUMBNAIL_WIDTH = 160;
@@ -23,6 +24,14 @@ export function thumbnailGrid(durationSec: number, frameWidth: number, frameHeig
   // Even height: the JPEG encoder's chroma subsampling wants it.
   const height = Math.max(2, Math.round((THUMBNAIL_WIDTH * frameHeight) / frameWidth / 2) * 2);
   return { interval, count, columns, rows: Math.ceil(count / columns), width: THUMBNAIL_WIDTH, height };
+}
+
+/**
+ * The sprite a whole VIDEO render draws from the frames it encodes (decoding the output again for
+ * it cost up to a sixth of the render). A fan-out part draws none: its JOIN makes the whole call's.
+ */
+export function renderSprite(outputSec: number, width: number, height: number, output: string): RenderSprite {
+  return { grid: thumbnailGrid(outputSec, width, height), file: `${output}.thumbnails.jpg` };
 }
 
 /** The filters that turn a video stream into the grid's sprite (one frame out, at the stream's end). */
