@@ -152,24 +152,15 @@ describe("planRender", () => {
     expect(g).toContain("[b2_2][t2_2]overlay=x=0+(320-w)/2:y=180+(180-h)/2:eof_action=pass[s2]");
     expect(g).toContain("[b3_1][t3_1]overlay=x=320+(320-w)/2:y=0+(360-h)/2:eof_action=pass[s3]");
     expect(g).toContain("[s0][s1][s2][s3]concat=n=4:v=1:a=0,format=yuv420p[vout]");
-    // The encoder reads one copy of the finished frames; the sprite (a thumbnail a second) the other.
-    expect(g.slice(-2)).toEqual(["[vout]split=2[voutmain][spritein]", "[spritein]fps=1/1,scale=160:90,tile=10x2[sprite]"]);
+    // The encoder reads one copy of the finished frames; the thumbnails (one a second) the other.
+    expect(g.slice(-2)).toEqual(["[vout]split=2[voutmain][spritein]", "[spritein]fps=1/1,scale=160:90,format=yuv420p[sprite]"]);
     // The audio-only participant is mixed, delayed by its offset.
     expect(g.some((c) => c.startsWith("[3:a]") && c.includes("adelay=delays=1000:all=1"))).toBe(true);
     expect(plan.args).toEqual(expect.arrayContaining(["-map", "[voutmain]", "[aout]", "libx264", "yuv420p", "+faststart", "aac"]));
     const sprite = plan.args.indexOf("[sprite]") - 1;
     expect(plan.args.slice(sprite - 5, sprite)).toEqual(["-t", "12", "-f", "mp4", "/w/out.mp4"]);
-    expect(plan.args.slice(sprite)).toEqual([
-      "-map",
-      "[sprite]",
-      "-frames:v",
-      "1",
-      "-q:v",
-      "4",
-      "-f",
-      "image2",
-      "/w/out.mp4.thumbnails.jpg",
-    ]);
+    // The thumbnails as raw frames, each written as it is taken (tiled into the sprite afterwards).
+    expect(plan.args.slice(sprite)).toEqual(["-map", "[sprite]", "-f", "rawvideo", "-pix_fmt", "yuv420p", "/w/out.mp4.thumbnails.yuv"]);
     expect(plan.graph.sprite?.grid).toMatchObject({ interval: 1, count: 12, columns: 10, rows: 2 });
   });
 

@@ -1,12 +1,13 @@
 // Review assets made from a real output by the native ffmpeg: the sprite's cells show the frames
 // their cues name, the peaks follow each channel's level, and a job uploads them next to its output.
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeReviewAssets, samplesPerPixel, thumbnailGrid, thumbnailsVtt, PeakMeter } from "../../container/src/assets/review-assets.ts";
 import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/native.ts";
 import type { Engine } from "../../container/src/engines/types.ts";
 import { runJob } from "../../container/src/job.ts";
+import { planRender } from "../../container/src/planner/index.ts";
 import { createProber } from "../../container/src/probe.ts";
 import { colorName, decodeAudio, FFMPEG, FFPROBE, makeTrack, pixelsAt, probe, run, tempDir } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";
@@ -202,8 +203,9 @@ describe("runJob uploads the review assets next to the output", () => {
     const passes: string[][] = [];
     const watched: Engine = { ...native, runArgs: (args, o) => (passes.push([...args]), native.runArgs!(args, o)) };
     expect((await runJob(await job("assets-video", "VIDEO"), new AbortController().signal, ctx(watched))).status).toBe("completed");
-    // The render drew the sprite from its own frames: no pass decoded the output for it.
-    expect(passes.filter((a) => a.some((x) => x.includes("tile=")))).toEqual([]);
+    // The sprite was tiled from the thumbnails the render took: no pass decoded the output for it.
+    const tiled = passes.filter((a) => a.some((x) => x.includes("tile=")));
+    expect(tiled.map((a) => a[a.indexOf("-i") + 1])).toEqual([expect.stringMatching(/\.thumbnails\.yuv$/)]);
     const spriteSize = await run(FFPROBE, [
       "-v",
       "error",
@@ -251,5 +253,37 @@ describe("runJob uploads the review assets next to the output", () => {
     // itself, so no second command had to decode them.
     expect([...(fw.assets.get("assets-fail")?.keys() ?? [])].sort()).toEqual(["speakers.vtt", "timeline.json"]);
     expect(logs.some((l) => l.includes("review assets not made: no ffmpeg here"))).toBe(true);
+  });
+});
+
+describe("the render's own thumbnails", () => {
+  it("leave ffmpeg's progress running: positions come all through a whole VIDEO render, not only at its end", async () => {
+    const cam = await makeTrack({
+      dir,
+      name: "busy-cam",
+      format: "webm",
+      durationSec: 20,
+      video: { color: "blue", width: 640, height: 480, grid: true },
+      audio: { frequency: 330 },
+    });
+    const job = new FakeWorker().job({
+      jobId: "progress",
+      type: "VIDEO",
+      durationMs: 20_000,
+      width: 1280,
+      height: 720,
+      tracks: [{ id: "a", file: cam, offsetMs: 0, audio: true, video: true }],
+    });
+    const plan = planRender(
+      job,
+      { a: { durationSec: 20, hasAudio: true, hasVideo: true } },
+      { inputs: { a: cam }, output: join(dir, "progress.mp4") },
+    );
+    expect(plan.graph.sprite).toBeDefined();
+    const positions: number[] = [];
+    await createNativeEngine(FFMPEG).run(plan, { signal: new AbortController().signal, onProgress: (t) => positions.push(t) });
+    expect(positions.filter((t) => t > 0 && t < 18).length, `positions ${positions.join(", ")}`).toBeGreaterThan(0);
+    // One raw 160×90 frame per second of output, ready to tile.
+    expect((await stat(plan.graph.sprite!.frames)).size).toBe(20 * 160 * 90 * 1.5);
   });
 });

@@ -2,15 +2,15 @@
 // with its WebVTT track (VIDEO; cues point into the sprite with `#xywh=` media fragments) and
 // audiowaveform peaks (JSON version 2, one channel per output channel; wavesurfer.js and peaks.js
 // load it unchanged). The peaks come from one ffmpeg pass over the output, run by the native engine
-// (its samples streamed into this process); the sprite from the render itself when it drew one
-// (a whole VIDEO render), else from a pass over the output's frames.
+// (its samples streamed into this process); the sprite from thumbnails the render took itself (a
+// whole VIDEO render), else from a pass over the output's frames.
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { outputAssetUrl, type ConversationMetrics, type RenderJob } from "../../../contract/renderer.ts";
 import type { Engine } from "../engines/types.ts";
 import { LeaseLostError, put, withRetries } from "../http-io.ts";
 import type { SpeakerPass } from "../planner/speakers.ts";
-import { spriteFilters, thumbnailGrid, type ThumbnailGrid } from "../planner/thumbnails.ts";
+import { spriteFilters, thumbnailGrid, tileFramesArgs, type ThumbnailGrid } from "../planner/thumbnails.ts";
 import { SAMPLE_RATE, type RenderSprite } from "../planner/types.ts";
 import { makeSpeakerAssets, measureTalk } from "./speaker-assets.ts";
 import type { Span } from "./speakers.ts";
@@ -154,7 +154,7 @@ export interface ReviewInput {
   only?: readonly AssetKind[];
   /** Its talk spans when already measured (a highlighted grid needed them first). */
   talk?: ReadonlyMap<string, Span[]>;
-  /** The sprite the render drew beside the output (its frames before encoding: no second decode). */
+  /** The thumbnails the render took beside the output (its frames before encoding: no second decode). */
   sprite?: RenderSprite;
 }
 
@@ -201,10 +201,11 @@ async function makeWaveform(pipeArgs: NonNullable<Engine["pipeArgs"]>, o: Review
 const KEYFRAMES_FROM_INTERVAL = 5;
 
 async function makeThumbnails(run: (args: string[]) => Promise<void>, o: ReviewInput): Promise<ReviewAssetFile[]> {
-  const made = o.sprite && (await stat(o.sprite.file).catch(() => null))?.size ? o.sprite : undefined;
-  const g = made?.grid ?? thumbnailGrid(o.durationSec, o.width, o.height);
-  const sprite = made?.file ?? join(o.dir, "thumbnails.jpg");
-  if (!made) {
+  const taken = o.sprite && (await stat(o.sprite.frames).catch(() => null))?.size ? o.sprite : undefined;
+  const g = taken?.grid ?? thumbnailGrid(o.durationSec, o.width, o.height);
+  const sprite = join(o.dir, "thumbnails.jpg");
+  if (taken) await run(tileFramesArgs(g, taken.frames, sprite));
+  else {
     // Decoding only keyframes: a long call's sprite then costs a fiftieth of decoding every frame,
     // and each thumbnail is still from inside its cue (within 2 s of its start).
     const seek = g.interval >= KEYFRAMES_FROM_INTERVAL ? ["-skip_frame", "nokey"] : [];

@@ -1,6 +1,6 @@
 // The structured render graph as ffmpeg arguments: filter chains as filtergraph text, and the
 // single command of a plan. Pure.
-import { spriteFilters, spriteOutputArgs } from "./thumbnails.ts";
+import { thumbnailFrameFilters, thumbnailFramesArgs } from "./thumbnails.ts";
 import { formatMs } from "./timeline.ts";
 import type { FilterChain, OutputSettings, RenderGraph, StreamGraph, Tap } from "./types.ts";
 
@@ -38,18 +38,18 @@ const SPRITE = "sprite";
 /** The label the encoder reads: the video's own out, or its first copy when the sprite takes another. */
 const encodedVideo = (g: RenderGraph) => (g.sprite ? `${g.video?.out}main` : g.video?.out);
 
-/** The video chains, the sprite's copy of the finished frames among them. */
+/** The video chains, the thumbnails' copy of the finished frames among them. */
 function videoChains(g: RenderGraph): FilterChain[] {
   if (!g.video) return [];
   if (!g.sprite) return streamChains(g.video);
   return [
     ...streamChains(g.video),
     { ins: [g.video.out], filters: ["split=2"], outs: [encodedVideo(g)!, `${SPRITE}in`] },
-    { ins: [`${SPRITE}in`], filters: spriteFilters(g.sprite.grid), outs: [SPRITE] },
+    { ins: [`${SPRITE}in`], filters: thumbnailFrameFilters(g.sprite.grid), outs: [SPRITE] },
   ];
 }
 
-/** The whole filtergraph: the audio (with its taps), then the video (with the sprite's copy). */
+/** The whole filtergraph: the audio (with its taps), then the video (with the thumbnails' copy). */
 export function graphText(g: RenderGraph): string {
   return [...tappedAudio(g), ...videoChains(g)].map(chainText).join(";");
 }
@@ -92,6 +92,6 @@ export function commandArgs(g: RenderGraph, output: string, graphScript?: string
     ...maps,
     ...outputArgs(g.output, output),
     ...tapOutputArgs(g.taps),
-    ...(g.sprite && g.video ? spriteOutputArgs(SPRITE, g.sprite.file) : []),
+    ...(g.sprite && g.video ? thumbnailFramesArgs(SPRITE, g.sprite.frames) : []),
   ];
 }

@@ -27,19 +27,37 @@ export function thumbnailGrid(durationSec: number, frameWidth: number, frameHeig
 }
 
 /**
- * The sprite a whole VIDEO render draws from the frames it encodes (decoding the output again for
- * it cost up to a sixth of the render). A fan-out part draws none: its JOIN makes the whole call's.
+ * The thumbnails a whole VIDEO render takes from the frames it encodes (decoding the output again
+ * for them cost up to a sixth of the render); the review assets tile them into the sprite. A
+ * fan-out part takes none: its JOIN makes the whole call's sprite.
  */
 export function renderSprite(outputSec: number, width: number, height: number, output: string): RenderSprite {
-  return { grid: thumbnailGrid(outputSec, width, height), file: `${output}.thumbnails.jpg` };
+  return { grid: thumbnailGrid(outputSec, width, height), frames: `${output}.thumbnails.yuv` };
 }
+
+const pick = (g: ThumbnailGrid) => [`fps=1/${g.interval}`, `scale=${g.width}:${g.height}`];
 
 /** The filters that turn a video stream into the grid's sprite (one frame out, at the stream's end). */
 export function spriteFilters(g: ThumbnailGrid): string[] {
-  return [`fps=1/${g.interval}`, `scale=${g.width}:${g.height}`, `tile=${g.columns}x${g.rows}`];
+  return [...pick(g), `tile=${g.columns}x${g.rows}`];
 }
 
-/** The sprite written as its own output of a command: one JPEG. */
-export function spriteOutputArgs(label: string, file: string): string[] {
-  return ["-map", `[${label}]`, "-frames:v", "1", "-q:v", "4", "-f", "image2", file];
+/** The filters of the render's copy: one small frame per interval, as raw YUV. */
+export function thumbnailFrameFilters(g: ThumbnailGrid): string[] {
+  return [...pick(g), "format=yuv420p"];
+}
+
+/**
+ * The thumbnails written as their own output of the render's command: raw frames, each as it is
+ * taken. (Not the tiled sprite itself: ffmpeg 5.1 prints no -progress until every output has
+ * written its header, and the sprite's one frame comes at the end: the watchdog would see no progress.)
+ */
+export function thumbnailFramesArgs(label: string, file: string): string[] {
+  return ["-map", `[${label}]`, "-f", "rawvideo", "-pix_fmt", "yuv420p", file];
+}
+
+/** The command that tiles the render's raw thumbnails into the sprite (lossless until this JPEG). */
+export function tileFramesArgs(g: ThumbnailGrid, frames: string, sprite: string): string[] {
+  const raw = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", `${g.width}x${g.height}`, "-framerate", "1"];
+  return [...raw, "-i", frames, "-vf", `tile=${g.columns}x${g.rows}`, "-frames:v", "1", "-q:v", "4", sprite];
 }

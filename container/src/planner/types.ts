@@ -81,13 +81,14 @@ export interface RenderGraph {
   output: OutputSettings;
   /** Extra raw outputs of audio source chains, written while the render decodes them. */
   taps?: Tap[];
-  /** The thumbnail sprite, drawn from a copy of the video's frames before they are encoded. */
+  /** The thumbnail sprite's frames, taken from a copy of the video's frames before they are encoded. */
   sprite?: RenderSprite;
 }
 
 export interface RenderSprite {
   grid: ThumbnailGrid;
-  file: string;
+  /** Raw yuv420p frames of grid.width × grid.height, one per cell. */
+  frames: string;
 }
 
 /**
