@@ -28,15 +28,16 @@ export function percentOf(phase: Phase, fraction: number): number {
 
 /**
  * Seconds a job needs after its render: the output probed and uploaded beside its review assets
- * (the output decoded once more for the peaks, and for a VIDEO the thumbnails). Rough rates read
- * off the renderer's phase log on 2 cores (`deliver …` in its completed line), not yet fitted per
- * case: bench/vs-user.ts shows how far off the ETA they leave.
+ * (the output decoded once more for the peaks; a VIDEO's thumbnails were taken by the render and
+ * are only tiled). Rough rates read off the renderer's phase log on 2 cores (`deliver …` in its
+ * completed line: a 75 s 720p grid uploads 15 MB in 0.8 s), not yet fitted per case:
+ * bench/vs-user.ts shows how far off the ETA they leave.
  */
 export function deliverSeconds(kind: "audio" | "video" | "track", outputSeconds: number): number {
   const perMediaSecond = kind === "video" ? DELIVER_PER_SECOND.video : DELIVER_PER_SECOND.audio;
   return DELIVER_PER_SECOND.fixed + outputSeconds * perMediaSecond;
 }
-const DELIVER_PER_SECOND = { fixed: 0.25, audio: 1 / 1000, video: 1 / 40 };
+const DELIVER_PER_SECOND = { fixed: 0.25, audio: 1 / 1000, video: 1 / 80 };
 
 export type ReportSender = (job: RenderJob, report: RenderReport, retries?: number) => Promise<ReportResult>;
 
