@@ -184,6 +184,15 @@ export async function benchVsUser(only?: string): Promise<Report[]> {
   try {
     for (const c of all) await runCase(s, c, dir, table, eta);
   } finally {
+    // BENCH_LOGS=1: the renderer's job lines (each job's phases: fetch, plan, render, deliver).
+    if (process.env.BENCH_LOGS)
+      console.log(
+        s
+          .logs()
+          .split("\n")
+          .filter((l) => l.startsWith("[job "))
+          .join("\n"),
+      );
     await s.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
