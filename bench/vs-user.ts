@@ -190,7 +190,7 @@ export async function benchVsUser(only?: string): Promise<Report[]> {
         s
           .logs()
           .split("\n")
-          .filter((l) => l.startsWith("[job "))
+          .filter((l) => l.includes("[job "))
           .join("\n"),
       );
     await s.dispose();
