@@ -72,7 +72,8 @@ beforeAll(async () => {
       const job = await tracksJob(`video-${index}`, files, { keep, part: { kind: "VIDEO", index, count } });
       return renderCompleted(fw, r, job);
     }),
-    tracksJob("audio", files, { part: { kind: "AUDIO" } }).then((job) => renderCompleted(fw, r, job)),
+    // Highlighted, as compositions are by default: the AUDIO part draws no grid, so it runs no speaker pass for it.
+    tracksJob("audio", files, { part: { kind: "AUDIO" }, highlight: { color: "#FFC800" } }).then((job) => renderCompleted(fw, r, job)),
   ]);
   partReports.push(...parts.map((p) => p.final));
   // The join reads the parts as a Worker would serve them: registered as the "tracks" of a job.
@@ -126,7 +127,8 @@ describe("a VIDEO composition rendered in parts and joined", () => {
     const audio = await probe(fw.uploads.get("audio")!.path);
     expect(audio.video).toBeUndefined();
     expect(audio.audio).toMatchObject({ codec: "aac", sampleRate: 48000 });
-    // The speaker pass ran in the AUDIO part: its metrics come back with it.
+    // The speaker levels came from the AUDIO part's own render (no pass before it), and its metrics with it.
+    expect(r.logs.filter((l) => l.includes("[job audio#") && l.includes("speaker pass for the highlight"))).toEqual([]);
     expect(partReports.at(-1)).toMatchObject({ event: "completed", metrics: { talkSeconds: expect.any(Object) } });
     expect(fw.assets.get("audio")?.has("timeline.json")).toBe(true);
     expect(fw.assets.get("audio")?.has("waveform.json")).toBe(true);
