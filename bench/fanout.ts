@@ -77,13 +77,13 @@ export async function fanoutBench(): Promise<Report[]> {
     renderPerSecond: partRender / SPAN,
     // A part's own cost beside its render; a cold container start is added as assumed (2 s).
     partFixedSeconds: Math.max(...parts.map((p) => sum(p) - (p.render ?? 0))) + 2,
-    audioPerSecond: sum(audioPart) / SPAN,
+    audioPerSecond: (audioPart.render ?? NaN) / SPAN,
     // The whole join (parts fetched, stream copy, thumbnails of the output) taken as linear in the length.
     joinPerSecond: sum(join) / SPAN,
     joinFixedSeconds: 0,
   };
   report.note(
-    `measured: VIDEO parts alone ${measured.renderPerSecond.toFixed(3)} s of render per output second (${parts.length} parts; the whole composition's render ${(wholeRender / SPAN).toFixed(3)}), part fixed ${measured.partFixedSeconds.toFixed(2)} s (incl. 2 s assumed cold start), AUDIO part ${sum(audioPart).toFixed(2)} s for ${SPAN} s, join ${sum(join).toFixed(2)} s for ${SPAN} s`,
+    `measured: VIDEO parts alone ${measured.renderPerSecond.toFixed(3)} s of render per output second (${parts.length} parts; the whole composition's render ${(wholeRender / SPAN).toFixed(3)}), part fixed ${measured.partFixedSeconds.toFixed(2)} s (incl. 2 s assumed cold start), AUDIO part's render ${(audioPart.render ?? NaN).toFixed(2)} s for ${SPAN} s (its phases ${JSON.stringify(audioPart)}), join ${sum(join).toFixed(2)} s for ${SPAN} s`,
   );
   const hour = 3600;
   for (const n of [1, 8, 32]) {

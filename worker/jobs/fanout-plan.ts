@@ -1,27 +1,36 @@
 // When a composition is split over several renderers (fan-out), and where. Pure.
 //
 // The model (docs/capacity.md, fed by `npm run bench:fanout`): one renderer takes
-// t(1) = D·r + c for D seconds of output at r seconds of render per output second and c seconds of
-// per-job cost (instance start, download, probe). Split into N parts run side by side, then joined:
-// t(N) = D·r/N + c + D·j + J (the join: stream copy, and fetching the parts, j per output second,
-// plus its own fixed J). A split pays when t(N) < t(1) by a margin. N is capped by the instances:
-// r is one instance's rate with both its cores, so two parts on one instance share them and gain nothing.
+// t(1) = D·(r + a/2) + c for D seconds of output at r seconds of grid render per output second, a
+// of the mix beside it, and c seconds of per-job cost (instance start, download, probe). Split into
+// N VIDEO parts run side by side, the AUDIO part (the whole mix, made once) beside one of them, then
+// joined: t(N) = D·r/N + D·a/2 + c + D·j + J (the join: stream copy, and fetching the parts, j per
+// output second, plus its own fixed J). A split pays when t(N) < t(1) by a margin. N is capped by
+// the instances: r is one instance's rate with both its cores, so two parts on one instance share
+// them and gain nothing.
 
 /** Measured by `npm run bench:fanout` on the bench machine (2 cores; docs/capacity.md has the run). */
 export interface FanoutCosts {
   renderPerSecond: number;
+  /**
+   * The AUDIO part's render per output second, alone on one 2-core instance. It shares an instance
+   * with a VIDEO part and slows it by about half its length (A: the mix keeps one of the two cores).
+   */
+  audioPerSecond: number;
   partFixedSeconds: number;
   joinPerSecond: number;
   joinFixedSeconds: number;
 }
 
 export const FANOUT_COSTS: Readonly<FanoutCosts> = {
-  /** Render seconds per output second of a 4-tile 1280x720 grid on one 2-core instance. */
-  renderPerSecond: 0.39,
+  /** Render seconds per output second of a 4-tile 1280x720 grid (a VIDEO part's) on one 2-core instance. */
+  renderPerSecond: 0.418,
+  /** The AUDIO part: the mix, its AAC encode (most of it) and the speaker levels, one core. */
+  audioPerSecond: 0.039,
   /** A part's cost beside its render: download and probe of the tracks, upload, plus 2 s assumed for a cold start. */
-  partFixedSeconds: 6.8,
-  /** The join (the parts fetched, stream copy, thumbnails and waveform of the output), per output second. */
-  joinPerSecond: 0.0068,
+  partFixedSeconds: 4.84,
+  /** The join (the parts fetched, stream copy, keyframe thumbnails of the output), per output second. */
+  joinPerSecond: 0.0063,
   joinFixedSeconds: 0,
 };
 
@@ -53,11 +62,12 @@ export interface FanoutInput {
 }
 
 export function singleSeconds(outputSec: number, k = FANOUT_COSTS): number {
-  return outputSec * k.renderPerSecond + k.partFixedSeconds;
+  return outputSec * (k.renderPerSecond + k.audioPerSecond / 2) + k.partFixedSeconds;
 }
 
 export function splitSeconds(outputSec: number, parts: number, k = FANOUT_COSTS): number {
-  return (outputSec * k.renderPerSecond) / parts + k.partFixedSeconds + outputSec * k.joinPerSecond + k.joinFixedSeconds;
+  const beside = (outputSec * k.audioPerSecond) / 2;
+  return (outputSec * k.renderPerSecond) / parts + beside + k.partFixedSeconds + outputSec * k.joinPerSecond + k.joinFixedSeconds;
 }
 
 /** How many parts the model picks for `instances` side by side (1: do not split). */
