@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FANOUT_COSTS, modelParts, planFanout, singleSeconds, splitSeconds } from "../../worker/jobs/fanout-plan.ts";
+import { FANOUT_COSTS, modelPlan, planFanout, singleSeconds, splitSeconds } from "../../worker/jobs/fanout-plan.ts";
 
 const video = (outputMs: number, instances: number, forcedSegmentSeconds: number | null = null) =>
   planFanout({ type: "VIDEO", outputMs, trimmed: false, instances, forcedSegmentSeconds });
@@ -12,8 +12,8 @@ describe("the fan-out model (pure)", () => {
     expect(planFanout({ type: "VIDEO", outputMs: 3_600_000, trimmed: true, instances: 8, forcedSegmentSeconds: null })).toBeNull();
   });
 
-  it("splits a 60-minute call over 8 instances into 8 contiguous windows on the 25 fps frame grid", () => {
-    const w = video(3_600_020, 8)!;
+  it("splits a 60-minute call over 9 instances into 8 contiguous windows (and the AUDIO part) on the 25 fps frame grid", () => {
+    const w = video(3_600_020, 9)!;
     expect(w).toHaveLength(8);
     expect(w[0]!.startMs).toBe(0);
     expect(w.at(-1)!.endMs).toBe(3_600_020);
@@ -36,6 +36,15 @@ describe("the fan-out model (pure)", () => {
     expect(splitSeconds(hour, 8) - splitSeconds(hour, 16)).toBeCloseTo((hour * FANOUT_COSTS.renderPerSecond) / 16, 6);
     expect(splitSeconds(hour, 8)).toBeGreaterThan((hour * FANOUT_COSTS.audioPerSecond) / 2 + FANOUT_COSTS.partFixedSeconds);
     expect(singleSeconds(hour)).toBeGreaterThan(splitSeconds(hour, 2));
-    expect(modelParts(hour, 8)).toBe(8);
+  });
+
+  it("leaves an instance to the AUDIO part when that is faster: 7 VIDEO parts on 8 instances, 32 on 32", () => {
+    const hour = 3600;
+    const on8 = modelPlan(hour, 8);
+    expect(on8.parts).toBe(7);
+    expect(on8.seconds).toBeCloseTo(splitSeconds(hour, 7, FANOUT_COSTS, true), 6);
+    expect(on8.seconds).toBeLessThan(splitSeconds(hour, 8));
+    // With 32, the hour's mix alone would outlast a 32nd of the grid: beside one part is faster.
+    expect(modelPlan(hour, 32)).toEqual({ parts: 32, seconds: splitSeconds(hour, 32) });
   });
 });

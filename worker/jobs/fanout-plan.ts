@@ -5,9 +5,10 @@
 // of the mix beside it, and c seconds of per-job cost (instance start, download, probe). Split into
 // N VIDEO parts run side by side, the AUDIO part (the whole mix, made once) beside one of them, then
 // joined: t(N) = D·r/N + D·a/2 + c + D·j + J (the join: stream copy, and fetching the parts, j per
-// output second, plus its own fixed J). A split pays when t(N) < t(1) by a margin. N is capped by
-// the instances: r is one instance's rate with both its cores, so two parts on one instance share
-// them and gain nothing.
+// output second, plus its own fixed J); with an instance to spare for the AUDIO part,
+// max(D·r/N, D·a) + c + D·j + J. A split pays when t(N) < t(1) by a margin. N is capped by the
+// instances: r is one instance's rate with both its cores, so two parts on one instance share them
+// and gain nothing.
 
 /** Measured by `npm run bench:fanout` on the bench machine (2 cores; docs/capacity.md has the run). */
 export interface FanoutCosts {
@@ -65,19 +66,37 @@ export function singleSeconds(outputSec: number, k = FANOUT_COSTS): number {
   return outputSec * (k.renderPerSecond + k.audioPerSecond / 2) + k.partFixedSeconds;
 }
 
-export function splitSeconds(outputSec: number, parts: number, k = FANOUT_COSTS): number {
-  const beside = (outputSec * k.audioPerSecond) / 2;
-  return (outputSec * k.renderPerSecond) / parts + beside + k.partFixedSeconds + outputSec * k.joinPerSecond + k.joinFixedSeconds;
+/**
+ * N VIDEO parts side by side and the AUDIO part: beside one of them (sharing its cores), or, when
+ * an instance is left for it, alone (the parts then wait for whichever ends last).
+ */
+export function splitSeconds(outputSec: number, parts: number, k = FANOUT_COSTS, audioAlone = false): number {
+  const grid = (outputSec * k.renderPerSecond) / parts;
+  const audio = outputSec * k.audioPerSecond;
+  const render = audioAlone ? Math.max(grid, audio) : grid + audio / 2;
+  return render + k.partFixedSeconds + outputSec * k.joinPerSecond + k.joinFixedSeconds;
 }
 
-/** How many parts the model picks for `instances` side by side (1: do not split). */
-export function modelParts(outputSec: number, instances: number, k = FANOUT_COSTS): number {
-  const most = Math.min(instances, Math.floor(outputSec / MIN_PART_SECONDS));
-  let bestParts = 1;
-  for (let n = 2; n <= most; n++) if (splitSeconds(outputSec, n, k) < splitSeconds(outputSec, bestParts, k)) bestParts = n;
-  const single = singleSeconds(outputSec, k);
-  return bestParts > 1 && splitSeconds(outputSec, bestParts, k) <= single * (1 - MIN_GAIN) ? bestParts : 1;
+export interface ModelPlan {
+  /** VIDEO parts (1: do not split). */
+  parts: number;
+  seconds: number;
 }
+
+/** The fastest split for `instances` side by side (the AUDIO part alone when that pays), or none. */
+export function modelPlan(outputSec: number, instances: number, k = FANOUT_COSTS): ModelPlan {
+  const single: ModelPlan = { parts: 1, seconds: singleSeconds(outputSec, k) };
+  const most = Math.min(instances, Math.floor(outputSec / MIN_PART_SECONDS));
+  let best = single;
+  for (let n = 2; n <= most; n++) {
+    const options = [splitSeconds(outputSec, n, k), ...(n < instances ? [splitSeconds(outputSec, n, k, true)] : [])];
+    for (const seconds of options) if (seconds < best.seconds) best = { parts: n, seconds };
+  }
+  return best.parts > 1 && best.seconds <= single.seconds * (1 - MIN_GAIN) ? best : single;
+}
+
+/** How many VIDEO parts the model picks for `instances` side by side (1: do not split). */
+export const modelParts = (outputSec: number, instances: number, k = FANOUT_COSTS) => modelPlan(outputSec, instances, k).parts;
 
 /** `count` windows over [0, outputMs), each on the frame grid; the last one ends at the output's end. */
 export function windowsOf(outputMs: number, count: number): Window[] {
