@@ -25,13 +25,13 @@ export interface FanoutCosts {
 
 export const FANOUT_COSTS: Readonly<FanoutCosts> = {
   /** Render seconds per output second of a 4-tile 1280x720 grid (a VIDEO part's) on one 2-core instance. */
-  renderPerSecond: 0.418,
+  renderPerSecond: 0.376,
   /** The AUDIO part: the mix, its AAC encode (most of it) and the speaker levels, one core. */
   audioPerSecond: 0.039,
   /** A part's cost beside its render: download and probe of the tracks, upload, plus 2 s assumed for a cold start. */
-  partFixedSeconds: 4.84,
+  partFixedSeconds: 4.01,
   /** The join (the parts fetched, stream copy, keyframe thumbnails of the output), per output second. */
-  joinPerSecond: 0.0063,
+  joinPerSecond: 0.0065,
   joinFixedSeconds: 0,
 };
 
