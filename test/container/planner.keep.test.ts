@@ -62,7 +62,8 @@ describe("no keep", () => {
       const whole = planRender(job(type, CALL, 20_000, [{ startMs: 0, endMs: 20_000 }]), FACTS, FILES);
       expect(whole.args).toEqual(plain.args);
       expect(plain.args).not.toContain("-ss");
-      expect(maps(plain.args)).toEqual(type === "AUDIO" ? ["[aout]"] : ["[vout]", "[aout]"]);
+      // A VIDEO's encoder reads one copy of the grid; its thumbnails the other.
+      expect(maps(plain.args)).toEqual(type === "AUDIO" ? ["[aout]"] : ["[voutmain]", "[aout]", "[sprite]"]);
       expect(graphOf(plain.args).some((c) => /asplit|aselect|select=|akept/.test(c))).toBe(false);
       expect(argAfter(plain.args, "-t")).toBe("20");
       expect(plain.durationSeconds).toBe(20);
@@ -171,10 +172,12 @@ describe("VIDEO keep", () => {
     expect(g).toContain(
       "[v1_0]trim=start=10:end=20,setpts=PTS-10/TB,scale=w=640:h=360:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[t3_0]",
     );
-    expect(g[g.length - 1]).toBe("[s0][s1][s2][s3]concat=n=4:v=1:a=0,format=yuv420p[vout]");
+    expect(g).toContain("[s0][s1][s2][s3]concat=n=4:v=1:a=0,format=yuv420p[vout]");
+    // The thumbnails cover the kept output, not the call: one a second for 18.08 s.
+    expect(plan.graph.sprite?.grid).toMatchObject({ interval: 1, count: 19 });
     // No frame selection after the fact.
     expect(g.some((c) => /(^|[,\]])select=/.test(c))).toBe(false);
-    expect(maps(plan.args)).toEqual(["[vout]", "[akept]"]);
+    expect(maps(plan.args)).toEqual(["[voutmain]", "[akept]", "[sprite]"]);
     expect(argAfter(plan.args, "-t")).toBe("18.08");
     expect(plan.durationSeconds).toBeCloseTo(18.08, 9);
   });
