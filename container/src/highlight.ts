@@ -21,7 +21,8 @@ export async function planHighlighted(
   log: (line: string) => void,
 ): Promise<Planned> {
   const plan = planRender(job, facts, files);
-  if (job.type !== "VIDEO" || !job.highlight || !plan.speakers) return { plan };
+  // The AUDIO part of a split composition draws no grid: its speaker levels come from its render's taps.
+  if (job.type !== "VIDEO" || !job.highlight || job.part?.kind === "AUDIO" || !plan.speakers) return { plan };
   if (!native) {
     log("speaker highlight skipped: it needs the native ffmpeg");
     return { plan };

@@ -149,10 +149,7 @@ async function planOf(run: Run, facts: Record<string, ProbeFacts>, files: PlanFi
     const parts = await fetchParts(job, dir, ctx.engines.prober, run.signal, () => run.heartbeat.set(percentOf("download", 0.5)));
     return { plan: planJoin(outputMsOf(job), parts, files.output) };
   }
-  // The AUDIO part of a split composition draws no grid: its speaker levels come from its own render's taps.
-  const { highlight: _undrawn, ...audioPart } = job;
-  const drawn = job.part?.kind === "AUDIO" ? audioPart : job;
-  const planned = await planHighlighted(drawn, facts, files, ctx.engines.native, run.signal, (l) => ctx.log(`${tag} ${l}`));
+  const planned = await planHighlighted(job, facts, files, ctx.engines.native, run.signal, (l) => ctx.log(`${tag} ${l}`));
   return { ...planned, plan: planPart(planned.plan, job.part) };
 }
 

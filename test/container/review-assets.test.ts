@@ -3,11 +3,12 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeReviewAssets, samplesPerPixel, thumbnailGrid, thumbnailsVtt, PeakMeter } from "../../container/src/assets/review-assets.ts";
+import { makeReviewAssets, samplesPerPixel, thumbnailsVtt, PeakMeter } from "../../container/src/assets/review-assets.ts";
 import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/native.ts";
 import type { Engine } from "../../container/src/engines/types.ts";
 import { runJob } from "../../container/src/job.ts";
 import { planRender } from "../../container/src/planner/index.ts";
+import { thumbnailGrid } from "../../container/src/planner/thumbnails.ts";
 import { createProber } from "../../container/src/probe.ts";
 import { colorName, decodeAudio, FFMPEG, FFPROBE, makeTrack, pixelsAt, probe, run, tempDir } from "../fixtures/media.ts";
 import { FakeWorker } from "./fake-worker.ts";

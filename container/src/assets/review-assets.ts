@@ -15,8 +15,6 @@ import { SAMPLE_RATE, type RenderSprite } from "../planner/types.ts";
 import { makeSpeakerAssets, measureTalk } from "./speaker-assets.ts";
 import type { Span } from "./speakers.ts";
 
-export { MAX_THUMBNAILS, THUMBNAIL_WIDTH, thumbnailGrid, type ThumbnailGrid } from "../planner/thumbnails.ts";
-
 export type AssetKind = "waveform" | "thumbnails" | "speakers";
 export type ReviewAssetName = "thumbnails.jpg" | "thumbnails.vtt" | "waveform.json" | "timeline.json" | "speakers.vtt";
 export interface ReviewAssetFile {
