@@ -16,7 +16,7 @@ import { fetchParts } from "./join.ts";
 import { DOWNLOAD_CONCURRENCY, mapLimit } from "./map-limit.ts";
 import { outputMsOf, type PlanFiles, type ProbeFacts, type RenderPlan } from "./planner/index.ts";
 import { planJoin, planPart } from "./planner/part.ts";
-import { withSpeakerTaps } from "./planner/speakers.ts";
+import { withRenderTaps } from "./planner/taps.ts";
 import { planTrackRewrite } from "./planner/track.ts";
 import { InvalidMediaError } from "./probe.ts";
 import { classify } from "./job-errors.ts";
@@ -121,8 +121,7 @@ async function execute(job: RenderJob, signal: AbortSignal, ctx: JobContext, sen
     const engine = withParallelAudio(chooseEngine(planned.plan.kind, inputBytes, ctx.engines, ctx.wasmMaxBytes), {
       onInfo: (l) => ctx.log(`${tag} ${l}`),
     });
-    // A native render decodes each track once for the mix and the speaker levels alike.
-    const tapped = engine.name === "native" && !run.talk ? withSpeakerTaps(planned.plan) : planned.plan;
+    const tapped = engine.name === "native" ? withRenderTaps(job, planned.plan, run.talk !== undefined) : planned.plan;
     plan = job.type === "TRACK" ? tapped : await externalizeGraph(tapped, dir);
     ctx.log(
       `${tag} rendering ${plan.kind} ${plan.durationSeconds}s from ${plan.inputs.length} input(s), ${inputBytes} bytes, engine ${engine.name}`,
@@ -247,6 +246,7 @@ async function deliver(run: Run, plan: RenderPlan, engine: Engine, dir: string):
     ...(plan.speakers ? { speakers: plan.speakers } : {}),
     ...(run.talk ? { talk: run.talk } : {}),
     ...(plan.graph.sprite ? { sprite: plan.graph.sprite } : {}),
+    ...(plan.graph.mixTap ? { mixSamples: plan.graph.mixTap } : {}),
   };
   const took: string[] = [];
   const timed = async <T>(name: string, p: Promise<T>) => {

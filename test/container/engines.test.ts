@@ -9,6 +9,7 @@ import { EngineError, type Engine } from "../../container/src/engines/types.ts";
 import { createWasmRuntime, type WasmRuntime } from "../../container/src/engines/wasm.ts";
 import { planRender } from "../../container/src/planner/index.ts";
 import { withSpeakerTaps } from "../../container/src/planner/speakers.ts";
+import { withMixTap } from "../../container/src/planner/taps.ts";
 import { createProber, InvalidMediaError } from "../../container/src/probe.ts";
 import { compareSeams } from "../fixtures/seams.ts";
 import { colorName, concatWebm, makeGarbage, makeTrack, peakLevel, pixelsAt, probe, tempDir } from "../fixtures/media.ts";
@@ -203,6 +204,57 @@ describe("engines", () => {
     const vTapped = withSpeakerTaps(vPlan("taps-v.mp4"));
     await native.run(vTapped, { signal, onProgress: () => undefined });
     expect(Buffer.compare(await readFile(vTapped.speakers!.tracks[0]!.pcm), await readFile(vOwn.tracks[0]!.pcm))).toBe(0);
+    expect((await probe(vTapped.output)).streams.map((s) => s.type).sort()).toEqual(["audio", "video"]);
+  });
+
+  it("a mix-tapped render writes the mix it encodes, the same samples in every native shape, and the output unchanged", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const [x, y] = await Promise.all([
+      makeTrack({ dir, name: "mx", format: "webm", durationSec: 12, audio: { frequency: 440 } }),
+      makeTrack({ dir, name: "my", format: "webm", durationSec: 9, audio: { frequency: 660 } }),
+    ]);
+    const j = job(
+      "AUDIO",
+      [
+        { id: "x", offsetMs: 0 },
+        { id: "y", offsetMs: 2500 },
+      ],
+      12_000,
+    );
+    const facts = { x: await nativeProber.probe(x), y: await nativeProber.probe(y) };
+    const plan = (out: string) => planRender(j, facts, { inputs: { x, y }, output: `${dir}/${out}` });
+    const signal = new AbortController().signal;
+    const shapes: [string, Engine][] = [
+      ["single command", native],
+      ["pipeline", withParallelAudio(native, { minSeconds: 0, cores: 2 })],
+      ["windows", withParallelAudio(native, { minSeconds: 0, cores: 2, chunkMinSeconds: 4 })],
+    ];
+    const taps: Buffer[] = [];
+    for (const [name, engine] of shapes) {
+      const tapped = withMixTap(plan(`mixtap-${name.replace(" ", "-")}.mp3`));
+      await engine.run(tapped, { signal, onProgress: () => undefined });
+      taps.push(await readFile(tapped.graph.mixTap!));
+      const plain = plan(`mixtap-plain-${name.replace(" ", "-")}.mp3`);
+      await engine.run(plain, { signal, onProgress: () => undefined });
+      expect(Buffer.compare(await readFile(tapped.output), await readFile(plain.output)), name).toBe(0);
+    }
+    // Exactly the output's length (12 s, mono 16-bit), and the same samples whatever ran the graph.
+    expect(taps[0]!.length).toBe(12 * 48_000 * 2);
+    taps.forEach((t, k) => expect(Buffer.compare(t, taps[0]!), shapes[k]![0]).toBe(0));
+    // Both tones where the output has them: 440 Hz alone before y joins at 2.5 s, both after.
+    const level = (fromSec: number) => {
+      const s = new Int16Array(taps[0]!.buffer, taps[0]!.byteOffset + fromSec * 96_000, 48_000);
+      return Math.max(...s.map(Math.abs)) / 32768;
+    };
+    expect(level(1)).toBeGreaterThan(0.1);
+    expect(level(5)).toBeGreaterThan(level(1) * 1.3);
+
+    const v = job("VIDEO", [{ id: "big", offsetMs: 500, video: true }], 2000);
+    const vFacts = { big: await nativeProber.probe(files.big!) };
+    const vTapped = withMixTap(planRender(v, vFacts, { inputs: { big: files.big! }, output: `${dir}/mixtap-v.mp4` }));
+    await native.run(vTapped, { signal, onProgress: () => undefined });
+    const channels = vTapped.graph.output.audio!.channels;
+    expect((await readFile(vTapped.graph.mixTap!)).length).toBe(2 * 48_000 * 2 * channels);
     expect((await probe(vTapped.output)).streams.map((s) => s.type).sort()).toEqual(["audio", "video"]);
   });
 

@@ -1,6 +1,6 @@
 // Review assets made from a real output by the native ffmpeg: the sprite's cells show the frames
 // their cues name, the peaks follow each channel's level, and a job uploads them next to its output.
-import { readFile, stat } from "node:fs/promises";
+import { readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeReviewAssets, samplesPerPixel, thumbnailsVtt, PeakMeter } from "../../container/src/assets/review-assets.ts";
@@ -8,6 +8,7 @@ import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/n
 import type { Engine } from "../../container/src/engines/types.ts";
 import { runJob } from "../../container/src/job.ts";
 import { planRender } from "../../container/src/planner/index.ts";
+import { withRenderTaps } from "../../container/src/planner/taps.ts";
 import { thumbnailGrid } from "../../container/src/planner/thumbnails.ts";
 import { createProber } from "../../container/src/probe.ts";
 import { colorName, decodeAudio, FFMPEG, FFPROBE, makeTrack, pixelsAt, probe, run, tempDir } from "../fixtures/media.ts";
@@ -115,6 +116,32 @@ describe("waveform", () => {
       length: 3,
       data: [-16384, 8192, 0, 32767, -32768, 0, -1, 1, 100, 100, -100, -100],
     });
+  });
+});
+
+describe("makeReviewAssets on a render's mix tap", () => {
+  it("AUDIO: the peaks are the tapped mix's, and the output is not decoded again", async () => {
+    const out = join(dir, "tapped");
+    const fs = await import("node:fs/promises");
+    await fs.mkdir(out);
+    // 1 s at +1000 then 1 s at -2000, mono: what the render's mix would have written.
+    const samples = Buffer.alloc(96_000 * 2);
+    for (let i = 0; i < 96_000; i++) samples.writeInt16LE(i < 48_000 ? 1000 : -2000, i * 2);
+    const mixSamples = join(out, "output.mp3.mix.s16");
+    await fs.writeFile(mixSamples, samples);
+    const files = await makeReviewAssets(
+      native,
+      // No output file at all: a decode of it would fail the waveform.
+      { output: join(out, "missing.mp3"), type: "AUDIO", durationSec: 2, width: 0, height: 0, channels: 1, dir: out, mixSamples },
+      new AbortController().signal,
+    );
+    const wf = JSON.parse(await readFile(files.find((f) => f.name === "waveform.json")!.file, "utf8"));
+    expect(wf).toMatchObject({ version: 2, channels: 1, sample_rate: 48000, samples_per_pixel: 256, length: Math.ceil(96_000 / 256) });
+    const across = Math.floor(48_000 / 256);
+    expect(wf.data.slice(0, 2)).toEqual([1000, 1000]);
+    // The point across the change (48,000 is not a multiple of 256) holds both levels.
+    expect(wf.data.slice(2 * across, 2 * across + 2)).toEqual([-2000, 1000]);
+    expect(wf.data.slice(-2)).toEqual([-2000, -2000]);
   });
 });
 
@@ -241,9 +268,13 @@ describe("runJob uploads the review assets next to the output", () => {
   });
 
   it("a composition still completes when its assets cannot be made (logged); the speaker levels come from the render itself", async () => {
+    // Its render leaves no mix tap behind (as wasm writes none), so the waveform needs a decode, which fails.
     const failing: Engine = {
       name: "native",
-      run: (plan, o) => native.run(plan, o),
+      run: async (plan, o) => {
+        await native.run(plan, o);
+        if (plan.graph.mixTap) await rm(plan.graph.mixTap);
+      },
       runArgs: () => Promise.reject(new Error("no ffmpeg here")),
       pipeArgs: () => Promise.reject(new Error("no ffmpeg here")),
     };
@@ -281,10 +312,13 @@ describe("the render's own thumbnails", () => {
       { inputs: { a: cam }, output: join(dir, "progress.mp4") },
     );
     expect(plan.graph.sprite).toBeDefined();
+    // As the job runs it: the speaker levels and the mix written beside it too.
+    const tapped = withRenderTaps(job, plan, false);
+    expect(tapped.graph.mixTap).toBeDefined();
     const positions: number[] = [];
-    await createNativeEngine(FFMPEG).run(plan, { signal: new AbortController().signal, onProgress: (t) => positions.push(t) });
+    await createNativeEngine(FFMPEG).run(tapped, { signal: new AbortController().signal, onProgress: (t) => positions.push(t) });
     expect(positions.filter((t) => t > 0 && t < 18).length, `positions ${positions.join(", ")}`).toBeGreaterThan(0);
     // One raw 160×90 frame per second of output, ready to tile.
     expect((await stat(plan.graph.sprite!.frames)).size).toBe(20 * 160 * 90 * 1.5);
-  });
+  }, 30_000);
 });

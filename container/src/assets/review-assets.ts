@@ -1,9 +1,10 @@
 // Review assets of a finished render, for players that read standard sidecars: a thumbnail sprite
 // with its WebVTT track (VIDEO; cues point into the sprite with `#xywh=` media fragments) and
 // audiowaveform peaks (JSON version 2, one channel per output channel; wavesurfer.js and peaks.js
-// load it unchanged). The peaks come from one ffmpeg pass over the output, run by the native engine
-// (its samples streamed into this process); the sprite from thumbnails the render took itself (a
+// load it unchanged). The peaks come from the mix's samples the render wrote beside the output, or
+// else one ffmpeg pass over the output (its samples streamed into this process); the sprite from thumbnails the render took itself (a
 // whole VIDEO render), else from a pass over the output's frames.
+import { createReadStream } from "node:fs";
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { outputAssetUrl, type ConversationMetrics, type RenderJob } from "../../../contract/renderer.ts";
@@ -154,6 +155,8 @@ export interface ReviewInput {
   talk?: ReadonlyMap<string, Span[]>;
   /** The thumbnails the render took beside the output (its frames before encoding: no second decode). */
   sprite?: RenderSprite;
+  /** The mix's samples the render wrote beside the output (s16le, the output's channels): no second decode. */
+  mixSamples?: string;
 }
 
 const wants = (o: ReviewInput, kind: AssetKind) => !o.only || o.only.includes(kind);
@@ -172,27 +175,21 @@ export async function makeReviewAssets(engine: Engine, o: ReviewInput, signal: A
 }
 
 async function makeWaveform(pipeArgs: NonNullable<Engine["pipeArgs"]>, o: ReviewInput, signal: AbortSignal): Promise<ReviewAssetFile> {
-  // The output's samples streamed into this process, min and max taken as they come: a tenth of
-  // ffmpeg's astats per window (which measures every statistic of every sample).
+  // Samples streamed into this process, min and max taken as they come: a tenth of ffmpeg's astats
+  // per window (which measures every statistic of every sample).
   const meter = new PeakMeter(o.channels, samplesPerPixel(o.durationSec));
-  const decode = [
-    "-i",
-    o.output,
-    "-vn",
-    "-c:a",
-    "pcm_s16le",
-    "-ar",
-    String(SAMPLE_RATE),
-    "-ac",
-    String(o.channels),
-    "-f",
-    "s16le",
-    "pipe:3",
-  ];
-  await pipeArgs(decode, (chunk) => meter.push(chunk), { signal, onProgress: () => {} });
+  const tapped = o.mixSamples && (await stat(o.mixSamples).catch(() => null))?.size ? o.mixSamples : undefined;
+  if (tapped) for await (const chunk of createReadStream(tapped, { signal })) meter.push(chunk as Buffer);
+  else await pipeArgs(decodeArgs(o), (chunk) => meter.push(chunk), { signal, onProgress: () => {} });
   const waveform = join(o.dir, "waveform.json");
   await writeFile(waveform, JSON.stringify(meter.result(SAMPLE_RATE)));
   return { name: "waveform.json", file: waveform, contentType: "application/json" };
+}
+
+/** The output decoded to interleaved s16le on fd 3 (when the render wrote no mix tap: wasm, a join). */
+function decodeArgs(o: ReviewInput): string[] {
+  const format = ["-c:a", "pcm_s16le", "-ar", String(SAMPLE_RATE), "-ac", String(o.channels), "-f", "s16le"];
+  return ["-i", o.output, "-vn", ...format, "pipe:3"];
 }
 
 /** Thumbnails this far apart or more are taken from keyframes alone (every 2 s: x264's -g 50 at 25 fps). */

@@ -1,7 +1,17 @@
 // The process pipeline of a long AUDIO render, read from the plan's render graph (pure, so
 // unit-testable): each input's source chain runs in that input's decoder, the mix in the mixer,
 // then the encoder(s). parallel-audio.ts explains the shape and runs it.
-import { chainText, filterArgs, MAX_INLINE_GRAPH, outputArgs, tapLabel, tapOutputArgs } from "../planner/graph.ts";
+import {
+  chainText,
+  encodedAudio,
+  filterArgs,
+  MAX_INLINE_GRAPH,
+  mixTapChains,
+  mixTapOutputArgs,
+  outputArgs,
+  tapLabel,
+  tapOutputArgs,
+} from "../planner/graph.ts";
 import type { FilterChain, PlanInput, RenderPlan, SourceChain, StreamGraph, Tap } from "../planner/types.ts";
 import type { ChunkLayout, Window, WindowFiles } from "./chunked-mp3.ts";
 import { FFMPEG_BASE_ARGS, PROGRESS_ARGS } from "./ffmpeg-runner.ts";
@@ -54,7 +64,8 @@ export function pipelineFor(plan: RenderPlan, layout?: ChunkLayout): PipelineSpe
     const tap = plan.graph.taps?.find((t) => t.source === j);
     return decoderArgs(inputs[s.input]!, graphArgs(decoderChains(s, tap), `dec${j}`), tap);
   });
-  const ctx: Context = { plan, mix: mixFromPipes(audio), raw, graphArgs };
+  // The mix tap (the waveform's samples) is the mixer's: it splits the finished mix like the single command.
+  const ctx: Context = { plan, mix: [...mixFromPipes(audio), ...mixTapChains(plan.graph)], raw, graphArgs };
   const cut = layout && layout.windows.length > 1 ? layout.windows : undefined;
   const { mixer, windows } = cut ? windowed(ctx, cut) : { mixer: mixerToEncoder(ctx), windows: [] };
   // The single encoder reads the mixer's stdout.
@@ -115,7 +126,12 @@ function mixerHead(ctx: Context, chains: readonly FilterChain[], progress: reado
 
 /** The mixer writing the whole mix to its stdout, the single encoder's stdin. */
 function mixerToEncoder(ctx: Context): string[] {
-  return [...mixerHead(ctx, ctx.mix), "-map", `[${ctx.plan.graph.audio.out}]`, "-c:a", "pcm_f32le", ...ctx.raw, "-f", "f32le", "pipe:1"];
+  const { graph } = ctx.plan;
+  return [
+    ...mixerHead(ctx, ctx.mix),
+    ...["-map", `[${encodedAudio(graph)}]`, "-c:a", "pcm_f32le", ...ctx.raw, "-f", "f32le", "pipe:1"],
+    ...mixTapOutputArgs(graph),
+  ];
 }
 
 /**
@@ -125,10 +141,10 @@ function mixerToEncoder(ctx: Context): string[] {
  */
 function windowed(ctx: Context, cut: readonly Window[]): Pick<PipelineSpec, "mixer" | "windows"> {
   const { plan } = ctx;
-  const { audio, output } = plan.graph;
+  const { output } = plan.graph;
   const bytesPerSample = 4 * output.audio!.channels;
   const split: FilterChain[] = [
-    { ins: [audio.out], filters: [`asplit=${cut.length}`], outs: cut.map((_, k) => `w${k}`) },
+    { ins: [encodedAudio(plan.graph)], filters: [`asplit=${cut.length}`], outs: cut.map((_, k) => `w${k}`) },
     ...cut.map((w, k) => ({
       ins: [`w${k}`],
       filters: [`atrim=start_sample=${w.start}${Number.isFinite(w.end) ? `:end_sample=${w.end}` : ""}`],
@@ -144,6 +160,7 @@ function windowed(ctx: Context, cut: readonly Window[]): Pick<PipelineSpec, "mix
   const mixer = [
     ...mixerHead(ctx, [...ctx.mix, ...split], PROGRESS_ARGS),
     ...files.flatMap((f, k) => ["-map", `[o${k}]`, "-c:a", "pcm_f32le", ...ctx.raw, "-flush_packets", "1", "-f", "f32le", f.raw]),
+    ...mixTapOutputArgs(plan.graph),
   ];
   // A window is cut by the samples it is given: no -t, and the part's own path for the output.
   const windows = files.map((f) => ({

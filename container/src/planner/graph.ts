@@ -49,9 +49,25 @@ function videoChains(g: RenderGraph): FilterChain[] {
   ];
 }
 
+const MIX_TAP = "mixtap";
+/** The label the audio encoder reads: the mix's own out, or its first copy when the mix tap takes another. */
+export const encodedAudio = (g: RenderGraph) => (g.mixTap ? `${g.audio.out}main` : g.audio.out);
+
+/** The mix's copy for the waveform: the finished mix split before it is encoded, when the graph taps it. */
+export function mixTapChains(g: RenderGraph): FilterChain[] {
+  return g.mixTap ? [{ ins: [g.audio.out], filters: ["asplit=2"], outs: [encodedAudio(g), MIX_TAP] }] : [];
+}
+
+/** The mix tap's output: the output's rate and channels as raw s16le, what the waveform meter reads. */
+export function mixTapOutputArgs(g: RenderGraph): string[] {
+  const a = g.output.audio;
+  if (!g.mixTap || !a) return [];
+  return ["-map", `[${MIX_TAP}]`, "-c:a", "pcm_s16le", "-ar", String(a.sampleRate), "-ac", String(a.channels), "-f", "s16le", g.mixTap];
+}
+
 /** The whole filtergraph: the audio (with its taps), then the video (with the thumbnails' copy). */
 export function graphText(g: RenderGraph): string {
-  return [...tappedAudio(g), ...videoChains(g)].map(chainText).join(";");
+  return [...tappedAudio(g), ...mixTapChains(g), ...videoChains(g)].map(chainText).join(";");
 }
 
 /** Each tap's output: its label (tapLabel of its place in `taps`) mapped to its raw file. */
@@ -84,7 +100,7 @@ export function outputArgs(o: OutputSettings, path: string, untimed = false): st
 
 /** The single ffmpeg command of the graph; `graphScript` names the file holding graphText. */
 export function commandArgs(g: RenderGraph, output: string, graphScript?: string): string[] {
-  const outs = [...(g.video ? [encodedVideo(g)!] : []), ...(g.output.audio ? [g.audio.out] : [])];
+  const outs = [...(g.video ? [encodedVideo(g)!] : []), ...(g.output.audio ? [encodedAudio(g)] : [])];
   const maps = outs.flatMap((l) => ["-map", `[${l}]`]);
   return [
     ...g.inputs.flatMap((i) => [...i.options, "-i", i.path]),
@@ -92,6 +108,7 @@ export function commandArgs(g: RenderGraph, output: string, graphScript?: string
     ...maps,
     ...outputArgs(g.output, output),
     ...tapOutputArgs(g.taps),
+    ...mixTapOutputArgs(g),
     ...(g.sprite && g.video ? thumbnailFramesArgs(SPRITE, g.sprite.frames) : []),
   ];
 }

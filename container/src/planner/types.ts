@@ -83,6 +83,8 @@ export interface RenderGraph {
   taps?: Tap[];
   /** The thumbnail sprite's frames, taken from a copy of the video's frames before they are encoded. */
   sprite?: RenderSprite;
+  /** The mix's samples as raw s16le in the output's channels, beside the output (the waveform's). */
+  mixTap?: string;
 }
 
 export interface RenderSprite {
