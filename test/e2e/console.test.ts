@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../../scripts/stack.ts";
-import { colorName, decodeAudio, FFMPEG, makeTrack, pixelsAt, probe, run, tempDir } from "../fixtures/media.ts";
+import { colorName, FFMPEG, makeTrack, pixelsAt, probe, run, tempDir } from "../fixtures/media.ts";
 import { ingestRecording, startTestStack, SUPERVISOR, type TestStack, type Who } from "./harness.ts";
 
 const SPAN = 12;
@@ -275,9 +275,12 @@ describe("the console", () => {
     };
     const wf = await (await asset("waveform.json")).json();
     // A band per channel of the output (a call of mono tracks is mixed and encoded as mono).
-    const channels = (await probe(shared.file)).audio!.channels!;
+    const audio = (await probe(shared.file)).audio!;
+    const channels = audio.channels!;
     expect(wf).toMatchObject({ version: 2, channels, sample_rate: 48000, bits: 16 });
-    expect(wf.length).toBe(Math.ceil((await decodeAudio(shared.file, 0, 60)).length / wf.samples_per_pixel));
+    // As long as the audio the MP4 states (what a browser plays): ffmpeg 5.1's own decode of it also
+    // keeps the AAC encoder's padding of the last frame, a few hundred samples the file trims.
+    expect(wf.length).toBe(Math.ceil((audio.durationSec! * wf.sample_rate) / wf.samples_per_pixel));
     const perSecond = wf.sample_rate / wf.samples_per_pixel;
     const wavePeak = (channel: number, from: number, to: number) => {
       let m = 0;
