@@ -193,6 +193,7 @@ async function render(run: Run, engine: Engine, plan: RenderPlan): Promise<void>
   const tail = deliverSeconds(plan.kind, plan.durationSeconds);
   let lastAdvance = Date.now();
   let position = 0;
+  let first: { at: number; frac: number } | undefined;
   const watchdog = setInterval(
     () => {
       if (Date.now() - lastAdvance > ctx.watchdogMs) {
@@ -204,13 +205,14 @@ async function render(run: Run, engine: Engine, plan: RenderPlan): Promise<void>
   try {
     await engine.run(plan, {
       signal: run.signal,
-      onProgress: (t) => {
+      onProgress: (t, remaining) => {
         if (t <= position) return;
         position = t;
         lastAdvance = Date.now();
         const frac = Math.min(1, t / plan.durationSeconds);
-        const elapsed = (Date.now() - started) / 1000;
-        heartbeat.set(percentOf("render", frac), frac > 0.02 ? (elapsed * (1 - frac)) / frac + tail : undefined);
+        first ??= { at: lastAdvance, frac };
+        const left = remaining ?? renderLeft(first, frac);
+        heartbeat.set(percentOf("render", frac), left === undefined ? undefined : left + tail);
       },
     });
   } finally {
@@ -218,6 +220,16 @@ async function render(run: Run, engine: Engine, plan: RenderPlan): Promise<void>
   }
   ctx.log(`${run.tag} rendered in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   heartbeat.set(percentOf("render", 1), tail);
+}
+
+/**
+ * The render's time left at its rate since its first progress: ffmpeg's start-up (opening the
+ * inputs, the encoder's set-up) comes before any, and counted in it would make a short job's ETA long.
+ * None until 2 % more of it is done.
+ */
+function renderLeft(first: { at: number; frac: number }, frac: number): number | undefined {
+  const done = frac - first.frac;
+  return done > 0.02 ? ((Date.now() - first.at) / 1000) * ((1 - frac) / done) : undefined;
 }
 
 /** Checks the output is media, uploads it and makes the completed report. */

@@ -28,16 +28,15 @@ export function percentOf(phase: Phase, fraction: number): number {
 
 /**
  * Seconds a job needs after its render: the output probed and uploaded beside its review assets
- * (the output decoded once more for the peaks; a VIDEO's thumbnails were taken by the render and
- * are only tiled). Rough rates read off the renderer's phase log on 2 cores (`deliver …` in its
- * completed line: a 75 s 720p grid uploads 15 MB in 0.8 s), not yet fitted per case:
- * bench/vs-user.ts shows how far off the ETA they leave.
+ * (the waveform's peaks read from the mix the render wrote, a VIDEO's thumbnails tiled from frames
+ * it took). Fitted to the renderer's `deliver …` on 2 cores: AUDIO 0.66 s at 10 min and 1.35 s at
+ * 30 min (bench/vs-user.ts), a 75 s 720p grid 1.0–1.3 s.
  */
 export function deliverSeconds(kind: "audio" | "video" | "track", outputSeconds: number): number {
   const perMediaSecond = kind === "video" ? DELIVER_PER_SECOND.video : DELIVER_PER_SECOND.audio;
   return DELIVER_PER_SECOND.fixed + outputSeconds * perMediaSecond;
 }
-const DELIVER_PER_SECOND = { fixed: 0.25, audio: 1 / 1000, video: 1 / 80 };
+const DELIVER_PER_SECOND = { fixed: 0.3, audio: 0.6 / 1000, video: 1 / 80 };
 
 export type ReportSender = (job: RenderJob, report: RenderReport, retries?: number) => Promise<ReportResult>;
 

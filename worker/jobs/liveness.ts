@@ -22,8 +22,11 @@ import type { CompositionRow } from "../db/schema";
 
 export const PROGRESS_WRITE_STEP = 5;
 export const PROGRESS_WRITE_MIN_MS = 5_000;
-/** How far the renderer's estimate may stray from the one shown before it is written (goal: within 20 %). */
-const ETA_TOLERANCE = { seconds: 1, fraction: 0.2 };
+/**
+ * How far the renderer's estimate may stray from the one shown before it is written (goal: within
+ * 20 %). A short job's whole ETA is 2–3 s, so the floor is well under a second.
+ */
+const ETA_TOLERANCE = { seconds: 0.4, fraction: 0.2 };
 const ETA_WRITE_MIN_MS = 1_000;
 /** A renewal leaves room for three heartbeats lost or slow before the lease runs out. */
 const RENEWAL_MARGIN_MS = 3 * HEARTBEAT_SECONDS * 1000;

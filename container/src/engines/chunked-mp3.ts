@@ -90,6 +90,8 @@ export interface EncodeWindowsOptions {
   onProgress(seconds: number): void;
   /** Every encoder process, as it starts (for the caller's stop-all). */
   onSpawn(encoder: FfmpegProcess): void;
+  /** Seconds of window `index` its encoder has written; Infinity when it has ended (the ETA's). */
+  onWindow?(index: number, seconds: number): void;
 }
 
 interface Part extends WindowFiles {
@@ -161,6 +163,7 @@ function startEncoder(p: Part, o: EncodeWindowsOptions, progress: () => void): v
     signal: o.signal,
     onProgress: (seconds) => {
       p.encodedSeconds = seconds;
+      o.onWindow?.(p.index, seconds);
       progress();
     },
   });
@@ -168,6 +171,7 @@ function startEncoder(p: Part, o: EncodeWindowsOptions, progress: () => void): v
   o.onSpawn(encoder);
   p.done = encoder.exit.then((exit) => {
     p.finished = true;
+    o.onWindow?.(p.index, Infinity);
     // The window's samples are in its part now. The mixer holds the file open until it exits,
     // so removing it alone would free no disk: emptied first (the mixer is done writing it).
     void truncate(p.raw, 0)

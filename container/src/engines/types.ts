@@ -4,8 +4,11 @@ import type { ProbeFacts, RenderPlan } from "../planner/types.ts";
 export type EngineName = "native" | "wasm";
 
 export interface RunOptions {
-  /** Called with ffmpeg's output position (seconds of the output written so far). */
-  onProgress(outTimeSeconds: number): void;
+  /**
+   * Called with ffmpeg's output position (seconds of the output written so far), and the seconds
+   * the render still needs when the engine knows better than the position's rate (parallel-audio.ts).
+   */
+  onProgress(outTimeSeconds: number, remainingSeconds?: number): void;
   /** Aborting kills the render; run() then rejects with the signal's reason. */
   signal: AbortSignal;
 }

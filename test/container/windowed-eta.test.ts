@@ -1,0 +1,55 @@
+// The windowed AUDIO render's time left (windowed-eta.ts): the mix still to do, slower while an
+// encoder shares the cores, then the last window's encode, which starts only when the mix is done.
+import { describe, expect, it } from "vitest";
+import { WindowedEta } from "../../container/src/engines/windowed-eta.ts";
+
+// 10 minutes in two windows overlapping by a second, on 2 cores; one encoder alone does 130 s/s.
+const windows = [
+  { from: 0, to: 301 },
+  { from: 299, to: 600 },
+];
+
+describe("WindowedEta", () => {
+  it("has no estimate until the mixer has moved", () => {
+    const eta = new WindowedEta(windows, 2, 130);
+    expect(eta.remaining(0)).toBeUndefined();
+    eta.mixed(0, 0);
+    expect(eta.remaining(0.1)).toBeUndefined();
+  });
+
+  it("counts the slower mix beside the first encoder and the last window's encode after the mix", () => {
+    const eta = new WindowedEta(windows, 2, 130);
+    eta.mixed(0, 0);
+    eta.mixed(100, 0.5); // 200 s/s with no encoder
+    // 201 s more at 200 s/s, 299 s at 200 × (1 − 0.5 / 2) = 150 s/s, then the last encoder's start
+    // and 301 s at 130 s/s.
+    const expected = 201 / 200 + 299 / 150 + 0.15 + 301 / 130;
+    expect(eta.remaining(0.5)).toBeCloseTo(expected, 2);
+    // The position's own rate would say 2 s: less than half.
+    expect(eta.remaining(0.5)!).toBeGreaterThan(2 * ((0.5 * 500) / 100));
+    // Counted down between events.
+    expect(eta.remaining(1.5)).toBeCloseTo(expected - 1, 2);
+  });
+
+  it("the mix at its speed beside the running encoder; that encoder's speed scaled to one alone", () => {
+    const eta = new WindowedEta(windows, 2, 130);
+    eta.mixed(0, 0);
+    eta.mixed(310, 1.5);
+    eta.encoded(0, 0, 1.5);
+    eta.mixed(370, 2.0); // 120 s/s beside one encoder
+    eta.mixed(430, 2.5);
+    eta.encoded(0, 65, 2.5); // 65 s/s beside the mix: 100 s/s alone
+    expect(eta.remaining(2.5)).toBeCloseTo(170 / 120 + 0.15 + 301 / 100, 1);
+  });
+
+  it("after the mix, the last encoder's own speed", () => {
+    const eta = new WindowedEta(windows, 2, 130);
+    eta.mixed(0, 0);
+    eta.mixed(600, 3);
+    eta.mixDone(3);
+    eta.encoded(0, Infinity, 3.2);
+    eta.encoded(1, 0, 3);
+    eta.encoded(1, 100, 3.5); // 200 s/s: faster than the prior
+    expect(eta.remaining(3.5)).toBeCloseTo(201 / 200, 2);
+  });
+});
