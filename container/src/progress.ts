@@ -40,11 +40,21 @@ const DELIVER_PER_SECOND = { fixed: 0.3, audio: 0.6 / 1000, video: 1 / 80 };
 
 export type ReportSender = (job: RenderJob, report: RenderReport, retries?: number) => Promise<ReportResult>;
 
-/** Sends progress at least every `everyMs`, sooner (≥1 s apart) when the percent moves by 5. */
+/**
+ * An estimate that moved this far since it was sent is sent again (the Worker rewrites the view's
+ * at about the same: liveness.ts): a short job's whole ETA is 2–3 s, where a second late is 40 % off.
+ */
+const ETA_RESEND = { ms: 400, fraction: 0.2, minGapMs: 500 };
+
+/**
+ * Sends progress at least every `everyMs`, sooner when the percent moves by 5 (≥1 s apart) or the
+ * ETA moves (≥0.5 s apart).
+ */
 export class Heartbeat {
   private percent = 0;
   /** When the job is expected to end (ms since the epoch); counted down between estimates. */
   private etaEnd: number | undefined;
+  private sentEtaEnd: number | undefined;
   private lastSent = 0;
   private lastPercent = -1;
   private inflight: Promise<void> | undefined;
@@ -65,15 +75,23 @@ export class Heartbeat {
 
   start(): void {
     this.tick(true);
-    this.timer = setInterval(() => this.tick(false), Math.min(1000, this.everyMs / 2));
+    this.timer = setInterval(() => this.tick(false), Math.min(250, this.everyMs / 2));
+  }
+
+  private etaMoved(now: number): boolean {
+    if (this.etaEnd === undefined || now - this.lastSent < ETA_RESEND.minGapMs) return false;
+    if (this.sentEtaEnd === undefined) return true;
+    return Math.abs(this.etaEnd - this.sentEtaEnd) > Math.max(ETA_RESEND.ms, ETA_RESEND.fraction * (this.etaEnd - now));
   }
 
   private tick(force: boolean): void {
     const now = Date.now();
-    const due = force || now - this.lastSent >= this.everyMs || (this.percent >= this.lastPercent + 5 && now - this.lastSent >= 1000);
+    const since = now - this.lastSent;
+    const due = force || since >= this.everyMs || (this.percent >= this.lastPercent + 5 && since >= 1000) || this.etaMoved(now);
     if (!due || this.inflight || (!this.timer && !force)) return;
     this.lastSent = now;
     this.lastPercent = this.percent;
+    this.sentEtaEnd = this.etaEnd;
     const report: RenderReport = { event: "progress", attempt: this.job.attempt, progress: this.percent };
     if (this.etaEnd !== undefined) report.etaSeconds = Math.max(0, Math.round((this.etaEnd - now) / 100) / 10);
     this.inflight = this.send(this.job, report, 1).then((r) => {

@@ -14,7 +14,7 @@ import type { CompositionRow } from "../db/schema";
 //    PROGRESS_WRITE_MIN_MS (the first of a run at once): the view lags the renderer by less than 5
 //    points (by at most 5 s of rendering when a job moves faster than a point a second);
 //  - the ETA, when the renderer's estimate strays from the stored one counted down since it was
-//    written (which is what the view shows) by more than ETA_TOLERANCE, at most once a second (a
+//    written (which is what the view shows) by more than ETA_TOLERANCE, at most twice a second (a
 //    steady render's estimate counts down with the stored one and is never rewritten);
 //  - a composition.progress event, whose own throttle (5 s and 10 points) decides, as before.
 // Cancel does not depend on any of this: it reaches the renderer directly (DELETE), and a renderer
@@ -27,7 +27,7 @@ export const PROGRESS_WRITE_MIN_MS = 5_000;
  * 20 %). A short job's whole ETA is 2–3 s, so the floor is well under a second.
  */
 const ETA_TOLERANCE = { seconds: 0.4, fraction: 0.2 };
-const ETA_WRITE_MIN_MS = 1_000;
+const ETA_WRITE_MIN_MS = 500;
 /** A renewal leaves room for three heartbeats lost or slow before the lease runs out. */
 const RENEWAL_MARGIN_MS = 3 * HEARTBEAT_SECONDS * 1000;
 
@@ -62,7 +62,7 @@ function visibleChangeDue(row: Liveness, report: ProgressReport, now: number): b
   // so the first progress of a run shows at once.
   const written = row.updatedAt !== row.startedAt;
   const since = written ? now - row.updatedAt : Infinity;
-  // An ETA gone astray is put right within a second (a steady one is never rewritten).
+  // An ETA gone astray is put right within half a second (a steady one is never rewritten).
   if (since >= ETA_WRITE_MIN_MS && etaStrayed(row, report.etaSeconds, now)) return true;
   return since >= PROGRESS_WRITE_MIN_MS && report.progress >= row.progress + PROGRESS_WRITE_STEP;
 }
