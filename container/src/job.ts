@@ -190,7 +190,7 @@ async function render(run: Run, engine: Engine, plan: RenderPlan): Promise<void>
   const { ctx, heartbeat } = run;
   const started = Date.now();
   // The ETA is the job's end, not the render's.
-  const tail = deliverSeconds(plan.kind, plan.durationSeconds);
+  const tail = deliverSeconds(plan.kind, plan.durationSeconds, run.job.width * run.job.height);
   let lastAdvance = Date.now();
   let position = 0;
   let first: { at: number; frac: number } | undefined;

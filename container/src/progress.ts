@@ -29,14 +29,15 @@ export function percentOf(phase: Phase, fraction: number): number {
 /**
  * Seconds a job needs after its render: the output probed and uploaded beside its review assets
  * (the waveform's peaks read from the mix the render wrote, a VIDEO's thumbnails tiled from frames
- * it took). Fitted to the renderer's `deliver …` on 2 cores: AUDIO 0.66 s at 10 min and 1.35 s at
- * 30 min (bench/vs-user.ts), a 75 s 720p grid 1.0–1.3 s.
+ * it took). Fitted to the renderer's `deliver …` on 2 cores (bench/vs-user.ts): AUDIO 0.35 s at
+ * 2 min, 0.66 s at 10 min, 1.35 s at 30 min; VIDEO by its pixels (upload and tiles grow with
+ * them): a 75 s 720p grid 1.0–1.3 s, a 180 s 640x480 one 1.1 s.
  */
-export function deliverSeconds(kind: "audio" | "video" | "track", outputSeconds: number): number {
-  const perMediaSecond = kind === "video" ? DELIVER_PER_SECOND.video : DELIVER_PER_SECOND.audio;
-  return DELIVER_PER_SECOND.fixed + outputSeconds * perMediaSecond;
+export function deliverSeconds(kind: "audio" | "video" | "track", outputSeconds: number, pixels = 0): number {
+  const perSecond = kind === "video" ? pixels * DELIVER.videoPerPixel : DELIVER.audio;
+  return DELIVER.fixed + outputSeconds * perSecond;
 }
-const DELIVER_PER_SECOND = { fixed: 0.3, audio: 0.6 / 1000, video: 1 / 80 };
+const DELIVER = { fixed: 0.3, audio: 0.6 / 1000, videoPerPixel: 1.3e-8 };
 
 export type ReportSender = (job: RenderJob, report: RenderReport, retries?: number) => Promise<ReportResult>;
 
