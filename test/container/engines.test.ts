@@ -7,7 +7,7 @@ import { createNativeEngine, nativeFfprobe } from "../../container/src/engines/n
 import { withParallelAudio } from "../../container/src/engines/parallel-audio.ts";
 import { EngineError, type Engine } from "../../container/src/engines/types.ts";
 import { createWasmRuntime, type WasmRuntime } from "../../container/src/engines/wasm.ts";
-import { planRender } from "../../container/src/planner/index.ts";
+import { planRender, type RenderPlan } from "../../container/src/planner/index.ts";
 import { withSpeakerTaps } from "../../container/src/planner/speakers.ts";
 import { withMixTap } from "../../container/src/planner/taps.ts";
 import { createProber, InvalidMediaError } from "../../container/src/probe.ts";
@@ -34,6 +34,31 @@ function job(type: "AUDIO" | "VIDEO", tracks: { id: string; offsetMs: number; vi
     callback: { url: "http://x/", token: "t" },
   };
 }
+
+/** A 12 s AUDIO composition of two tones, the second (9 s) joining 2.5 s in: its plan per output name. */
+async function twoTonesPlan(prefix: string): Promise<(out: string) => RenderPlan> {
+  const [x, y] = await Promise.all([
+    makeTrack({ dir, name: `${prefix}x`, format: "webm", durationSec: 12, audio: { frequency: 440 } }),
+    makeTrack({ dir, name: `${prefix}y`, format: "webm", durationSec: 9, audio: { frequency: 660 } }),
+  ]);
+  const j = job(
+    "AUDIO",
+    [
+      { id: "x", offsetMs: 0 },
+      { id: "y", offsetMs: 2500 },
+    ],
+    12_000,
+  );
+  const facts = { x: await nativeProber.probe(x), y: await nativeProber.probe(y) };
+  return (out) => planRender(j, facts, { inputs: { x, y }, output: `${dir}/${out}` });
+}
+
+/** Every shape a native AUDIO render can take: the single command, the process pipeline, its windows. */
+const nativeAudioShapes = (): [string, Engine][] => [
+  ["single command", native],
+  ["pipeline", withParallelAudio(native, { minSeconds: 0, cores: 2 })],
+  ["windows", withParallelAudio(native, { minSeconds: 0, cores: 2, chunkMinSeconds: 4 })],
+];
 
 async function audioPlan(out: string) {
   const j = job(
@@ -131,7 +156,9 @@ describe("engines", () => {
     const progress: number[] = [];
     await native.run(single, { signal: new AbortController().signal, onProgress: () => undefined });
     await windowed.run(cut, { signal: new AbortController().signal, onProgress: (t) => progress.push(t) });
-    expect(said).toHaveLength(1);
+    // How it ran, and the speeds its ETA read (windowed-eta.ts), for whoever re-fits that.
+    expect(said).toHaveLength(2);
+    expect(said[1]).toMatch(/^parallel audio: speeds mix \d+× beside 0(, \d+× beside 1)?; encoders \d+×, \d+×$/);
     expect(said[0]).toMatch(/^parallel audio: 2 decoder\(s\) → mixer → 2 windows, 2 encoders at a time \(joined at samples \d+\)$/);
     const joins = [Number(/samples (\d+)/.exec(said[0]!)![1])];
     // The join lies past the nominal half, inside the overlap.
@@ -159,31 +186,14 @@ describe("engines", () => {
 
   it("a tapped render writes the speaker pass's samples itself, the pass's own bytes, in every native shape", async () => {
     const { readFile } = await import("node:fs/promises");
-    const [x, y] = await Promise.all([
-      makeTrack({ dir, name: "tx", format: "webm", durationSec: 12, audio: { frequency: 440 } }),
-      makeTrack({ dir, name: "ty", format: "webm", durationSec: 9, audio: { frequency: 660 } }),
-    ]);
-    const j = job(
-      "AUDIO",
-      [
-        { id: "x", offsetMs: 0 },
-        { id: "y", offsetMs: 2500 },
-      ],
-      12_000,
-    );
-    const facts = { x: await nativeProber.probe(x), y: await nativeProber.probe(y) };
-    const plan = (out: string) => planRender(j, facts, { inputs: { x, y }, output: `${dir}/${out}` });
+    const plan = await twoTonesPlan("t");
     const signal = new AbortController().signal;
     const own = plan("taps-own.mp3").speakers!;
     await native.runArgs!(own.args, { signal, onProgress: () => undefined });
     const want = await Promise.all(own.tracks.map((t) => readFile(t.pcm)));
     // Each track from 0 to its end on the window's clock (delay included), 8 kHz 16-bit mono.
     expect(want.map((b) => Math.round(b.length / 16_000))).toEqual([12, 12]);
-    const shapes: [string, Engine][] = [
-      ["single command", native],
-      ["pipeline", withParallelAudio(native, { minSeconds: 0, cores: 2 })],
-      ["windows", withParallelAudio(native, { minSeconds: 0, cores: 2, chunkMinSeconds: 4 })],
-    ];
+    const shapes = nativeAudioShapes();
     for (const [name, engine] of shapes) {
       const tapped = withSpeakerTaps(plan(`taps-${name.replace(" ", "-")}.mp3`));
       expect(tapped.speakers!.inRender).toBe(true);
@@ -209,26 +219,9 @@ describe("engines", () => {
 
   it("a mix-tapped render writes the mix it encodes, the same samples in every native shape, and the output unchanged", async () => {
     const { readFile } = await import("node:fs/promises");
-    const [x, y] = await Promise.all([
-      makeTrack({ dir, name: "mx", format: "webm", durationSec: 12, audio: { frequency: 440 } }),
-      makeTrack({ dir, name: "my", format: "webm", durationSec: 9, audio: { frequency: 660 } }),
-    ]);
-    const j = job(
-      "AUDIO",
-      [
-        { id: "x", offsetMs: 0 },
-        { id: "y", offsetMs: 2500 },
-      ],
-      12_000,
-    );
-    const facts = { x: await nativeProber.probe(x), y: await nativeProber.probe(y) };
-    const plan = (out: string) => planRender(j, facts, { inputs: { x, y }, output: `${dir}/${out}` });
+    const plan = await twoTonesPlan("m");
     const signal = new AbortController().signal;
-    const shapes: [string, Engine][] = [
-      ["single command", native],
-      ["pipeline", withParallelAudio(native, { minSeconds: 0, cores: 2 })],
-      ["windows", withParallelAudio(native, { minSeconds: 0, cores: 2, chunkMinSeconds: 4 })],
-    ];
+    const shapes = nativeAudioShapes();
     const taps: Buffer[] = [];
     for (const [name, engine] of shapes) {
       const tapped = withMixTap(plan(`mixtap-${name.replace(" ", "-")}.mp3`));

@@ -239,13 +239,14 @@ export function withParallelAudio(engine: Engine, o: ParallelAudioOptions = {}):
         return engine.run(plan, opts);
       }
       let reported = 0;
+      let speeds: string | undefined;
       const encoders = spec.windows.length > 1 ? `${spec.windows.length} windows, ${cores} encoders at a time` : "encoder";
       try {
         const joins = await runPipeline(ffmpeg, spec, plan, {
           signal: opts.signal,
           encoders: cores,
           layout,
-          onSpeeds: (line) => info(`parallel audio: speeds ${line}`),
+          onSpeeds: (line) => (speeds = line),
           onProgress: (t, remaining) => {
             reported = Math.max(reported, t);
             opts.onProgress(t, remaining);
@@ -254,6 +255,7 @@ export function withParallelAudio(engine: Engine, o: ParallelAudioOptions = {}):
         info(
           `parallel audio: ${spec.decoders.length} decoder(s) → mixer → ${encoders}${joins.length ? ` (joined at samples ${joins.join(", ")})` : ""}`,
         );
+        if (speeds) info(`parallel audio: speeds ${speeds}`);
       } catch (e) {
         if (opts.signal.aborted) throw opts.signal.reason;
         info(`parallel audio: ${(e as Error).message}; single command`);
