@@ -13,6 +13,17 @@ export * from "./paths.ts";
 /** Heartbeat cadence the renderer keeps; the Worker's lease must be several times longer. */
 export const HEARTBEAT_SECONDS = 5;
 
+/**
+ * When an ETA has moved far enough from the one shown (counted down since it was sent or written)
+ * to be sent again by the renderer and rewritten by the Worker, at most every ETA_MIN_GAP_MS: both
+ * sides use this one rule, so an estimate sent is an estimate written (goal: within 20 %; a short
+ * job's whole ETA is 2–3 s, so the floor is well under a second).
+ */
+export function etaStrayed(shownSeconds: number, estimateSeconds: number): boolean {
+  return Math.abs(estimateSeconds - shownSeconds) > Math.max(0.4, 0.2 * shownSeconds);
+}
+export const ETA_MIN_GAP_MS = 500;
+
 // Not URL.canParse: the Worker's type library (workers-types, oldest entry point) lacks it.
 const parsesAsUrl = (u: string) => {
   try {

@@ -1,6 +1,6 @@
 // How a job's progress is told: the share of 0..100 % each phase gets (one table), and the
 // heartbeat that sends it (progress reports are the lease heartbeat).
-import type { RenderJob, RenderReport } from "../../contract/renderer.ts";
+import { ETA_MIN_GAP_MS, etaStrayed, type RenderJob, type RenderReport } from "../../contract/renderer.ts";
 import type { ReportResult } from "./http-io.ts";
 
 /**
@@ -42,12 +42,6 @@ const DELIVER = { fixed: 0.3, audio: 0.6 / 1000, videoPerPixel: 1.3e-8 };
 export type ReportSender = (job: RenderJob, report: RenderReport, retries?: number) => Promise<ReportResult>;
 
 /**
- * An estimate that moved this far since it was sent is sent again (the Worker rewrites the view's
- * at about the same: liveness.ts): a short job's whole ETA is 2–3 s, where a second late is 40 % off.
- */
-const ETA_RESEND = { ms: 400, fraction: 0.2, minGapMs: 500 };
-
-/**
  * Sends progress at least every `everyMs`, sooner when the percent moves by 5 (≥1 s apart) or the
  * ETA moves (≥0.5 s apart).
  */
@@ -79,10 +73,11 @@ export class Heartbeat {
     this.timer = setInterval(() => this.tick(false), Math.min(250, this.everyMs / 2));
   }
 
+  /** The estimate moved from the one sent (counted down) as far as the Worker rewrites the view's for. */
   private etaMoved(now: number): boolean {
-    if (this.etaEnd === undefined || now - this.lastSent < ETA_RESEND.minGapMs) return false;
+    if (this.etaEnd === undefined || now - this.lastSent < ETA_MIN_GAP_MS) return false;
     if (this.sentEtaEnd === undefined) return true;
-    return Math.abs(this.etaEnd - this.sentEtaEnd) > Math.max(ETA_RESEND.ms, ETA_RESEND.fraction * (this.etaEnd - now));
+    return etaStrayed((this.sentEtaEnd - now) / 1000, (this.etaEnd - now) / 1000);
   }
 
   private tick(force: boolean): void {

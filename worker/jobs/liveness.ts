@@ -1,4 +1,4 @@
-import { HEARTBEAT_SECONDS } from "../../contract/renderer";
+import { ETA_MIN_GAP_MS, etaStrayed, HEARTBEAT_SECONDS } from "../../contract/renderer";
 import type { CompositionRow } from "../db/schema";
 
 // When a progress report is worth a D1 write. The renderer reports at least every 3.5 s (its
@@ -14,7 +14,7 @@ import type { CompositionRow } from "../db/schema";
 //    PROGRESS_WRITE_MIN_MS (the first of a run at once): the view lags the renderer by less than 5
 //    points (by at most 5 s of rendering when a job moves faster than a point a second);
 //  - the ETA, when the renderer's estimate strays from the stored one counted down since it was
-//    written (which is what the view shows) by more than ETA_TOLERANCE, at most twice a second (a
+//    written (which is what the view shows) as far as `etaStrayed` says, at most twice a second (a
 //    steady render's estimate counts down with the stored one and is never rewritten);
 //  - a composition.progress event, whose own throttle (5 s and 10 points) decides, as before.
 // Cancel does not depend on any of this: it reaches the renderer directly (DELETE), and a renderer
@@ -22,12 +22,6 @@ import type { CompositionRow } from "../db/schema";
 
 export const PROGRESS_WRITE_STEP = 5;
 export const PROGRESS_WRITE_MIN_MS = 5_000;
-/**
- * How far the renderer's estimate may stray from the one shown before it is written (goal: within
- * 20 %). A short job's whole ETA is 2–3 s, so the floor is well under a second.
- */
-const ETA_TOLERANCE = { seconds: 0.4, fraction: 0.2 };
-const ETA_WRITE_MIN_MS = 500;
 /** A renewal leaves room for three heartbeats lost or slow before the lease runs out. */
 const RENEWAL_MARGIN_MS = 3 * HEARTBEAT_SECONDS * 1000;
 
@@ -51,10 +45,10 @@ export function projectedEtaSeconds(row: Pick<CompositionRow, "etaSeconds" | "up
   return Math.max(0, Math.round((row.etaSeconds - Math.max(0, now - row.updatedAt) / 1000) * 10) / 10);
 }
 
-function etaStrayed(row: Liveness, eta: number | null, now: number): boolean {
+function etaRewriteDue(row: Liveness, eta: number | null, now: number): boolean {
   const shown = projectedEtaSeconds(row, now);
   if (shown === null || eta === null) return shown !== eta;
-  return Math.abs(eta - shown) > Math.max(ETA_TOLERANCE.seconds, ETA_TOLERANCE.fraction * shown);
+  return etaStrayed(shown, eta);
 }
 
 function visibleChangeDue(row: Liveness, report: ProgressReport, now: number): boolean {
@@ -63,7 +57,7 @@ function visibleChangeDue(row: Liveness, report: ProgressReport, now: number): b
   const written = row.updatedAt !== row.startedAt;
   const since = written ? now - row.updatedAt : Infinity;
   // An ETA gone astray is put right within half a second (a steady one is never rewritten).
-  if (since >= ETA_WRITE_MIN_MS && etaStrayed(row, report.etaSeconds, now)) return true;
+  if (since >= ETA_MIN_GAP_MS && etaRewriteDue(row, report.etaSeconds, now)) return true;
   return since >= PROGRESS_WRITE_MIN_MS && report.progress >= row.progress + PROGRESS_WRITE_STEP;
 }
 

@@ -59,7 +59,16 @@ export interface ParallelAudioOptions {
   onInfo?: (line: string) => void;
 }
 
-type PipelineRun = RunOptions & { encoders: number; layout: ChunkLayout; onSpeeds?(line: string): void };
+type PipelineRun = RunOptions & { encoders: number; layout: ChunkLayout };
+
+/** The windows' joins (samples of the decoded output), and the speeds the ETA read, for the log. */
+interface PipelineDone {
+  joins: number[];
+  speeds?: string;
+}
+
+/** The ETA's clock, in seconds. */
+const clock = () => performance.now() / 1000;
 
 interface Stage {
   name: string;
@@ -83,7 +92,7 @@ interface StageEnd {
 }
 
 /** Runs the pipeline; rejects with an EngineError naming the stage that failed. */
-async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan, opts: PipelineRun): Promise<number[]> {
+async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan, opts: PipelineRun): Promise<PipelineDone> {
   for (const [path, text] of spec.scripts) await writeFile(path, text);
   if (opts.signal.aborted) throw opts.signal.reason;
   // Progress: the encoder's position; with windows, the mean of the mix's and the encoders' (the
@@ -92,16 +101,16 @@ async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan,
   let mixedSeconds = 0;
   let encodedSeconds = 0;
   const eta = spec.windows.length > 1 ? windowedEta(plan, opts) : undefined;
-  const both = () => opts.onProgress((mixedSeconds + encodedSeconds) / 2, eta?.remaining(performance.now() / 1000));
+  const both = () => opts.onProgress((mixedSeconds + encodedSeconds) / 2, eta?.remaining(clock()));
   const stages = startStages(ffmpeg, spec, opts.signal, {
     encoded: opts.onProgress,
     mixed: (t) => {
       mixedSeconds = Math.max(mixedSeconds, t);
-      eta?.mixed(t, performance.now() / 1000);
+      eta?.mixed(t, clock());
       both();
     },
   });
-  void stages.mixer.process.exit.then(() => eta?.mixDone(performance.now() / 1000));
+  void stages.mixer.process.exit.then(() => eta?.mixDone(clock()));
   const stopAll = () => stages.all.forEach((p) => p.stop());
   const windows =
     spec.windows.length > 1
@@ -119,7 +128,7 @@ async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan,
             both();
           },
           onSpawn: (p) => stages.all.push(p),
-          onWindow: (k, t) => eta?.encoded(k, t, performance.now() / 1000),
+          onWindow: (k, t) => eta?.encoded(k, t, clock()),
         }).then(
           (joins) => joins,
           (e: Error) => (stopAll(), e),
@@ -128,8 +137,7 @@ async function runPipeline(ffmpeg: string, spec: PipelineSpec, plan: RenderPlan,
   const ends = await awaitStages(stages, stopAll);
   const joined = await windows;
   if (opts.signal.aborted) throw opts.signal.reason;
-  if (eta) opts.onSpeeds?.(eta.speeds());
-  return outcome(ends, joined);
+  return { joins: outcome(ends, joined), speeds: eta?.speeds() };
 }
 
 /**
@@ -239,14 +247,12 @@ export function withParallelAudio(engine: Engine, o: ParallelAudioOptions = {}):
         return engine.run(plan, opts);
       }
       let reported = 0;
-      let speeds: string | undefined;
       const encoders = spec.windows.length > 1 ? `${spec.windows.length} windows, ${cores} encoders at a time` : "encoder";
       try {
-        const joins = await runPipeline(ffmpeg, spec, plan, {
+        const { joins, speeds } = await runPipeline(ffmpeg, spec, plan, {
           signal: opts.signal,
           encoders: cores,
           layout,
-          onSpeeds: (line) => (speeds = line),
           onProgress: (t, remaining) => {
             reported = Math.max(reported, t);
             opts.onProgress(t, remaining);
