@@ -17,6 +17,7 @@ import { DOWNLOAD_CONCURRENCY, mapLimit } from "./map-limit.ts";
 import { outputMsOf, type PlanFiles, type ProbeFacts, type RenderPlan } from "./planner/index.ts";
 import { planJoin, planPart } from "./planner/part.ts";
 import { withRenderTaps } from "./planner/taps.ts";
+import { workFraction } from "./planner/work.ts";
 import { planTrackRewrite } from "./planner/track.ts";
 import { InvalidMediaError } from "./probe.ts";
 import { classify } from "./job-errors.ts";
@@ -209,7 +210,7 @@ async function render(run: Run, engine: Engine, plan: RenderPlan): Promise<void>
         if (t <= position) return;
         position = t;
         lastAdvance = Date.now();
-        const frac = Math.min(1, t / plan.durationSeconds);
+        const frac = workFraction(plan.work, t, plan.durationSeconds);
         first ??= { at: lastAdvance, frac };
         const left = remaining ?? renderLeft(first, frac);
         heartbeat.set(percentOf("render", frac), left === undefined ? undefined : left + tail);

@@ -21,6 +21,7 @@ import {
   type StreamGraph,
 } from "./types.ts";
 import { videoStream, type VideoSource } from "./video-graph.ts";
+import { gridWork } from "./work.ts";
 
 export type { PlanTrack, ProbeFacts, RenderGraph, RenderPlan } from "./types.ts";
 export { FPS, SAMPLE_RATE } from "./types.ts";
@@ -147,6 +148,7 @@ export function planRender(
     inputTracks: used.map((t) => t.id),
     output: files.output,
     durationSeconds: window.outputMs / 1000,
+    ...(kind === "video" ? { work: gridWork(videoSegments) } : {}),
     kind,
     warnings,
   };

@@ -26,7 +26,8 @@ export function planPart(plan: RenderPlan, part: RenderPart | undefined): Render
   const { video: _codec, ...audioOnly } = output;
   const { video: _grid, ...mix } = graph;
   const cut = { ...mix, output: audioOnly };
-  return { ...plan, graph: cut, args: commandArgs(cut, plan.output), textFiles: [] };
+  const { work: _gridWork, ...evenly } = plan;
+  return { ...evenly, graph: cut, args: commandArgs(cut, plan.output), textFiles: [] };
 }
 
 /** The parts of a split composition, downloaded: the VIDEO parts in time order, and the AUDIO part. */

@@ -3,6 +3,7 @@
 
 import type { SpeakerPass } from "./speakers.ts";
 import type { ThumbnailGrid } from "./thumbnails.ts";
+import type { WorkSpan } from "./work.ts";
 
 /** What probing a downloaded track told us (the container's own header is not trusted for length). */
 export interface ProbeFacts {
@@ -119,6 +120,8 @@ export interface RenderPlan {
   output: string;
   /** Output length in seconds: the recording span, or the sum of the kept spans; progress is measured against it. */
   durationSeconds: number;
+  /** How the render's work spreads over the output (a grid's cameras); absent: evenly. */
+  work?: WorkSpan[];
   /** track: a stored track rewritten (source redaction), not a composition. */
   kind: "audio" | "video" | "track";
   /** Small text files the graph reads (tile labels), written before it runs. */
