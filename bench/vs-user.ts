@@ -73,6 +73,11 @@ async function stackRun(s: BenchStack, c: Case, conversationId: string): Promise
     const real = seen ? (completed - seen.at) / 1000 : 0;
     if (seen && real > 0) etaError[mark] = (seen.etaSec! - real) / real;
   }
+  // BENCH_SAMPLES=1: what the view showed, to see where an ETA strayed (seconds before COMPLETED).
+  if (process.env.BENCH_SAMPLES)
+    console.log(
+      samples.map((x) => `    ${((completed - x.at) / 1000).toFixed(1)} s left: ${x.progress} %, ETA ${x.etaSec ?? "-"}`).join("\n"),
+    );
   return { seconds: (completed - r.sentWall) / 1000, etaError };
 }
 
