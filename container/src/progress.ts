@@ -29,16 +29,17 @@ export function percentOf(phase: Phase, fraction: number): number {
 /**
  * Seconds a job needs after its render: the output probed and uploaded beside its review assets
  * (the waveform's peaks read from the mix the render wrote, a VIDEO's thumbnails tiled from frames
- * it took). Fitted to the renderer's `deliver …` on 2 cores (bench/vs-user.ts): AUDIO 0.35 s at
- * 2 min, 0.66 s at 10 min, 1.35 s at 30 min; VIDEO by its pixels (upload and tiles grow with
- * them): a 75 s 720p grid 0.5–0.7 s, a 180 s 640x480 one 0.5 s (2026-12-08; the fit before, on a
- * busier day's 1.0–1.3 s, left every grid's ETA 0.5 s long to the end).
+ * it took). Fitted to the renderer's `deliver …` on 2 cores (bench/vs-user.ts, 2026-12-08): AUDIO
+ * 0.24–0.30 s at 2 min, 0.50–0.61 s at 10 min, 0.88–1.08 s at 30 min; VIDEO by its pixels (upload
+ * and tiles grow with them): a 75 s 720p grid 0.5–0.7 s, a 180 s 640x480 one 0.5 s. The fit
+ * before, on a busier day (AUDIO 0.35 s at 2 min, 1.35 s at 30; VIDEO 1.0–1.3 s), left every ETA
+ * a few tenths long to the end.
  */
 export function deliverSeconds(kind: "audio" | "video" | "track", outputSeconds: number, pixels = 0): number {
   const perSecond = kind === "video" ? pixels * DELIVER.videoPerPixel : DELIVER.audio;
   return DELIVER.fixed + outputSeconds * perSecond;
 }
-const DELIVER = { fixed: 0.3, audio: 0.6 / 1000, videoPerPixel: 5e-9 };
+const DELIVER = { fixed: 0.2, audio: 0.45 / 1000, videoPerPixel: 6e-9 };
 
 export type ReportSender = (job: RenderJob, report: RenderReport, retries?: number) => Promise<ReportResult>;
 

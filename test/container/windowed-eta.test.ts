@@ -42,6 +42,25 @@ describe("WindowedEta", () => {
     expect(eta.remaining(2.5)).toBeCloseTo(170 / 120 + 0.15 + 301 / 100, 1);
   });
 
+  it("before any encoder is seen, the encoders' speed follows the mix's on a faster or slower machine", () => {
+    const at = (mixSpeed: number) => {
+      const eta = new WindowedEta(windows, 2, 130, 0.7);
+      eta.mixed(0, 0);
+      eta.mixed(mixSpeed * 0.5, 0.5);
+      return eta.remaining(0.5)!;
+    };
+    const mixLeft = (speed: number) => (301 - speed * 0.5) / speed + 299 / (speed * 0.75);
+    // The mix at 300 s/s: LAME taken at 210 s/s, not the prior's 130.
+    expect(at(300)).toBeCloseTo(mixLeft(300) + 0.15 + 301 / 210, 2);
+    // Twice as slow a machine: everything twice as long (but the encoder's start).
+    expect(at(150)).toBeCloseTo(mixLeft(150) + 0.15 + 301 / 105, 2);
+    // Without the ratio, the prior.
+    const fixed = new WindowedEta(windows, 2, 130);
+    fixed.mixed(0, 0);
+    fixed.mixed(150, 0.5);
+    expect(fixed.remaining(0.5)).toBeCloseTo(mixLeft(300) + 0.15 + 301 / 130, 2);
+  });
+
   it("after the mix, the last encoder's own speed", () => {
     const eta = new WindowedEta(windows, 2, 130);
     eta.mixed(0, 0);

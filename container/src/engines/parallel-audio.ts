@@ -152,8 +152,18 @@ function windowedEta(plan: RenderPlan, opts: PipelineRun): WindowedEta {
     to: Number.isFinite(w.end) ? w.end / SAMPLE_RATE : plan.durationSeconds,
   }));
   const stereo = (plan.graph.output.audio?.channels ?? 2) > 1;
-  return new WindowedEta(spans, opts.encoders, stereo ? LAME_REALTIME.stereo : LAME_REALTIME.mono);
+  const tracks = plan.graph.audio.sources.length;
+  const toMix = lameToMix(tracks) * (stereo ? LAME_REALTIME.stereo / LAME_REALTIME.mono : 1);
+  return new WindowedEta(spans, opts.encoders, stereo ? LAME_REALTIME.stereo : LAME_REALTIME.mono, toMix);
 }
+
+/**
+ * One mono encoder's speed against the mix's alone, by the tracks mixed: the mix costs a fixed
+ * part and a decode per track (mono mixes of 2 tracks ran at 262–372×, of 4 at 164–286×, LAME
+ * alone at 160–245×: 2026-12-08, bench/vs-user.ts's `speeds` lines), so LAME's share grows with
+ * them. Stereo LAME is slower by the priors' ratio; the mix less so, not measured.
+ */
+const lameToMix = (tracks: number) => 0.46 + 0.13 * Math.max(1, tracks);
 
 /**
  * Starts the stages downstream first: each process gets the write end of its consumer's pipe, and

@@ -44,11 +44,16 @@ export class WindowedEta {
   /**
    * @param lameRealtime the prior for one encoder's speed (seconds of output per second) until one
    * has been seen: libmp3lame's on one core of the machine bench/vs-user.ts ran on.
+   * @param lameToMix when given, the prior is instead this times the mix's own speed alone: the
+   * machine's speed moves from day to day (LAME ran at 130× one day and 150–245× another), and the
+   * mix, seen from the first positions on, moves with it. A short call's encoders end before they
+   * report, so the prior is all its ETA has.
    */
   constructor(
     private readonly windows: readonly WindowSpan[],
     private readonly cores: number,
     private readonly lameRealtime: number,
+    private readonly lameToMix?: number,
   ) {}
 
   mixed(seconds: number, at: number): void {
@@ -144,7 +149,7 @@ export class WindowedEta {
 
   /**
    * One encoder's speed alone: the fastest of those started after the mix (alone), else of those
-   * a second or more beside it, scaled up, else the prior.
+   * a second or more beside it, scaled up, else the prior (from the mix's speed when it can be).
    */
   private lameSpeed(): number {
     let alone = 0;
@@ -156,6 +161,7 @@ export class WindowedEta {
       // Less than a second beside the mix is mostly the encoder's start-up.
       else if (e.at - e.startedAt >= 1) beside = Math.max(beside, speed / LAME_BESIDE_MIX);
     }
-    return alone || beside || this.lameRealtime;
+    const mix = this.lameToMix === undefined ? undefined : this.mixAlone();
+    return alone || beside || (mix === undefined ? this.lameRealtime : mix * this.lameToMix!);
   }
 }
