@@ -10,7 +10,7 @@ import type { ReportResult } from "./http-io.ts";
 export const PROGRESS_BUDGET = {
   /** Downloading the tracks (each probed as soon as it is down), by bytes. */
   download: { from: 0, to: 10 },
-  /** The render, by the output position against the plan's length. */
+  /** The render, by its work done (`plan.work`: a grid's cameras), else by the output position against the plan's length. */
   render: { from: 10, to: 95 },
   /** Probing the output, then uploading it, by bytes. */
   upload: { from: 95, to: 99 },

@@ -6,8 +6,9 @@ import { planRender, type ProbeFacts } from "../../container/src/planner/index.t
 import { planPart } from "../../container/src/planner/part.ts";
 import { CAMERA_WEIGHT, workFraction } from "../../container/src/planner/work.ts";
 
-function job(type: "AUDIO" | "VIDEO", offsetsMs: number[], durationMs: number): RenderJob {
+function job(type: "AUDIO" | "VIDEO", offsetsMs: number[], durationMs: number, extra: Partial<RenderJob> = {}): RenderJob {
   return {
+    ...extra,
     jobId: "j1",
     attempt: 1,
     type,
@@ -34,8 +35,13 @@ const files = (n: number) => ({
   inputs: Object.fromEntries(Array.from({ length: n }, (_, i) => [`t${i}`, `/in/${i}`])),
   output: "/out/o.mp4",
 });
-const plan = (type: "AUDIO" | "VIDEO", offsetsMs: number[], durationMs: number) =>
-  planRender(job(type, offsetsMs, durationMs), Object.fromEntries(offsetsMs.map((_, i) => [`t${i}`, minute])), files(offsetsMs.length));
+const plan = (type: "AUDIO" | "VIDEO", offsetsMs: number[], durationMs: number, extra: Partial<RenderJob> = {}) =>
+  planRender(
+    job(type, offsetsMs, durationMs, extra),
+    Object.fromEntries(offsetsMs.map((_, i) => [`t${i}`, minute])),
+    files(offsetsMs.length),
+  );
+const secondsOf = (p: { work?: { seconds: number }[] }) => p.work!.reduce((n, w) => n + w.seconds, 0);
 
 describe("work profile", () => {
   // 4 cameras of a minute joining 5 s apart over 75 s: 1, 2, 3, 4 tiles, then 3, 2, 1 as they leave.
@@ -47,7 +53,7 @@ describe("work profile", () => {
     );
   });
 
-  it("counts the 4-tile middle as more of the work than its share of the seconds", () => {
+  it("counts the ends, with fewer cameras, as less of the work than their share of the seconds", () => {
     // 15 s of 75 is 20 % of the time; with fewer cameras, less of the work.
     expect(workFraction(grid.work, 15, 75)).toBeLessThan(0.2);
     // The last 15 s (cameras leaving) likewise: at 60 s, more than 80 % of the work is done.
@@ -72,7 +78,42 @@ describe("work profile", () => {
     expect(mix.work).toBeUndefined();
     expect(workFraction(mix.work, 30, 75)).toBeCloseTo(0.4, 10);
     const steady = plan("VIDEO", [0, 0], 60_000);
+    expect(steady.work).toEqual([{ seconds: 60, weight: 1 + 2 * CAMERA_WEIGHT }]);
     expect(workFraction(steady.work, 15, 60)).toBeCloseTo(0.25, 10);
     expect(planPart(grid, { kind: "AUDIO" }).work).toBeUndefined();
+  });
+
+  it("follows the output's order and length through trimmed spans and a VIDEO part of a split", () => {
+    // Kept out of order: the output is 3–8 s, then 12–20 s, then 50–75 s of the recording.
+    const keep = [
+      { startMs: 50_000, endMs: 75_000 },
+      { startMs: 3_000, endMs: 8_000 },
+      { startMs: 12_000, endMs: 20_000 },
+    ];
+    const trimmed = plan("VIDEO", [0, 5000, 10000, 15000], 75_000, { keep });
+    expect(secondsOf(trimmed)).toBeCloseTo(trimmed.durationSeconds, 6);
+    // 3–5 s: 1 camera, 5–8: 2; 12–15: 3, 15–20: 4; 50–60: 4, 60–65: 3, 65–70: 2, 70–75: 1.
+    expect(trimmed.work!.map((w) => [w.seconds, (w.weight - 1) / CAMERA_WEIGHT])).toEqual([
+      [2, 1],
+      [3, 2],
+      [3, 3],
+      [5, 4],
+      [10, 4],
+      [5, 3],
+      [5, 2],
+      [5, 1],
+    ]);
+    const part = planPart(plan("VIDEO", [0, 5000, 10000, 15000], 75_000, { keep: [{ startMs: 30_000, endMs: 60_000 }] }), {
+      kind: "VIDEO",
+      index: 1,
+      count: 2,
+    });
+    expect(part.work).toEqual([{ seconds: 30, weight: 1 + 4 * CAMERA_WEIGHT }]);
+  });
+
+  it("is 1 at the end of an output whose length is off the frame grid", () => {
+    const offGrid = plan("VIDEO", [0, 5000], 75_010);
+    expect(secondsOf(offGrid)).toBeGreaterThan(offGrid.durationSeconds);
+    expect(workFraction(offGrid.work, offGrid.durationSeconds, offGrid.durationSeconds)).toBe(1);
   });
 });

@@ -52,7 +52,7 @@ describe("WindowedEta", () => {
     const mixLeft = (speed: number) => (301 - speed * 0.5) / speed + 299 / (speed * 0.75);
     // The mix at 300 s/s: LAME taken at 210 s/s, not the prior's 130.
     expect(at(300)).toBeCloseTo(mixLeft(300) + 0.15 + 301 / 210, 2);
-    // Twice as slow a machine: everything twice as long (but the encoder's start).
+    // A machine half as fast: the encoders' prior halves with the mix's speed.
     expect(at(150)).toBeCloseTo(mixLeft(150) + 0.15 + 301 / 105, 2);
     // Without the ratio, the prior.
     const fixed = new WindowedEta(windows, 2, 130);

@@ -13,8 +13,9 @@ import type { CompositionRow } from "../db/schema";
 //  - progress the view shows, in steps of PROGRESS_WRITE_STEP points and at most one per
 //    PROGRESS_WRITE_MIN_MS (the first of a run at once), or sooner, at most one per
 //    PROGRESS_JUMP_MIN_MS, once it has moved PROGRESS_JUMP points: the view lags the renderer by
-//    less than 5 points on a slow job and 10 on a fast one (a 20 s render's view moved in 20-point
-//    jumps, 51 % to 72 % to 95 %, and a user polling it never saw three quarters);
+//    less than 5 points on a slow job, 10 on a faster one, and 2 s of progress on one moving faster
+//    than 5 points a second (a 20 s render's view moved in 20-point jumps, 51 % to 72 % to 95 %,
+//    and a user polling it never saw three quarters);
 //  - the ETA, when the renderer's estimate strays from the stored one counted down since it was
 //    written (which is what the view shows) as far as `etaStrayed` says, at most twice a second (a
 //    steady render's estimate counts down with the stored one and is never rewritten);

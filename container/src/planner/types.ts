@@ -118,7 +118,7 @@ export interface RenderPlan {
   /** Input index → track id, so engine errors mentioning `#k:` or a path can name the track. */
   inputTracks: string[];
   output: string;
-  /** Output length in seconds: the recording span, or the sum of the kept spans; progress is measured against it. */
+  /** Output length in seconds: the recording span, or the sum of the kept spans; a mix's progress is measured against it. */
   durationSeconds: number;
   /** How the render's work spreads over the output (a grid's cameras); absent: evenly. */
   work?: WorkSpan[];

@@ -22,12 +22,14 @@ export function gridWork(segments: readonly Segment[]): WorkSpan[] {
 }
 
 /**
- * The share of the render's work done once the output reaches `positionSec`, 0..1. Without spans
- * (a mix: its cost is even over time) or past them, the share of the seconds.
+ * The share of the render's work done once the output reaches `positionSec`, 0..1: 1 at the end
+ * (the grid's frames may run a frame past an off-grid length). Without spans (a mix: its cost is
+ * even over time), the share of the seconds.
  */
 export function workFraction(spans: readonly WorkSpan[] | undefined, positionSec: number, totalSec: number): number {
   const total = spans?.reduce((sum, s) => sum + s.seconds * s.weight, 0) ?? 0;
   if (!spans || total <= 0) return clamp01(positionSec / totalSec);
+  if (positionSec >= totalSec) return 1;
   let done = 0;
   let at = 0;
   for (const s of spans) {
