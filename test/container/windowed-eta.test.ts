@@ -61,6 +61,24 @@ describe("WindowedEta", () => {
     expect(fixed.remaining(0.5)).toBeCloseTo(mixLeft(300) + 0.15 + 301 / 130, 2);
   });
 
+  it("an encoder slowed beside a many-track mix does not pull the mix-relative prior down", () => {
+    const eta = new WindowedEta(windows, 2, 130, 1);
+    eta.mixed(0, 0);
+    eta.mixed(300, 1.5); // 200 s/s alone
+    eta.encoded(0, 0, 1.5);
+    eta.mixed(450, 2.5); // 150 s/s beside one encoder: 200 alone
+    eta.encoded(0, 60, 2.5); // 60 s/s beside the mix: 92 scaled up, against the prior's 200
+    expect(eta.remaining(2.5)).toBeCloseTo(150 / 150 + 0.15 + 301 / 200, 1);
+    // Without a mix-relative prior, the encoder's own scaled speed is all there is.
+    const fixed = new WindowedEta(windows, 2, 130);
+    fixed.mixed(0, 0);
+    fixed.mixed(300, 1.5);
+    fixed.encoded(0, 0, 1.5);
+    fixed.mixed(450, 2.5);
+    fixed.encoded(0, 60, 2.5);
+    expect(fixed.remaining(2.5)).toBeCloseTo(150 / 150 + 0.15 + 301 / (60 / 0.65), 1);
+  });
+
   it("after the mix, the last encoder's own speed", () => {
     const eta = new WindowedEta(windows, 2, 130);
     eta.mixed(0, 0);

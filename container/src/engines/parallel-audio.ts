@@ -159,11 +159,12 @@ function windowedEta(plan: RenderPlan, opts: PipelineRun): WindowedEta {
 
 /**
  * One mono encoder's speed against the mix's alone, by the tracks mixed: the mix costs a fixed
- * part and a decode per track (mono mixes of 2 tracks ran at 262–372×, of 4 at 164–286×, LAME
- * alone at 160–245×: 2026-12-08, bench/vs-user.ts's `speeds` lines), so LAME's share grows with
- * them. Stereo LAME is slower by the priors' ratio; the mix less so, not measured.
+ * part and a decode per track, so LAME's share grows with them. The last encoder (alone) over the
+ * mix alone was 0.53–0.81 (median 0.62) with 2 tracks and 0.9–1.34 (about 1.0) with 4 on
+ * 2026-12-08 (the `speeds` lines of bench/vs-user.ts and bench/render-eta.ts). Stereo LAME is
+ * slower by the priors' ratio; the mix less so, not measured.
  */
-const lameToMix = (tracks: number) => 0.46 + 0.13 * Math.max(1, tracks);
+const lameToMix = (tracks: number) => 0.24 + 0.19 * Math.max(1, tracks);
 
 /**
  * Starts the stages downstream first: each process gets the write end of its consumer's pipe, and

@@ -148,8 +148,9 @@ export class WindowedEta {
   }
 
   /**
-   * One encoder's speed alone: the fastest of those started after the mix (alone), else of those
-   * a second or more beside it, scaled up, else the prior (from the mix's speed when it can be).
+   * One encoder's speed alone: the fastest of those started after the mix (alone), else the
+   * faster of the prior (from the mix's speed when it can be) and those a second or more beside
+   * the mix, scaled up (without a mix-relative prior: those, else the fixed prior).
    */
   private lameSpeed(): number {
     let alone = 0;
@@ -161,7 +162,12 @@ export class WindowedEta {
       // Less than a second beside the mix is mostly the encoder's start-up.
       else if (e.at - e.startedAt >= 1) beside = Math.max(beside, speed / LAME_BESIDE_MIX);
     }
+    if (alone) return alone;
     const mix = this.lameToMix === undefined ? undefined : this.mixAlone();
-    return alone || beside || (mix === undefined ? this.lameRealtime : mix * this.lameToMix!);
+    const prior = mix === undefined ? this.lameRealtime : mix * this.lameToMix!;
+    // Beside a mix of many tracks an encoder gets less than LAME_BESIDE_MIX of a core (4 decoders
+    // and the mixer: 55–60 s/s where it ran 190× alone), so its speed scaled up is a floor, not a
+    // measure: the prior stands unless the encoder shows it faster.
+    return this.lameToMix === undefined ? beside || prior : Math.max(beside, prior);
   }
 }
