@@ -10,9 +10,8 @@ import type { CompositionRow } from "../db/schema";
 //    the production LEASE_SECONDS of 120 a running job writes for liveness about once a minute,
 //    and a dead renderer's job is reclaimed at most LEASE_SECONDS after its last renewal, plus the
 //    cron's minute (a short lease, as the end-to-end tests set, renews on every report as before);
-//  - progress the view shows, in steps of PROGRESS_WRITE_STEP points and at most one per
-//    PROGRESS_WRITE_MIN_MS (the first of a run at once), or sooner, at most one per
-//    PROGRESS_JUMP_MIN_MS, once it has moved PROGRESS_JUMP points: the view lags the renderer by
+//  - progress the view shows, in the steps of PROGRESS_STEPS: 5 points at most one per 5 s, or
+//    10 points at most one per 2 s (the first of a run at once): the view lags the renderer by
 //    less than 5 points on a slow job, 10 on a faster one, and 2 s of progress on one moving faster
 //    than 5 points a second (a 20 s render's view moved in 20-point jumps, 51 % to 72 % to 95 %,
 //    and a user polling it never saw three quarters);
@@ -23,10 +22,13 @@ import type { CompositionRow } from "../db/schema";
 // Cancel does not depend on any of this: it reaches the renderer directly (DELETE), and a renderer
 // whose lease is gone learns it from the next report's read.
 
-export const PROGRESS_WRITE_STEP = 5;
-export const PROGRESS_WRITE_MIN_MS = 5_000;
-export const PROGRESS_JUMP = 10;
-export const PROGRESS_JUMP_MIN_MS = 2_000;
+/** A progress write is due once it has moved `points` since the last, `afterMs` or more after it. */
+const PROGRESS_STEPS = [
+  { points: 5, afterMs: 5_000 },
+  { points: 10, afterMs: 2_000 },
+] as const;
+/** The smallest step the view shows. */
+export const PROGRESS_WRITE_STEP = PROGRESS_STEPS[0].points;
 /** A renewal leaves room for three heartbeats lost or slow before the lease runs out. */
 const RENEWAL_MARGIN_MS = 3 * HEARTBEAT_SECONDS * 1000;
 
@@ -64,7 +66,7 @@ function visibleChangeDue(row: Liveness, report: ProgressReport, now: number): b
   // An ETA gone astray is put right within half a second (a steady one is never rewritten).
   if (since >= ETA_MIN_GAP_MS && etaRewriteDue(row, report.etaSeconds, now)) return true;
   const moved = report.progress - row.progress;
-  return (since >= PROGRESS_WRITE_MIN_MS && moved >= PROGRESS_WRITE_STEP) || (since >= PROGRESS_JUMP_MIN_MS && moved >= PROGRESS_JUMP);
+  return PROGRESS_STEPS.some((step) => since >= step.afterMs && moved >= step.points);
 }
 
 /** The lease needs renewing, or the view would show something different: the report is written. */

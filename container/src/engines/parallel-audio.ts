@@ -151,10 +151,9 @@ function windowedEta(plan: RenderPlan, opts: PipelineRun): WindowedEta {
     from: w.start / SAMPLE_RATE,
     to: Number.isFinite(w.end) ? w.end / SAMPLE_RATE : plan.durationSeconds,
   }));
-  const stereo = (plan.graph.output.audio?.channels ?? 2) > 1;
-  const tracks = plan.graph.audio.sources.length;
-  const toMix = lameToMix(tracks) * (stereo ? LAME_REALTIME.stereo / LAME_REALTIME.mono : 1);
-  return new WindowedEta(spans, opts.encoders, stereo ? LAME_REALTIME.stereo : LAME_REALTIME.mono, toMix);
+  const lame = LAME_REALTIME[(plan.graph.output.audio?.channels ?? 2) > 1 ? "stereo" : "mono"];
+  const toMix = (lameToMix(plan.graph.audio.sources.length) * lame) / LAME_REALTIME.mono;
+  return new WindowedEta(spans, opts.encoders, lame, toMix);
 }
 
 /**

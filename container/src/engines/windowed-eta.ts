@@ -163,11 +163,11 @@ export class WindowedEta {
       else if (e.at - e.startedAt >= 1) beside = Math.max(beside, speed / LAME_BESIDE_MIX);
     }
     if (alone) return alone;
-    const mix = this.lameToMix === undefined ? undefined : this.mixAlone();
-    const prior = mix === undefined ? this.lameRealtime : mix * this.lameToMix!;
+    if (this.lameToMix === undefined) return beside || this.lameRealtime;
     // Beside a mix of many tracks an encoder gets less than LAME_BESIDE_MIX of a core (4 decoders
     // and the mixer: 55–60 s/s where it ran 190× alone), so its speed scaled up is a floor, not a
     // measure: the prior stands unless the encoder shows it faster.
-    return this.lameToMix === undefined ? beside || prior : Math.max(beside, prior);
+    const mix = this.mixAlone();
+    return Math.max(beside, mix === undefined ? this.lameRealtime : mix * this.lameToMix);
   }
 }
